@@ -1,0 +1,231 @@
+//! The client driver: a process that plays `.kv` commands the way the
+//! guide's command parser does — a `lookup` call to the registry, then calls
+//! to the bucket — and records the dialogue. A call that exits instead of
+//! replying is caught and answered `ERROR <reason>`; the client goes on.
+
+use crate::kv::command::{Command, Target};
+use crate::kv::protocol::KvMsg;
+use crate::otp::{self, CallOutcome, DEFAULT_CALL_TIMEOUT_MS, Envelope, PendingCall, PendingStop};
+use crate::sim::{ClientState, Control, Ctx, Incoming, Pid, Process, Reason};
+use std::any::Any;
+
+/// One command and its answer, with the steps that bound it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    /// The command's stable id.
+    pub cmd: u32,
+    pub command: Command,
+    /// The step of the client's action that started it.
+    pub invoked_step: u64,
+    /// The step at which its answer arrived (equal for local answers).
+    pub answered_step: u64,
+    /// The response lines (without the echo and the blank line).
+    pub response: Vec<String>,
+}
+
+type Commands = Box<dyn Iterator<Item = (u32, Command)>>;
+
+/// A client driver.
+pub struct Client {
+    registry: Pid,
+    commands: Commands,
+    next: Option<(u32, Command)>,
+    phase: Phase,
+    timeout_ms: u64,
+    /// `None` when the dialogue is discarded (memory probes, benchmarks).
+    exchanges: Option<Vec<Exchange>>,
+    current: Option<(u32, Command, u64)>,
+}
+
+enum Phase {
+    Idle,
+    Lookup(PendingCall),
+    Bucket(PendingCall),
+    Stopping(PendingStop),
+    RegistryStop(PendingCall),
+}
+
+impl Client {
+    /// A client talking to `registry`, playing `commands` (stable id,
+    /// command), recording its dialogue when `record`.
+    pub fn new(registry: Pid, commands: impl Iterator<Item = (u32, Command)> + 'static, record: bool) -> Client {
+        let mut commands: Commands = Box::new(commands);
+        let next = commands.next();
+        Client {
+            registry,
+            commands,
+            next,
+            phase: Phase::Idle,
+            timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
+            exchanges: record.then(Vec::new),
+            current: None,
+        }
+    }
+
+    /// The recorded exchanges (empty when not recording).
+    pub fn exchanges(&self) -> &[Exchange] {
+        self.exchanges.as_deref().unwrap_or(&[])
+    }
+
+    /// The dialogue: per command its echo, its response lines, a blank line.
+    pub fn transcript(&self) -> String {
+        let mut out = String::new();
+        for exchange in self.exchanges() {
+            out.push_str(&exchange.command.to_string());
+            out.push('\n');
+            for line in &exchange.response {
+                out.push_str(line);
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn answer(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, lines: &[&str]) {
+        self.phase = Phase::Idle;
+        let Some((cmd, command, invoked_step)) = self.current.take() else {
+            return;
+        };
+        if ctx.tracing() {
+            ctx.note(format!("{command} => {}", lines.join(" / ")));
+        }
+        if let Some(exchanges) = &mut self.exchanges {
+            exchanges.push(Exchange {
+                cmd,
+                command,
+                invoked_step,
+                answered_step: ctx.step(),
+                response: lines.iter().map(|l| l.to_string()).collect(),
+            });
+        }
+    }
+
+    fn answer_error(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, reason: &Reason) {
+        let line = format!("ERROR {reason}");
+        self.answer(ctx, &[&line]);
+    }
+
+    /// The lookup answered with a bucket: go on with the command.
+    fn with_bucket(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, bucket: Pid) {
+        let Some((_, command, _)) = &self.current else {
+            return;
+        };
+        match command.clone() {
+            Command::Put { key, value, .. } => {
+                self.phase = Phase::Bucket(otp::call(ctx, bucket, KvMsg::Put(key, value), Some(self.timeout_ms)));
+            }
+            Command::Get { key, .. } => {
+                self.phase = Phase::Bucket(otp::call(ctx, bucket, KvMsg::Get(key), Some(self.timeout_ms)));
+            }
+            Command::Delete { key, .. } => {
+                self.phase = Phase::Bucket(otp::call(ctx, bucket, KvMsg::Delete(key), Some(self.timeout_ms)));
+            }
+            command @ (Command::Crash { .. } | Command::Kill { .. }) => {
+                let reason = command.exit_reason().unwrap_or_else(Reason::boom);
+                ctx.exit(bucket, reason);
+                self.answer(ctx, &["OK"]);
+            }
+            Command::Stop { .. } => {
+                self.phase = Phase::Stopping(otp::stop(ctx, bucket, Reason::Normal));
+            }
+            _ => self.answer(ctx, &["OK"]),
+        }
+    }
+}
+
+impl Process<Envelope<KvMsg>> for Client {
+    fn handle(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, incoming: Incoming<Envelope<KvMsg>>) -> Control {
+        match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Idle => {}
+            Phase::Lookup(call) => match call.take(ctx, incoming) {
+                CallOutcome::Other(_) => self.phase = Phase::Lookup(call),
+                CallOutcome::Done(Ok(KvMsg::Found(Some(bucket)))) => self.with_bucket(ctx, bucket),
+                CallOutcome::Done(Ok(KvMsg::Found(None))) => self.answer(ctx, &["NOT FOUND"]),
+                CallOutcome::Done(Ok(other)) => self.answer_error(ctx, &Reason::Other(format!("{other:?}"))),
+                CallOutcome::Done(Err(reason)) => self.answer_error(ctx, &reason),
+            },
+            Phase::Bucket(call) => match call.take(ctx, incoming) {
+                CallOutcome::Other(_) => self.phase = Phase::Bucket(call),
+                CallOutcome::Done(Ok(KvMsg::Value(value))) => {
+                    let is_get = matches!(self.current, Some((_, Command::Get { .. }, _)));
+                    if is_get {
+                        let value = value.unwrap_or_default();
+                        self.answer(ctx, &[&value, "OK"]);
+                    } else {
+                        self.answer(ctx, &["OK"]);
+                    }
+                }
+                CallOutcome::Done(Ok(_)) => self.answer(ctx, &["OK"]),
+                CallOutcome::Done(Err(reason)) => self.answer_error(ctx, &reason),
+            },
+            Phase::Stopping(stop) => match stop.take(incoming) {
+                CallOutcome::Other(_) => self.phase = Phase::Stopping(stop),
+                CallOutcome::Done(Ok(())) => self.answer(ctx, &["OK"]),
+                CallOutcome::Done(Err(reason)) => self.answer_error(ctx, &reason),
+            },
+            Phase::RegistryStop(call) => match call.take(ctx, incoming) {
+                CallOutcome::Other(_) => self.phase = Phase::RegistryStop(call),
+                CallOutcome::Done(Ok(_)) => self.answer(ctx, &["OK"]),
+                CallOutcome::Done(Err(reason)) => self.answer_error(ctx, &reason),
+            },
+        }
+        Control::Continue
+    }
+
+    fn client_state(&self) -> ClientState {
+        match (&self.phase, &self.next) {
+            (Phase::Idle, Some((cmd, command))) => {
+                ClientState::Ready { cmd: *cmd, needs_quiet: *command == Command::Settle }
+            }
+            (Phase::Idle, None) => ClientState::Done,
+            _ => ClientState::Blocked,
+        }
+    }
+
+    fn act(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>) -> Control {
+        let Some((cmd, command)) = self.next.take() else {
+            return Control::Continue;
+        };
+        self.next = self.commands.next();
+        if ctx.tracing() {
+            ctx.note(command.to_string());
+        }
+        self.current = Some((cmd, command.clone(), ctx.step()));
+        let registry = self.registry;
+        match command {
+            Command::Create { bucket } => {
+                otp::cast(ctx, registry, KvMsg::Create(bucket));
+                self.answer(ctx, &["OK"]);
+            }
+            Command::Put { bucket, .. }
+            | Command::Get { bucket, .. }
+            | Command::Delete { bucket, .. }
+            | Command::Lookup { bucket }
+            | Command::Crash { target: Target::Bucket(bucket), .. }
+            | Command::Kill { target: Target::Bucket(bucket) }
+            | Command::Stop { target: Target::Bucket(bucket) } => {
+                self.phase = Phase::Lookup(otp::call(ctx, registry, KvMsg::Lookup(bucket), Some(self.timeout_ms)));
+            }
+            command @ (Command::Crash { target: Target::Registry, .. } | Command::Kill { target: Target::Registry }) => {
+                let reason = command.exit_reason().unwrap_or_else(Reason::boom);
+                ctx.exit(registry, reason);
+                self.answer(ctx, &["OK"]);
+            }
+            Command::Stop { target: Target::Registry } => {
+                self.phase = Phase::RegistryStop(otp::call(ctx, registry, KvMsg::Stop, Some(self.timeout_ms)));
+            }
+            Command::SendRegistry { word } => {
+                ctx.send(registry, Envelope::Info(KvMsg::Stray(word)));
+                self.answer(ctx, &["OK"]);
+            }
+            Command::Settle => self.answer(ctx, &["OK"]),
+            Command::Unknown { .. } => self.answer(ctx, &["UNKNOWN COMMAND"]),
+        }
+        Control::Continue
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

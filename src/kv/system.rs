@@ -1,0 +1,113 @@
+//! A whole KV system in one simulation: a registry (any [`Registry`]),
+//! client drivers and a fault plan. Owns the wiring and what the harness
+//! can read back (dialogues, the registry's state); running is the sim's.
+
+use crate::kv::client::{Client, Exchange};
+use crate::kv::command::Command;
+use crate::kv::protocol::{KvMsg, Registry};
+use crate::otp::{Envelope, GenServerProcess};
+use crate::sim::{ChoiceSource, Fault, FaultAction, Limits, Naming, Pid, Reason, Sim, SpawnOpts};
+
+/// The message type of the KV system's simulation.
+pub type Msg = Envelope<KvMsg>;
+
+/// A fault of the plan, by role (DESIGN.md § The core, "Faults").
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KvFault {
+    /// `kill bucket:<name>`: untrappable.
+    KillBucket(String),
+    /// `crash bucket:<name>`: exit signal with reason `boom`.
+    CrashBucket(String),
+    /// `stray registry`: a message the registry does not expect.
+    StrayRegistry,
+    KillRegistry,
+    /// `crash-registry`: exit signal with reason `boom`.
+    CrashRegistry,
+}
+
+impl KvFault {
+    fn role_and_action(&self) -> (String, FaultAction<Msg>) {
+        match self {
+            KvFault::KillBucket(name) => (format!("bucket:{name}"), FaultAction::Kill),
+            KvFault::CrashBucket(name) => (format!("bucket:{name}"), FaultAction::Exit(Reason::boom())),
+            KvFault::StrayRegistry => {
+                ("registry".to_string(), FaultAction::Send(Envelope::Info(KvMsg::Stray("stray".to_string()))))
+            }
+            KvFault::KillRegistry => ("registry".to_string(), FaultAction::Kill),
+            KvFault::CrashRegistry => ("registry".to_string(), FaultAction::Exit(Reason::boom())),
+        }
+    }
+}
+
+/// A registry, its clients and faults, ready to run.
+pub struct KvSystem {
+    pub sim: Sim<Msg>,
+    pub registry: Pid,
+    clients: Vec<Pid>,
+}
+
+type RegistryProcess = GenServerProcess<Box<dyn Registry>>;
+
+impl KvSystem {
+    /// Starts `registry` (named `registry`, fault role `registry`).
+    pub fn new(registry: Box<dyn Registry>, chooser: Box<dyn ChoiceSource>, limits: Limits, tracing: bool) -> KvSystem {
+        let mut sim = Sim::new(chooser, limits, tracing);
+        let opts = SpawnOpts {
+            naming: Naming::Exact("registry".to_string()),
+            role: Some("registry".to_string()),
+            link: false,
+            monitor: false,
+        };
+        let process: RegistryProcess = GenServerProcess::new(registry, Pid::HARNESS);
+        // A registry whose init fails is simply dead from the start: every
+        // command then answers `ERROR noproc`, as on the BEAM.
+        let registry = match sim.spawn(opts, Box::new(process)) {
+            Ok(spawned) => spawned.pid,
+            Err(_) => Pid(1),
+        };
+        KvSystem { sim, registry, clients: Vec::new() }
+    }
+
+    /// Adds a client (named `client<k>` in order) playing `commands`.
+    pub fn add_client(
+        &mut self,
+        stable_id: u32,
+        commands: impl Iterator<Item = (u32, Command)> + 'static,
+        record: bool,
+    ) -> Pid {
+        let client = Client::new(self.registry, commands, record);
+        let pid = self.sim.spawn_client(stable_id, Box::new(client));
+        self.clients.push(pid);
+        pid
+    }
+
+    /// Adds a fault with stable id `id` to the plan.
+    pub fn add_fault(&mut self, id: u32, fault: &KvFault) {
+        let (target, action) = fault.role_and_action();
+        self.sim.add_fault(Fault { id, target, action });
+    }
+
+    pub fn clients(&self) -> &[Pid] {
+        &self.clients
+    }
+
+    /// A client's recorded exchanges.
+    pub fn exchanges(&self, client: Pid) -> &[Exchange] {
+        self.client(client).map(Client::exchanges).unwrap_or(&[])
+    }
+
+    /// A client's dialogue.
+    pub fn transcript(&self, client: Pid) -> String {
+        self.client(client).map(Client::transcript).unwrap_or_default()
+    }
+
+    /// The registry's state, while it is alive and not mid-handler.
+    pub fn registry_state(&self) -> Option<&dyn Registry> {
+        let process = self.sim.process(self.registry)?.downcast_ref::<RegistryProcess>()?;
+        Some(process.server.as_ref())
+    }
+
+    fn client(&self, pid: Pid) -> Option<&Client> {
+        self.sim.process(pid)?.downcast_ref::<Client>()
+    }
+}

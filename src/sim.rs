@@ -1,0 +1,28 @@
+//! The deterministic core (DESIGN.md § The core): processes, per-pair
+//! signal queues, links, monitors, exit signals, virtual time, the
+//! scheduler, faults and the trace. It knows nothing of KV or of OTP's
+//! behaviours: a process is anything implementing [`Process`].
+//!
+//! A run is a pure function of what was spawned, the fault plan and the
+//! [`ChoiceSource`]: no wall clock, no thread, no ambient randomness, and
+//! every table that shapes a run is a `BTreeMap` or a `Vec`.
+
+pub mod choice;
+mod key;
+mod panic_hook;
+mod pid;
+pub mod prng;
+mod process;
+mod reason;
+mod runtime;
+pub mod trace;
+
+pub use choice::{Candidate, CandidateKind, Choice, ChoiceSource};
+pub use key::{EventKey, KeyArena, KeyId, Root};
+pub use panic_hook::install_panic_hook;
+pub use pid::{Pid, Ref, TimerRef};
+pub use prng::Prng;
+pub use process::{ClientState, Control, Incoming, Process};
+pub use reason::Reason;
+pub use runtime::{Ctx, Fault, FaultAction, Limits, Naming, Outcome, Sim, SpawnOpts, Spawned};
+pub use trace::{Trace, TraceEntry};

@@ -1,0 +1,160 @@
+//! The trace of a run: every event and what happened inside it, with its
+//! step and virtual time, naming processes by logical name so that the text
+//! is stable whatever the pid numbering. Owns the three renderings: stable
+//! text (for snapshots), a Mermaid sequence diagram, and JSON lines.
+
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One line of the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TraceEntry {
+    /// A scheduler step begins: one event.
+    Step { step: u64, time_ms: u64, key: String, event: String },
+    /// `parent` spawned `child` (inside a step, or at setup when `step` is 0).
+    Spawn { parent: String, child: String, linked: bool },
+    /// A signal was queued on the (`from`, `to`) pair.
+    Send { from: String, to: String, signal: String },
+    /// A signal to a dead process was dropped (S4).
+    Drop { from: String, to: String, signal: String },
+    /// A signal was delivered to `to` and handled.
+    Deliver { from: String, to: String, signal: String },
+    Link { from: String, to: String },
+    Unlink { from: String, to: String },
+    Monitor { watcher: String, target: String, mref: u64 },
+    Demonitor { watcher: String, target: String, mref: u64, flushed: bool },
+    /// A process exited.
+    Exit { pid: String, reason: String },
+    TimerStart { owner: String, timer: u64, deadline_ms: u64 },
+    TimerCancel { owner: String, timer: u64 },
+    /// Free text from a process (a client's dialogue line, a fault's effect).
+    Note { pid: String, text: String },
+}
+
+/// All entries of one run, in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    pub entries: Vec<TraceEntry>,
+}
+
+impl Trace {
+    /// Stable text: one line per entry, steps flush left, the rest indented.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for entry in &self.entries {
+            let _ = match entry {
+                TraceEntry::Step { step, time_ms, key, event } => {
+                    writeln!(out, "#{step} t={time_ms} [{key}] {event}")
+                }
+                TraceEntry::Spawn { parent, child, linked } => {
+                    let how = if *linked { "spawn_link" } else { "spawn" };
+                    writeln!(out, "    {parent} {how} {child}")
+                }
+                TraceEntry::Send { from, to, signal } => {
+                    writeln!(out, "    {from} -> {to}: {signal}")
+                }
+                TraceEntry::Drop { from, to, signal } => {
+                    writeln!(out, "    {from} -> {to}: {signal} (dropped: {to} is dead)")
+                }
+                TraceEntry::Deliver { from, to, signal } => {
+                    writeln!(out, "    {to} <- {from}: {signal}")
+                }
+                TraceEntry::Link { from, to } => writeln!(out, "    {from} links {to}"),
+                TraceEntry::Unlink { from, to } => writeln!(out, "    {from} unlinks {to}"),
+                TraceEntry::Monitor { watcher, target, mref } => {
+                    writeln!(out, "    {watcher} monitors {target} (ref {mref})")
+                }
+                TraceEntry::Demonitor { watcher, target, mref, flushed } => {
+                    let flush = if *flushed { " with flush" } else { "" };
+                    writeln!(out, "    {watcher} demonitors {target} (ref {mref}){flush}")
+                }
+                TraceEntry::Exit { pid, reason } => writeln!(out, "    {pid} exits: {reason}"),
+                TraceEntry::TimerStart { owner, timer, deadline_ms } => {
+                    writeln!(out, "    {owner} starts timer {timer} (fires at t={deadline_ms})")
+                }
+                TraceEntry::TimerCancel { owner, timer } => {
+                    writeln!(out, "    {owner} cancels timer {timer}")
+                }
+                TraceEntry::Note { pid, text } => writeln!(out, "    {pid}: {text}"),
+            };
+        }
+        out
+    }
+
+    /// JSON lines: one object per entry, its `kind` first.
+    pub fn to_json_lines(&self) -> String {
+        let mut out = String::new();
+        for entry in &self.entries {
+            // Serializing these plain structs cannot fail.
+            out.push_str(&serde_json::to_string(entry).unwrap_or_default());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A Mermaid sequence diagram: an arrow per delivery, notes for spawns,
+    /// exits and dialogue lines.
+    pub fn to_mermaid(&self) -> String {
+        let mut participants: Vec<String> = Vec::new();
+        let mut body = String::new();
+        let id = |name: &str, participants: &mut Vec<String>| -> usize {
+            match participants.iter().position(|p| p == name) {
+                Some(i) => i,
+                None => {
+                    participants.push(name.to_string());
+                    participants.len() - 1
+                }
+            }
+        };
+        for entry in &self.entries {
+            let _ = match entry {
+                TraceEntry::Step { step, time_ms, key, .. } => {
+                    writeln!(body, "    %% #{step} t={time_ms} [{}]", mermaid_text(key))
+                }
+                TraceEntry::Deliver { from, to, signal } => {
+                    let (a, b) = (id(from, &mut participants), id(to, &mut participants));
+                    writeln!(body, "    p{a}->>p{b}: {}", mermaid_text(signal))
+                }
+                TraceEntry::Drop { from, to, signal } => {
+                    let (a, b) = (id(from, &mut participants), id(to, &mut participants));
+                    writeln!(body, "    p{a}-xp{b}: {} (dropped)", mermaid_text(signal))
+                }
+                TraceEntry::Spawn { parent, child, linked } => {
+                    let (a, b) = (id(parent, &mut participants), id(child, &mut participants));
+                    let how = if *linked { "spawn_link" } else { "spawn" };
+                    writeln!(body, "    p{a}-->>p{b}: {how}")
+                }
+                TraceEntry::Exit { pid, reason } => {
+                    let a = id(pid, &mut participants);
+                    writeln!(body, "    Note over p{a}: exit {}", mermaid_text(reason))
+                }
+                TraceEntry::Note { pid, text } => {
+                    let a = id(pid, &mut participants);
+                    writeln!(body, "    Note over p{a}: {}", mermaid_text(text))
+                }
+                _ => Ok(()),
+            };
+        }
+        let mut out = String::from("sequenceDiagram\n");
+        for (i, name) in participants.iter().enumerate() {
+            let _ = writeln!(out, "    participant p{i} as {}", mermaid_text(name));
+        }
+        out.push_str(&body);
+        out
+    }
+}
+
+/// Mermaid treats `;` and `#` specially and ends a statement at a newline.
+fn mermaid_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '#' => out.push_str("#35;"),
+            ';' => out.push_str("#59;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
