@@ -164,6 +164,8 @@ pub struct Sim<M> {
     next_ref: u64,
     next_send_no: u64,
     next_timer: u64,
+    /// Processes the harness spawned with a `Child` name.
+    harness_children: u32,
     /// Client drivers in priority order, with their stable ids.
     clients: Vec<(Pid, u32)>,
     /// Live processes per role, in spawn order.
@@ -202,6 +204,7 @@ impl<M: Debug + 'static> Sim<M> {
             next_ref: 1,
             next_send_no: 0,
             next_timer: 0,
+            harness_children: 0,
             clients: Vec::new(),
             roles: BTreeMap::new(),
             role_generations: BTreeMap::new(),
@@ -739,7 +742,11 @@ impl<M: Debug + 'static> Sim<M> {
                     entry.children_spawned += 1;
                     format!("{}/{n}", entry.name)
                 }
-                None => format!("{parent:?}/{}", pid.0),
+                None => {
+                    let n = self.harness_children;
+                    self.harness_children += 1;
+                    format!("harness/{n}")
+                }
             },
         };
         if let Some(trace) = &mut self.trace {
