@@ -19,7 +19,11 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_LIMIT: u8 = 3;
 
 #[derive(Debug, Parser)]
-#[command(name = "kvsim", version, about = "Deterministic simulation of the KV registry of the Elixir Mix and OTP guide")]
+#[command(
+    name = "kvsim",
+    version,
+    about = "Deterministic simulation of the KV registry of the Elixir Mix and OTP guide"
+)]
 struct Cli {
     #[command(subcommand)]
     command: CliCommand,
@@ -80,7 +84,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
         }
     };
     let mut stdout = std::io::stdout().lock();
@@ -114,7 +122,10 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
         stage: args.registry,
         schedule,
         seed: args.seed,
-        limits: Limits { steps_max: args.max_steps, ..Limits::default() },
+        limits: Limits {
+            steps_max: args.max_steps,
+            ..Limits::default()
+        },
         tracing: args.trace.is_some(),
     };
     let report = run_script(&script, &config);
@@ -134,7 +145,11 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
             TraceFormat::Json => trace.to_json_lines(),
         });
     }
-    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         // A closed pipe (`kvsim run x | head`) is not an error of the run.
         return code;
     }

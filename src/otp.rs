@@ -11,4 +11,6 @@ mod pending;
 pub use agent::Agent;
 pub use envelope::{Envelope, From};
 pub use genserver::{CallResult, Flow, GenServer, GenServerProcess, Info, start, start_link};
-pub use pending::{CallOutcome, DEFAULT_CALL_TIMEOUT_MS, PendingCall, PendingStop, call, cast, send_request, stop};
+pub use pending::{
+    CallOutcome, DEFAULT_CALL_TIMEOUT_MS, PendingCall, PendingStop, call, cast, send_request, stop,
+};

@@ -50,7 +50,9 @@ impl FromStr for Schedule {
             "random" => Ok(Schedule::Random),
             "pct" => Ok(Schedule::Pct { depth: 3 }),
             "pos" => Ok(Schedule::Pos),
-            _ => Err(format!("unknown schedule {text:?} (expected one of: fifo, random, pct, pos)")),
+            _ => Err(format!(
+                "unknown schedule {text:?} (expected one of: fifo, random, pct, pos)"
+            )),
         }
     }
 }
@@ -97,7 +99,12 @@ pub fn run_script(script: &Script, config: &RunConfig) -> RunReport {
     // command is what the KV commands take.
     let steps_estimate = (commands as u64 * 10).clamp(10, config.limits.steps_max.max(10));
     let chooser = config.schedule.chooser(config.seed, steps_estimate);
-    let mut system = KvSystem::new(config.stage.registry(), chooser, config.limits, config.tracing);
+    let mut system = KvSystem::new(
+        config.stage.registry(),
+        chooser,
+        config.limits,
+        config.tracing,
+    );
     for (client_id, client) in script.clients.iter().enumerate() {
         let commands: Vec<_> = client
             .lines

@@ -48,7 +48,11 @@ enum Phase {
 impl Client {
     /// A client talking to `registry`, playing `commands` (stable id,
     /// command), recording its dialogue when `record`.
-    pub fn new(registry: Pid, commands: impl Iterator<Item = (u32, Command)> + 'static, record: bool) -> Client {
+    pub fn new(
+        registry: Pid,
+        commands: impl Iterator<Item = (u32, Command)> + 'static,
+        record: bool,
+    ) -> Client {
         let mut commands: Commands = Box::new(commands);
         let next = commands.next();
         Client {
@@ -113,13 +117,28 @@ impl Client {
         };
         match command.clone() {
             Command::Put { key, value, .. } => {
-                self.phase = Phase::Bucket(otp::call(ctx, bucket, KvMsg::Put(key, value), Some(self.timeout_ms)));
+                self.phase = Phase::Bucket(otp::call(
+                    ctx,
+                    bucket,
+                    KvMsg::Put(key, value),
+                    Some(self.timeout_ms),
+                ));
             }
             Command::Get { key, .. } => {
-                self.phase = Phase::Bucket(otp::call(ctx, bucket, KvMsg::Get(key), Some(self.timeout_ms)));
+                self.phase = Phase::Bucket(otp::call(
+                    ctx,
+                    bucket,
+                    KvMsg::Get(key),
+                    Some(self.timeout_ms),
+                ));
             }
             Command::Delete { key, .. } => {
-                self.phase = Phase::Bucket(otp::call(ctx, bucket, KvMsg::Delete(key), Some(self.timeout_ms)));
+                self.phase = Phase::Bucket(otp::call(
+                    ctx,
+                    bucket,
+                    KvMsg::Delete(key),
+                    Some(self.timeout_ms),
+                ));
             }
             command @ (Command::Crash { .. } | Command::Kill { .. }) => {
                 let reason = command.exit_reason().unwrap_or_else(Reason::boom);
@@ -135,14 +154,20 @@ impl Client {
 }
 
 impl Process<Envelope<KvMsg>> for Client {
-    fn handle(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, incoming: Incoming<Envelope<KvMsg>>) -> Control {
+    fn handle(
+        &mut self,
+        ctx: &mut Ctx<'_, Envelope<KvMsg>>,
+        incoming: Incoming<Envelope<KvMsg>>,
+    ) -> Control {
         match std::mem::replace(&mut self.phase, Phase::Idle) {
             Phase::Idle => {}
             Phase::Lookup(call) => match call.take(ctx, incoming) {
                 CallOutcome::Other(_) => self.phase = Phase::Lookup(call),
                 CallOutcome::Done(Ok(KvMsg::Found(Some(bucket)))) => self.with_bucket(ctx, bucket),
                 CallOutcome::Done(Ok(KvMsg::Found(None))) => self.answer(ctx, &["NOT FOUND"]),
-                CallOutcome::Done(Ok(other)) => self.answer_error(ctx, &Reason::Other(format!("{other:?}"))),
+                CallOutcome::Done(Ok(other)) => {
+                    self.answer_error(ctx, &Reason::Other(format!("{other:?}")))
+                }
                 CallOutcome::Done(Err(reason)) => self.answer_error(ctx, &reason),
             },
             Phase::Bucket(call) => match call.take(ctx, incoming) {
@@ -175,9 +200,10 @@ impl Process<Envelope<KvMsg>> for Client {
 
     fn client_state(&self) -> ClientState {
         match (&self.phase, &self.next) {
-            (Phase::Idle, Some((cmd, command))) => {
-                ClientState::Ready { cmd: *cmd, needs_quiet: *command == Command::Settle }
-            }
+            (Phase::Idle, Some((cmd, command))) => ClientState::Ready {
+                cmd: *cmd,
+                needs_quiet: *command == Command::Settle,
+            },
             (Phase::Idle, None) => ClientState::Done,
             _ => ClientState::Blocked,
         }
@@ -202,18 +228,43 @@ impl Process<Envelope<KvMsg>> for Client {
             | Command::Get { bucket, .. }
             | Command::Delete { bucket, .. }
             | Command::Lookup { bucket }
-            | Command::Crash { target: Target::Bucket(bucket), .. }
-            | Command::Kill { target: Target::Bucket(bucket) }
-            | Command::Stop { target: Target::Bucket(bucket) } => {
-                self.phase = Phase::Lookup(otp::call(ctx, registry, KvMsg::Lookup(bucket), Some(self.timeout_ms)));
+            | Command::Crash {
+                target: Target::Bucket(bucket),
+                ..
             }
-            command @ (Command::Crash { target: Target::Registry, .. } | Command::Kill { target: Target::Registry }) => {
+            | Command::Kill {
+                target: Target::Bucket(bucket),
+            }
+            | Command::Stop {
+                target: Target::Bucket(bucket),
+            } => {
+                self.phase = Phase::Lookup(otp::call(
+                    ctx,
+                    registry,
+                    KvMsg::Lookup(bucket),
+                    Some(self.timeout_ms),
+                ));
+            }
+            command @ (Command::Crash {
+                target: Target::Registry,
+                ..
+            }
+            | Command::Kill {
+                target: Target::Registry,
+            }) => {
                 let reason = command.exit_reason().unwrap_or_else(Reason::boom);
                 ctx.exit(registry, reason);
                 self.answer(ctx, &["OK"]);
             }
-            Command::Stop { target: Target::Registry } => {
-                self.phase = Phase::RegistryStop(otp::call(ctx, registry, KvMsg::Stop, Some(self.timeout_ms)));
+            Command::Stop {
+                target: Target::Registry,
+            } => {
+                self.phase = Phase::RegistryStop(otp::call(
+                    ctx,
+                    registry,
+                    KvMsg::Stop,
+                    Some(self.timeout_ms),
+                ));
             }
             Command::SendRegistry { word } => {
                 ctx.send(registry, Envelope::Info(KvMsg::Stray(word)));

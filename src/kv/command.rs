@@ -17,24 +17,49 @@ pub enum Target {
 /// One line of a client's script.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Command {
-    Create { bucket: String },
-    Put { bucket: String, key: String, value: String },
-    Get { bucket: String, key: String },
-    Delete { bucket: String, key: String },
-    Lookup { bucket: String },
+    Create {
+        bucket: String,
+    },
+    Put {
+        bucket: String,
+        key: String,
+        value: String,
+    },
+    Get {
+        bucket: String,
+        key: String,
+    },
+    Delete {
+        bucket: String,
+        key: String,
+    },
+    Lookup {
+        bucket: String,
+    },
     /// `CRASH <target> [<reason>]`: an exit signal; no reason means `boom`.
     /// The reason is kept as the script's word (at most 255 bytes).
-    Crash { target: Target, reason: Option<String> },
+    Crash {
+        target: Target,
+        reason: Option<String>,
+    },
     /// `KILL <target>`: the untrappable exit signal `kill`.
-    Kill { target: Target },
+    Kill {
+        target: Target,
+    },
     /// `STOP <target>`: `Agent.stop` of a bucket, the chapter's `stop/1` of the registry.
-    Stop { target: Target },
+    Stop {
+        target: Target,
+    },
     /// `SEND registry <word>`: a stray message.
-    SendRegistry { word: String },
+    SendRegistry {
+        word: String,
+    },
     /// `SETTLE`: wait until no signal is queued on any pair.
     Settle,
     /// Anything else: answered `UNKNOWN COMMAND` by the client itself.
-    Unknown { words: Vec<String> },
+    Unknown {
+        words: Vec<String>,
+    },
 }
 
 impl Command {
@@ -42,7 +67,9 @@ impl Command {
     pub fn exit_reason(&self) -> Option<Reason> {
         match self {
             Command::Crash { reason: None, .. } => Some(Reason::boom()),
-            Command::Crash { reason: Some(word), .. } => Some(Reason::from_word(word)),
+            Command::Crash {
+                reason: Some(word), ..
+            } => Some(Reason::from_word(word)),
             Command::Kill { .. } => Some(Reason::Kill),
             _ => None,
         }
@@ -64,8 +91,14 @@ impl fmt::Display for Command {
             Command::Get { bucket, key } => write!(f, "GET {bucket} {key}"),
             Command::Delete { bucket, key } => write!(f, "DELETE {bucket} {key}"),
             Command::Lookup { bucket } => write!(f, "LOOKUP {bucket}"),
-            Command::Crash { target: t, reason: None } => write!(f, "CRASH {}", target(t)),
-            Command::Crash { target: t, reason: Some(reason) } => {
+            Command::Crash {
+                target: t,
+                reason: None,
+            } => write!(f, "CRASH {}", target(t)),
+            Command::Crash {
+                target: t,
+                reason: Some(reason),
+            } => {
                 write!(f, "CRASH {} {reason}", target(t))
             }
             Command::Kill { target: t } => write!(f, "KILL {}", target(t)),

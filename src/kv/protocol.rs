@@ -68,7 +68,12 @@ impl GenServer<KvMsg> for Box<dyn Registry> {
     fn init(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>) -> Result<(), Reason> {
         (**self).init(ctx)
     }
-    fn handle_call(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, req: KvMsg, from: From) -> CallResult<KvMsg> {
+    fn handle_call(
+        &mut self,
+        ctx: &mut Ctx<'_, Envelope<KvMsg>>,
+        req: KvMsg,
+        from: From,
+    ) -> CallResult<KvMsg> {
         (**self).handle_call(ctx, req, from)
     }
     fn handle_cast(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, req: KvMsg) -> Flow {

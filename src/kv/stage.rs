@@ -29,7 +29,13 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [Stage::Naive, Stage::Monitored, Stage::NoCatchAll, Stage::Unlinked, Stage::Fixed];
+    pub const ALL: [Stage; 5] = [
+        Stage::Naive,
+        Stage::Monitored,
+        Stage::NoCatchAll,
+        Stage::Unlinked,
+        Stage::Fixed,
+    ];
 
     /// The name used on the command line and in file names.
     pub fn name(self) -> &'static str {
@@ -64,9 +70,15 @@ impl FromStr for Stage {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Stage, String> {
-        Stage::ALL.into_iter().find(|stage| stage.name() == text).ok_or_else(|| {
-            let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
-            format!("unknown registry stage {text:?} (expected one of: {})", names.join(", "))
-        })
+        Stage::ALL
+            .into_iter()
+            .find(|stage| stage.name() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+                format!(
+                    "unknown registry stage {text:?} (expected one of: {})",
+                    names.join(", ")
+                )
+            })
     }
 }

@@ -29,10 +29,13 @@ impl KvFault {
     fn role_and_action(&self) -> (String, FaultAction<Msg>) {
         match self {
             KvFault::KillBucket(name) => (format!("bucket:{name}"), FaultAction::Kill),
-            KvFault::CrashBucket(name) => (format!("bucket:{name}"), FaultAction::Exit(Reason::boom())),
-            KvFault::StrayRegistry => {
-                ("registry".to_string(), FaultAction::Send(Envelope::Info(KvMsg::Stray("stray".to_string()))))
+            KvFault::CrashBucket(name) => {
+                (format!("bucket:{name}"), FaultAction::Exit(Reason::boom()))
             }
+            KvFault::StrayRegistry => (
+                "registry".to_string(),
+                FaultAction::Send(Envelope::Info(KvMsg::Stray("stray".to_string()))),
+            ),
             KvFault::KillRegistry => ("registry".to_string(), FaultAction::Kill),
             KvFault::CrashRegistry => ("registry".to_string(), FaultAction::Exit(Reason::boom())),
         }
@@ -50,7 +53,12 @@ type RegistryProcess = GenServerProcess<Box<dyn Registry>>;
 
 impl KvSystem {
     /// Starts `registry` (named `registry`, fault role `registry`).
-    pub fn new(registry: Box<dyn Registry>, chooser: Box<dyn ChoiceSource>, limits: Limits, tracing: bool) -> KvSystem {
+    pub fn new(
+        registry: Box<dyn Registry>,
+        chooser: Box<dyn ChoiceSource>,
+        limits: Limits,
+        tracing: bool,
+    ) -> KvSystem {
         let mut sim = Sim::new(chooser, limits, tracing);
         let opts = SpawnOpts {
             naming: Naming::Exact("registry".to_string()),
@@ -65,7 +73,11 @@ impl KvSystem {
             Ok(spawned) => spawned.pid,
             Err(_) => Pid(1),
         };
-        KvSystem { sim, registry, clients: Vec::new() }
+        KvSystem {
+            sim,
+            registry,
+            clients: Vec::new(),
+        }
     }
 
     /// Adds a client (named `client<k>` in order) playing `commands`.
@@ -98,12 +110,17 @@ impl KvSystem {
 
     /// A client's dialogue.
     pub fn transcript(&self, client: Pid) -> String {
-        self.client(client).map(Client::transcript).unwrap_or_default()
+        self.client(client)
+            .map(Client::transcript)
+            .unwrap_or_default()
     }
 
     /// The registry's state, while it is alive and not mid-handler.
     pub fn registry_state(&self) -> Option<&dyn Registry> {
-        let process = self.sim.process(self.registry)?.downcast_ref::<RegistryProcess>()?;
+        let process = self
+            .sim
+            .process(self.registry)?
+            .downcast_ref::<RegistryProcess>()?;
         Some(process.server.as_ref())
     }
 

@@ -21,10 +21,18 @@ impl<S, P> Agent<S, P> {
 }
 
 impl<S: 'static, P: 'static> GenServer<P> for Agent<S, P> {
-    fn handle_call(&mut self, _ctx: &mut Ctx<'_, Envelope<P>>, req: P, _from: From) -> CallResult<P> {
+    fn handle_call(
+        &mut self,
+        _ctx: &mut Ctx<'_, Envelope<P>>,
+        req: P,
+        _from: From,
+    ) -> CallResult<P> {
         match (self.apply)(&mut self.state, req) {
             Ok(reply) => CallResult::Reply(reply),
-            Err(reason) => CallResult::Stop { reason, reply: None },
+            Err(reason) => CallResult::Stop {
+                reason,
+                reply: None,
+            },
         }
     }
 }

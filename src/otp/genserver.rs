@@ -3,7 +3,9 @@
 //! (S24–S26), and `init` at start (S29).
 
 use crate::otp::envelope::{Envelope, From};
-use crate::sim::{Control, Ctx, Incoming, Naming, Pid, Process, Reason, Ref, SpawnOpts, Spawned, TimerRef};
+use crate::sim::{
+    Control, Ctx, Incoming, Naming, Pid, Process, Reason, Ref, SpawnOpts, Spawned, TimerRef,
+};
 use std::any::Any;
 use std::fmt::Debug;
 
@@ -49,8 +51,16 @@ pub trait GenServer<P>: 'static {
     }
 
     /// Default: a module without `handle_call/3` crashes the server (S28).
-    fn handle_call(&mut self, _ctx: &mut Ctx<'_, Envelope<P>>, _req: P, _from: From) -> CallResult<P> {
-        CallResult::Stop { reason: Reason::Other("no_handle_call".to_string()), reply: None }
+    fn handle_call(
+        &mut self,
+        _ctx: &mut Ctx<'_, Envelope<P>>,
+        _req: P,
+        _from: From,
+    ) -> CallResult<P> {
+        CallResult::Stop {
+            reason: Reason::Other("no_handle_call".to_string()),
+            reply: None,
+        }
     }
 
     /// Default: crash, as a module without `handle_cast/2` does.
@@ -88,7 +98,11 @@ impl<P: Debug + 'static, G: GenServer<P>> Process<Envelope<P>> for GenServerProc
         self.server.init(ctx)
     }
 
-    fn handle(&mut self, ctx: &mut Ctx<'_, Envelope<P>>, incoming: Incoming<Envelope<P>>) -> Control {
+    fn handle(
+        &mut self,
+        ctx: &mut Ctx<'_, Envelope<P>>,
+        incoming: Incoming<Envelope<P>>,
+    ) -> Control {
         let flow = match incoming {
             Incoming::Message { from, msg } => match msg {
                 Envelope::Call { tag, req } => {
@@ -109,12 +123,18 @@ impl<P: Debug + 'static, G: GenServer<P>> Process<Envelope<P>> for GenServerProc
                 }
                 Envelope::Cast(req) => self.server.handle_cast(ctx, req),
                 Envelope::Info(msg) => self.server.handle_info(ctx, Info::Msg { from, msg }),
-                Envelope::Reply { tag, reply } => self.server.handle_info(ctx, Info::Reply { tag, reply }),
+                Envelope::Reply { tag, reply } => {
+                    self.server.handle_info(ctx, Info::Reply { tag, reply })
+                }
                 Envelope::Stop { reason, .. } => Flow::Stop(reason),
             },
-            Incoming::Down { mref, pid, reason } => self.server.handle_info(ctx, Info::Down { mref, pid, reason }),
+            Incoming::Down { mref, pid, reason } => self
+                .server
+                .handle_info(ctx, Info::Down { mref, pid, reason }),
             Incoming::Exit { from, reason } if from == self.parent => Flow::Stop(reason),
-            Incoming::Exit { from, reason } => self.server.handle_info(ctx, Info::Exit { from, reason }),
+            Incoming::Exit { from, reason } => {
+                self.server.handle_info(ctx, Info::Exit { from, reason })
+            }
             Incoming::Timer { tref } => self.server.handle_info(ctx, Info::Timer(tref)),
         };
         match flow {
@@ -145,7 +165,12 @@ pub fn start_link<P: Debug + 'static, G: GenServer<P>>(
     monitor: bool,
 ) -> Result<Spawned, Reason> {
     let parent = ctx.me();
-    let opts = SpawnOpts { naming, role, link: true, monitor };
+    let opts = SpawnOpts {
+        naming,
+        role,
+        link: true,
+        monitor,
+    };
     ctx.spawn(opts, Box::new(GenServerProcess::new(server, parent)))
 }
 
@@ -158,6 +183,11 @@ pub fn start<P: Debug + 'static, G: GenServer<P>>(
     monitor: bool,
 ) -> Result<Spawned, Reason> {
     let parent = ctx.me();
-    let opts = SpawnOpts { naming, role, link: false, monitor };
+    let opts = SpawnOpts {
+        naming,
+        role,
+        link: false,
+        monitor,
+    };
     ctx.spawn(opts, Box::new(GenServerProcess::new(server, parent)))
 }

@@ -46,7 +46,11 @@ pub fn call<P: Debug + 'static>(
 /// `gen_server:send_request/2`: a call without a timeout, for servers.
 /// The reply arrives as `Info::Reply` with the returned tag, or the server's
 /// death as `Info::Down` with it.
-pub fn send_request<P: Debug + 'static>(ctx: &mut Ctx<'_, Envelope<P>>, server: Pid, req: P) -> Ref {
+pub fn send_request<P: Debug + 'static>(
+    ctx: &mut Ctx<'_, Envelope<P>>,
+    server: Pid,
+    req: P,
+) -> Ref {
     call(ctx, server, req, None).tag
 }
 
@@ -64,7 +68,10 @@ impl PendingCall {
         incoming: Incoming<Envelope<P>>,
     ) -> CallOutcome<P, Envelope<P>> {
         match incoming {
-            Incoming::Message { msg: Envelope::Reply { tag, reply }, .. } if tag == self.tag => {
+            Incoming::Message {
+                msg: Envelope::Reply { tag, reply },
+                ..
+            } if tag == self.tag => {
                 ctx.demonitor(self.tag, true);
                 self.cancel_timer(ctx);
                 CallOutcome::Done(Ok(reply))
@@ -98,10 +105,24 @@ pub struct PendingStop {
 }
 
 /// Sends the stop request; feed incoming signals to [`PendingStop::take`].
-pub fn stop<P: Debug + 'static>(ctx: &mut Ctx<'_, Envelope<P>>, server: Pid, reason: Reason) -> PendingStop {
+pub fn stop<P: Debug + 'static>(
+    ctx: &mut Ctx<'_, Envelope<P>>,
+    server: Pid,
+    reason: Reason,
+) -> PendingStop {
     let mref = ctx.monitor(server);
-    ctx.send(server, Envelope::Stop { tag: mref, reason: reason.clone() });
-    PendingStop { server, mref, reason }
+    ctx.send(
+        server,
+        Envelope::Stop {
+            tag: mref,
+            reason: reason.clone(),
+        },
+    );
+    PendingStop {
+        server,
+        mref,
+        reason,
+    }
 }
 
 impl PendingStop {

@@ -38,22 +38,37 @@ pub struct EventKey {
 
 impl EventKey {
     pub fn client(client: u32, cmd: u32) -> EventKey {
-        EventKey { root: Root::Client { client, cmd }, path: Vec::new() }
+        EventKey {
+            root: Root::Client { client, cmd },
+            path: Vec::new(),
+        }
     }
 
     pub fn fault(fault: u32) -> EventKey {
-        EventKey { root: Root::Fault { fault }, path: Vec::new() }
+        EventKey {
+            root: Root::Fault { fault },
+            path: Vec::new(),
+        }
     }
 
     pub fn timer(owner: impl Into<String>, n: u32) -> EventKey {
-        EventKey { root: Root::Timer { owner: owner.into(), n }, path: Vec::new() }
+        EventKey {
+            root: Root::Timer {
+                owner: owner.into(),
+                n,
+            },
+            path: Vec::new(),
+        }
     }
 
     /// `Deliver{cause: self, n}`.
     pub fn deliver(&self, n: u32) -> EventKey {
         let mut path = self.path.clone();
         path.push(n);
-        EventKey { root: self.root.clone(), path }
+        EventKey {
+            root: self.root.clone(),
+            path,
+        }
     }
 }
 
@@ -132,7 +147,10 @@ impl KeyArena {
             match &self.nodes[at.0 as usize] {
                 Node::Root(root) => {
                     path.reverse();
-                    return EventKey { root: root.clone(), path };
+                    return EventKey {
+                        root: root.clone(),
+                        path,
+                    };
                 }
                 Node::Child { parent, n } => {
                     path.push(*n);
@@ -151,7 +169,8 @@ impl KeyArena {
     }
 
     fn push(&mut self, node: Node) -> KeyId {
-        let id = KeyId(u32::try_from(self.nodes.len()).expect("more than 2^32 event keys in one run"));
+        let id =
+            KeyId(u32::try_from(self.nodes.len()).expect("more than 2^32 event keys in one run"));
         self.nodes.push(node);
         id
     }
@@ -167,7 +186,8 @@ mod tests {
         let a = EventKey::client(0, 3).deliver(1).deliver(0);
         let id = arena.intern(&a);
         let root = arena.root(Root::Client { client: 0, cmd: 3 });
-        let built = arena.child(arena.child(root, 1), 0);
+        let inner = arena.child(root, 1);
+        let built = arena.child(inner, 0);
         assert_eq!(id, built);
         assert_eq!(arena.key(id), a);
         assert_ne!(arena.intern(&EventKey::client(0, 3).deliver(0)), id);
@@ -175,8 +195,14 @@ mod tests {
 
     #[test]
     fn display_is_a_path() {
-        assert_eq!(EventKey::client(1, 2).deliver(0).deliver(3).to_string(), "client1.cmd2/0/3");
+        assert_eq!(
+            EventKey::client(1, 2).deliver(0).deliver(3).to_string(),
+            "client1.cmd2/0/3"
+        );
         assert_eq!(EventKey::fault(4).to_string(), "fault4");
-        assert_eq!(EventKey::timer("client0", 1).deliver(2).to_string(), "timer(client0,1)/2");
+        assert_eq!(
+            EventKey::timer("client0", 1).deliver(2).to_string(),
+            "timer(client0,1)/2"
+        );
     }
 }

@@ -30,7 +30,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { steps_max: 100_000, queue_len_max: 100_000 }
+        Limits {
+            steps_max: 100_000,
+            queue_len_max: 100_000,
+        }
     }
 }
 
@@ -69,7 +72,12 @@ pub struct SpawnOpts {
 
 impl SpawnOpts {
     pub fn child() -> SpawnOpts {
-        SpawnOpts { naming: Naming::Child, role: None, link: false, monitor: false }
+        SpawnOpts {
+            naming: Naming::Child,
+            role: None,
+            link: false,
+            monitor: false,
+        }
     }
 }
 
@@ -184,6 +192,9 @@ pub struct Sim<M> {
     current_key: Option<KeyId>,
     sends_in_event: u32,
     trace: Option<Trace>,
+    /// Names of dead processes, kept only while tracing so that the trace
+    /// can name them.
+    dead_names: BTreeMap<Pid, String>,
     chooser: Box<dyn ChoiceSource>,
     prepared: bool,
     taken: Vec<KeyId>,
@@ -218,6 +229,7 @@ impl<M: Debug + 'static> Sim<M> {
             current_key: None,
             sends_in_event: 0,
             trace: tracing.then(Trace::default),
+            dead_names: BTreeMap::new(),
             chooser,
             prepared: false,
             taken: Vec::new(),
@@ -238,12 +250,19 @@ impl<M: Debug + 'static> Sim<M> {
         self.spawn_from(Pid::HARNESS, opts, behaviour)
     }
 
-    /// Spawns a client driver, named `client<k>` (k = order of spawning)
-    /// and keyed by `stable_id` in event keys. Clients act in spawn order
-    /// under `fifo`.
+    /// Spawns a client driver, named `client<stable_id>` and keyed by
+    /// `stable_id` in event keys. A case numbers its clients in order of
+    /// first appearance, so this is DESIGN.md's `client<k>`; keeping the id
+    /// (not the position) keeps names and timer keys stable when the
+    /// shrinker deletes a client. Clients act in spawn order under `fifo`.
     pub fn spawn_client(&mut self, stable_id: u32, behaviour: Box<dyn Process<M>>) -> Pid {
-        let name = format!("client{}", self.clients.len());
-        let opts = SpawnOpts { naming: Naming::Exact(name), role: None, link: false, monitor: false };
+        let name = format!("client{stable_id}");
+        let opts = SpawnOpts {
+            naming: Naming::Exact(name),
+            role: None,
+            link: false,
+            monitor: false,
+        };
         self.begin_setup();
         let pid = match self.spawn_from(Pid::HARNESS, opts, behaviour) {
             Ok(spawned) => spawned.pid,
@@ -257,7 +276,10 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// Adds a fault to the plan; plan order is the `fifo` priority.
     pub fn add_fault(&mut self, fault: Fault<M>) {
-        self.faults.push(FaultSlot { fault, fired: false });
+        self.faults.push(FaultSlot {
+            fault,
+            fired: false,
+        });
     }
 
     fn begin_setup(&mut self) {
@@ -342,25 +364,42 @@ impl<M: Debug + 'static> Sim<M> {
         for client in 0..self.clients.len() {
             let (pid, stable_id) = self.clients[client];
             if let Some(cmd) = self.client_ready(pid, quiet) {
-                let key = self.keys.root(Root::Client { client: stable_id, cmd });
+                let key = self.keys.root(Root::Client {
+                    client: stable_id,
+                    cmd,
+                });
                 events.push(Event::Client { pid, client, cmd });
-                candidates.push(Candidate { key, actor: pid, kind: CandidateKind::Client });
+                candidates.push(Candidate {
+                    key,
+                    actor: pid,
+                    kind: CandidateKind::Client,
+                });
             }
         }
         let heads: Vec<(Pid, Pid)> = self.heads.iter().map(|&(_, from, to)| (from, to)).collect();
         for (from, to) in heads {
-            let key = match self.queues.get(&(from, to)).and_then(|q| q.front()).and_then(|q| q.key)
+            let key = match self
+                .queues
+                .get(&(from, to))
+                .and_then(|q| q.front())
+                .and_then(|q| q.key)
             {
                 Some(key) => key,
                 None => self.keys.root(Root::Setup),
             };
             events.push(Event::Deliver { from, to });
-            candidates.push(Candidate { key, actor: to, kind: CandidateKind::Deliver { from } });
+            candidates.push(Candidate {
+                key,
+                actor: to,
+                kind: CandidateKind::Deliver { from },
+            });
         }
         for index in 0..self.faults.len() {
             if self.fault_enabled(&self.faults[index]) {
                 let target = self.fault_target(&self.faults[index].fault.target);
-                let key = self.keys.root(Root::Fault { fault: self.faults[index].fault.id });
+                let key = self.keys.root(Root::Fault {
+                    fault: self.faults[index].fault.id,
+                });
                 events.push(Event::Fault(index));
                 candidates.push(Candidate {
                     key,
@@ -374,7 +413,11 @@ impl<M: Debug + 'static> Sim<M> {
                 let (owner, n) = (timer.owner, timer.n);
                 let key = self.timer_key(owner, n);
                 events.push(Event::Timer);
-                candidates.push(Candidate { key, actor: owner, kind: CandidateKind::Timer });
+                candidates.push(Candidate {
+                    key,
+                    actor: owner,
+                    kind: CandidateKind::Timer,
+                });
             }
         }
         if events.is_empty() {
@@ -410,7 +453,11 @@ impl<M: Debug + 'static> Sim<M> {
     }
 
     fn timer_key(&mut self, owner: Pid, n: u32) -> KeyId {
-        let owner = self.procs.get(&owner).map(|e| e.name.clone()).unwrap_or_default();
+        let owner = self
+            .procs
+            .get(&owner)
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
         self.keys.root(Root::Timer { owner, n })
     }
 
@@ -418,7 +465,10 @@ impl<M: Debug + 'static> Sim<M> {
         match event {
             Event::Client { client, cmd, .. } => {
                 let stable_id = self.clients[client].1;
-                self.keys.root(Root::Client { client: stable_id, cmd })
+                self.keys.root(Root::Client {
+                    client: stable_id,
+                    cmd,
+                })
             }
             Event::Deliver { from, to } => self
                 .queues
@@ -426,7 +476,9 @@ impl<M: Debug + 'static> Sim<M> {
                 .and_then(|q| q.front())
                 .and_then(|q| q.key)
                 .unwrap_or_else(|| self.keys.root(Root::Setup)),
-            Event::Fault(index) => self.keys.root(Root::Fault { fault: self.faults[index].fault.id }),
+            Event::Fault(index) => self.keys.root(Root::Fault {
+                fault: self.faults[index].fault.id,
+            }),
             Event::Timer => {
                 let (owner, n) = match self.timers.values().next() {
                     Some(timer) => (timer.owner, timer.n),
@@ -481,9 +533,17 @@ impl<M: Debug + 'static> Sim<M> {
                 }
                 match action {
                     FaultAction::Kill => self.die(target, Reason::Killed),
-                    FaultAction::Exit(reason) => self.exit_signal(Pid::HARNESS, target, reason, false),
+                    FaultAction::Exit(reason) => {
+                        self.exit_signal(Pid::HARNESS, target, reason, false)
+                    }
                     FaultAction::Send(msg) => self.invoke(target, |behaviour, ctx| {
-                        behaviour.handle(ctx, Incoming::Message { from: Pid::HARNESS, msg })
+                        behaviour.handle(
+                            ctx,
+                            Incoming::Message {
+                                from: Pid::HARNESS,
+                                msg,
+                            },
+                        )
                     }),
                 }
             }
@@ -497,7 +557,11 @@ impl<M: Debug + 'static> Sim<M> {
                     entry.timers.remove(&timer.tref);
                 }
                 if self.trace.is_some() {
-                    let text = format!("timer {} of {} fires", timer.tref.0, self.name_of(timer.owner));
+                    let text = format!(
+                        "timer {} of {} fires",
+                        timer.tref.0,
+                        self.name_of(timer.owner)
+                    );
                     self.trace_step(text);
                 }
                 self.invoke(timer.owner, |behaviour, ctx| {
@@ -511,14 +575,23 @@ impl<M: Debug + 'static> Sim<M> {
     fn dispatch(&mut self, from: Pid, to: Pid, signal: Signal<M>) {
         match signal {
             Signal::Message(msg) => {
-                self.invoke(to, |behaviour, ctx| behaviour.handle(ctx, Incoming::Message { from, msg }));
+                self.invoke(to, |behaviour, ctx| {
+                    behaviour.handle(ctx, Incoming::Message { from, msg })
+                });
             }
             Signal::Down { mref, reason } => {
                 if let Some(entry) = self.procs.get_mut(&to) {
                     entry.watching.remove(&mref);
                 }
                 self.invoke(to, |behaviour, ctx| {
-                    behaviour.handle(ctx, Incoming::Down { mref, pid: from, reason })
+                    behaviour.handle(
+                        ctx,
+                        Incoming::Down {
+                            mref,
+                            pid: from,
+                            reason,
+                        },
+                    )
                 });
             }
             Signal::Exit { reason, linked } => self.exit_signal(from, to, reason, linked),
@@ -533,7 +606,9 @@ impl<M: Debug + 'static> Sim<M> {
         if reason == Reason::Kill && !linked {
             self.die(to, Reason::Killed);
         } else if entry.trap_exit {
-            self.invoke(to, |behaviour, ctx| behaviour.handle(ctx, Incoming::Exit { from, reason }));
+            self.invoke(to, |behaviour, ctx| {
+                behaviour.handle(ctx, Incoming::Exit { from, reason })
+            });
         } else if !reason.is_normal() {
             self.die(to, reason);
         }
@@ -554,7 +629,8 @@ impl<M: Debug + 'static> Sim<M> {
             Ok(control) => control,
             Err(message) => {
                 let reason = Reason::Panic(message);
-                let _ = run_handler(|| behaviour.on_crash(&mut Ctx { sim: self, me: pid }, &reason));
+                let _ =
+                    run_handler(|| behaviour.on_crash(&mut Ctx { sim: self, me: pid }, &reason));
                 Control::Exit(reason)
             }
         };
@@ -574,18 +650,40 @@ impl<M: Debug + 'static> Sim<M> {
             return;
         };
         if let Some(trace) = &mut self.trace {
-            trace.entries.push(TraceEntry::Exit { pid: entry.name.clone(), reason: reason.to_string() });
+            trace.entries.push(TraceEntry::Exit {
+                pid: entry.name.clone(),
+                reason: reason.to_string(),
+            });
         }
         // The entry is out of the table, so name lookups below need it.
         let name = entry.name;
+        if self.trace.is_some() {
+            self.dead_names.insert(pid, name.clone());
+        }
         for partner in entry.links {
             if let Some(partner_entry) = self.procs.get_mut(&partner) {
                 partner_entry.links.remove(&pid);
             }
-            self.send_signal_named(pid, &name, partner, Signal::Exit { reason: reason.clone(), linked: true });
+            self.send_signal_named(
+                pid,
+                &name,
+                partner,
+                Signal::Exit {
+                    reason: reason.clone(),
+                    linked: true,
+                },
+            );
         }
         for (mref, watcher) in entry.watchers {
-            self.send_signal_named(pid, &name, watcher, Signal::Down { mref, reason: reason.clone() });
+            self.send_signal_named(
+                pid,
+                &name,
+                watcher,
+                Signal::Down {
+                    mref,
+                    reason: reason.clone(),
+                },
+            );
         }
         for (mref, target) in entry.watching {
             if let Some(target_entry) = self.procs.get_mut(&target) {
@@ -629,13 +727,30 @@ impl<M: Debug + 'static> Sim<M> {
     /// dropped (S2, S4). Every send counts toward the event's send index,
     /// dropped or not, so that keys do not depend on who is alive.
     fn send_signal_named(&mut self, from: Pid, from_name: &str, to: Pid, signal: Signal<M>) {
+        let n = self.next_send_index();
+        self.send_signal_at(n, from, from_name, to, signal);
+    }
+
+    /// Every operation that may send a signal (a send, an exit, a monitor,
+    /// a link) takes the next index of the event, whether or not it sends:
+    /// so the key of a later send does not depend on whether, say, a
+    /// monitored process was already dead.
+    fn next_send_index(&mut self) -> u32 {
         let n = self.sends_in_event;
         self.sends_in_event += 1;
+        n
+    }
+
+    fn send_signal_at(&mut self, n: u32, from: Pid, from_name: &str, to: Pid, signal: Signal<M>) {
         let Some(to_entry) = self.procs.get_mut(&to) else {
             if let Some(trace) = &mut self.trace {
+                let to_name = match self.dead_names.get(&to) {
+                    Some(name) => name.clone(),
+                    None => format!("{to:?}"),
+                };
                 trace.entries.push(TraceEntry::Drop {
                     from: from_name.to_string(),
-                    to: format!("{to:?}"),
+                    to: to_name,
                     signal: render_signal(&signal),
                 });
             }
@@ -649,9 +764,20 @@ impl<M: Debug + 'static> Sim<M> {
         self.enqueue(from, from_name, to, key, signal);
     }
 
-    fn enqueue(&mut self, from: Pid, from_name: &str, to: Pid, key: Option<KeyId>, signal: Signal<M>) {
+    fn enqueue(
+        &mut self,
+        from: Pid,
+        from_name: &str,
+        to: Pid,
+        key: Option<KeyId>,
+        signal: Signal<M>,
+    ) {
         if let Some(trace) = &mut self.trace {
-            let to_name = self.procs.get(&to).map(|e| e.name.clone()).unwrap_or_default();
+            let to_name = self
+                .procs
+                .get(&to)
+                .map(|e| e.name.clone())
+                .unwrap_or_default();
             trace.entries.push(TraceEntry::Send {
                 from: from_name.to_string(),
                 to: to_name,
@@ -664,7 +790,11 @@ impl<M: Debug + 'static> Sim<M> {
         if queue.is_empty() {
             self.heads.insert((send_no, from, to));
         }
-        queue.push_back(Queued { send_no, key, signal });
+        queue.push_back(Queued {
+            send_no,
+            key,
+            signal,
+        });
         if queue.len() > self.limits.queue_len_max && self.limit_hit.is_none() {
             self.limit_hit = Some(("queue-len", self.limits.queue_len_max as u64));
         }
@@ -750,8 +880,16 @@ impl<M: Debug + 'static> Sim<M> {
             },
         };
         if let Some(trace) = &mut self.trace {
-            let parent_name = self.procs.get(&parent).map(|e| e.name.clone()).unwrap_or_else(|| "harness".into());
-            trace.entries.push(TraceEntry::Spawn { parent: parent_name, child: name.clone(), linked: opts.link });
+            let parent_name = self
+                .procs
+                .get(&parent)
+                .map(|e| e.name.clone())
+                .unwrap_or_else(|| "harness".into());
+            trace.entries.push(TraceEntry::Spawn {
+                parent: parent_name,
+                child: name.clone(),
+                linked: opts.link,
+            });
         }
         self.procs.insert(
             pid,
@@ -800,11 +938,17 @@ impl<M: Debug + 'static> Sim<M> {
     }
 
     fn link(&mut self, from: Pid, to: Pid) -> Result<(), Reason> {
+        let n = self.next_send_index();
         if !self.procs.contains_key(&to) {
             let trapping = self.procs.get(&from).is_some_and(|e| e.trap_exit);
             if trapping {
                 // S14: documented as an `{'EXIT', Pid, noproc}` message.
-                self.send_signal(to, from, Signal::Exit { reason: Reason::Noproc, linked: true });
+                let name = self.name_of(to);
+                let exit = Signal::Exit {
+                    reason: Reason::Noproc,
+                    linked: true,
+                };
+                self.send_signal_at(n, to, &name, from, exit);
                 return Ok(());
             }
             return Err(Reason::Noproc);
@@ -825,25 +969,41 @@ impl<M: Debug + 'static> Sim<M> {
     fn monitor(&mut self, watcher: Pid, target: Pid) -> Ref {
         let mref = Ref(self.next_ref);
         self.next_ref += 1;
+        let n = self.next_send_index();
         if let Some(entry) = self.procs.get_mut(&watcher) {
             entry.watching.insert(mref, target);
         }
         if self.trace.is_some() {
             let (w, t) = (self.name_of(watcher), self.name_of(target));
-            self.trace_push(TraceEntry::Monitor { watcher: w, target: t, mref: mref.0 });
+            self.trace_push(TraceEntry::Monitor {
+                watcher: w,
+                target: t,
+                mref: mref.0,
+            });
         }
         match self.procs.get_mut(&target) {
             Some(entry) => {
                 entry.watchers.insert(mref, watcher);
             }
             // S17: monitoring a dead pid gives a DOWN with `noproc`.
-            None => self.send_signal(target, watcher, Signal::Down { mref, reason: Reason::Noproc }),
+            None => {
+                let name = self.name_of(target);
+                let down = Signal::Down {
+                    mref,
+                    reason: Reason::Noproc,
+                };
+                self.send_signal_at(n, target, &name, watcher, down);
+            }
         }
         mref
     }
 
     fn demonitor(&mut self, watcher: Pid, mref: Ref, flush: bool) {
-        let Some(target) = self.procs.get_mut(&watcher).and_then(|e| e.watching.remove(&mref)) else {
+        let Some(target) = self
+            .procs
+            .get_mut(&watcher)
+            .and_then(|e| e.watching.remove(&mref))
+        else {
             return;
         };
         if let Some(entry) = self.procs.get_mut(&target) {
@@ -854,7 +1014,12 @@ impl<M: Debug + 'static> Sim<M> {
         }
         if self.trace.is_some() {
             let (w, t) = (self.name_of(watcher), self.name_of(target));
-            self.trace_push(TraceEntry::Demonitor { watcher: w, target: t, mref: mref.0, flushed: flush });
+            self.trace_push(TraceEntry::Demonitor {
+                watcher: w,
+                target: t,
+                mref: mref.0,
+                flushed: flush,
+            });
         }
     }
 
@@ -863,7 +1028,10 @@ impl<M: Debug + 'static> Sim<M> {
     /// us, directly or not) stays queued: handlers never nest into themselves.
     fn is_alive_from(&mut self, caller: Pid, target: Pid) -> bool {
         loop {
-            let runnable = self.procs.get(&target).is_some_and(|e| e.behaviour.is_some());
+            let runnable = self
+                .procs
+                .get(&target)
+                .is_some_and(|e| e.behaviour.is_some());
             if !runnable {
                 break;
             }
@@ -892,11 +1060,16 @@ impl<M: Debug + 'static> Sim<M> {
             }
             None => 0,
         };
-        self.timers.insert((deadline, tref.0), TimerEntry { owner, tref, n });
+        self.timers
+            .insert((deadline, tref.0), TimerEntry { owner, tref, n });
         self.timer_deadlines.insert(tref, deadline);
         if self.trace.is_some() {
             let owner = self.name_of(owner);
-            self.trace_push(TraceEntry::TimerStart { owner, timer: tref.0, deadline_ms: deadline });
+            self.trace_push(TraceEntry::TimerStart {
+                owner,
+                timer: tref.0,
+                deadline_ms: deadline,
+            });
         }
         tref
     }
@@ -909,7 +1082,10 @@ impl<M: Debug + 'static> Sim<M> {
             }
             if self.trace.is_some() {
                 let owner = self.name_of(owner);
-                self.trace_push(TraceEntry::TimerCancel { owner, timer: tref.0 });
+                self.trace_push(TraceEntry::TimerCancel {
+                    owner,
+                    timer: tref.0,
+                });
             }
         }
     }
@@ -917,8 +1093,16 @@ impl<M: Debug + 'static> Sim<M> {
     // ----- trace -----
 
     fn trace_step(&mut self, event: String) {
-        let key = self.current_key.map(|k| self.keys.key(k).to_string()).unwrap_or_default();
-        let entry = TraceEntry::Step { step: self.steps, time_ms: self.now_ms, key, event };
+        let key = self
+            .current_key
+            .map(|k| self.keys.key(k).to_string())
+            .unwrap_or_default();
+        let entry = TraceEntry::Step {
+            step: self.steps,
+            time_ms: self.now_ms,
+            key,
+            event,
+        };
         self.trace_push(entry);
     }
 
@@ -930,12 +1114,16 @@ impl<M: Debug + 'static> Sim<M> {
 
     // ----- inspection -----
 
-    /// The logical name of a live process, or its pid for a dead one.
+    /// The logical name of a process (of a dead one only while tracing;
+    /// otherwise its pid).
     pub fn name_of(&self, pid: Pid) -> String {
         match self.procs.get(&pid) {
             Some(entry) => entry.name.clone(),
             None if pid == Pid::HARNESS => "harness".to_string(),
-            None => format!("{pid:?}"),
+            None => match self.dead_names.get(&pid) {
+                Some(name) => name.clone(),
+                None => format!("{pid:?}"),
+            },
         }
     }
 
@@ -945,7 +1133,10 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// The live process with this logical name.
     pub fn pid_named(&self, name: &str) -> Option<Pid> {
-        self.procs.iter().find(|(_, e)| e.name == name).map(|(&pid, _)| pid)
+        self.procs
+            .iter()
+            .find(|(_, e)| e.name == name)
+            .map(|(&pid, _)| pid)
     }
 
     /// The most recently spawned live process registered under `role`.
@@ -985,14 +1176,25 @@ impl<M: Debug + 'static> Sim<M> {
     /// invariant, for tests).
     pub fn tables_consistent(&self) -> bool {
         self.procs.iter().all(|(&pid, entry)| {
-            entry.links.iter().all(|l| self.procs.get(l).is_some_and(|e| e.links.contains(&pid)))
-                && entry.watchers.iter().all(|(r, w)| self.procs.get(w).is_some_and(|e| e.watching.get(r) == Some(&pid)))
+            entry
+                .links
+                .iter()
+                .all(|l| self.procs.get(l).is_some_and(|e| e.links.contains(&pid)))
+                && entry.watchers.iter().all(|(r, w)| {
+                    self.procs
+                        .get(w)
+                        .is_some_and(|e| e.watching.get(r) == Some(&pid))
+                })
         })
     }
 
     /// The stable ids of faults that never fired.
     pub fn unused_faults(&self) -> Vec<u32> {
-        self.faults.iter().filter(|slot| !slot.fired).map(|slot| slot.fault.id).collect()
+        self.faults
+            .iter()
+            .filter(|slot| !slot.fired)
+            .map(|slot| slot.fault.id)
+            .collect()
     }
 
     /// The events a non-`fifo` source picked, as an override list that
@@ -1013,8 +1215,14 @@ impl<M: Debug + 'static> Sim<M> {
 fn render_signal<M: Debug>(signal: &Signal<M>) -> String {
     match signal {
         Signal::Message(msg) => format!("{msg:?}"),
-        Signal::Exit { reason, linked: true } => format!("exit {reason} (link)"),
-        Signal::Exit { reason, linked: false } => format!("exit {reason}"),
+        Signal::Exit {
+            reason,
+            linked: true,
+        } => format!("exit {reason} (link)"),
+        Signal::Exit {
+            reason,
+            linked: false,
+        } => format!("exit {reason}"),
         Signal::Down { mref, reason } => format!("DOWN ref {} {reason}", mref.0),
     }
 }
@@ -1049,7 +1257,14 @@ impl<M: Debug + 'static> Ctx<'_, M> {
     /// Sends an exit signal (S11, S12): `kill` is untrappable, `normal` is
     /// ignored by a process not trapping exits.
     pub fn exit(&mut self, to: Pid, reason: Reason) {
-        self.sim.send_signal(self.me, to, Signal::Exit { reason, linked: false });
+        self.sim.send_signal(
+            self.me,
+            to,
+            Signal::Exit {
+                reason,
+                linked: false,
+            },
+        );
     }
 
     /// Links to `to`; `Err(noproc)` if it is dead and we do not trap exits
@@ -1061,7 +1276,11 @@ impl<M: Debug + 'static> Ctx<'_, M> {
     /// Removes a link, on both sides.
     pub fn unlink(&mut self, to: Pid) {
         let me = self.me;
-        let linked = self.sim.procs.get_mut(&me).is_some_and(|e| e.links.remove(&to));
+        let linked = self
+            .sim
+            .procs
+            .get_mut(&me)
+            .is_some_and(|e| e.links.remove(&to));
         if let Some(entry) = self.sim.procs.get_mut(&to) {
             entry.links.remove(&me);
         }
@@ -1093,7 +1312,11 @@ impl<M: Debug + 'static> Ctx<'_, M> {
     }
 
     /// Spawns a process; its `init` runs now, inside this step (S29).
-    pub fn spawn(&mut self, opts: SpawnOpts, behaviour: Box<dyn Process<M>>) -> Result<Spawned, Reason> {
+    pub fn spawn(
+        &mut self,
+        opts: SpawnOpts,
+        behaviour: Box<dyn Process<M>>,
+    ) -> Result<Spawned, Reason> {
         self.sim.spawn_from(self.me, opts, behaviour)
     }
 
@@ -1122,7 +1345,10 @@ impl<M: Debug + 'static> Ctx<'_, M> {
     pub fn note(&mut self, text: impl Into<String>) {
         if self.sim.trace.is_some() {
             let pid = self.sim.name_of(self.me);
-            self.sim.trace_push(TraceEntry::Note { pid, text: text.into() });
+            self.sim.trace_push(TraceEntry::Note {
+                pid,
+                text: text.into(),
+            });
         }
     }
 

@@ -11,25 +11,74 @@ use std::fmt::Write as _;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TraceEntry {
     /// A scheduler step begins: one event.
-    Step { step: u64, time_ms: u64, key: String, event: String },
+    Step {
+        step: u64,
+        time_ms: u64,
+        key: String,
+        event: String,
+    },
     /// `parent` spawned `child` (inside a step, or at setup when `step` is 0).
-    Spawn { parent: String, child: String, linked: bool },
+    Spawn {
+        parent: String,
+        child: String,
+        linked: bool,
+    },
     /// A signal was queued on the (`from`, `to`) pair.
-    Send { from: String, to: String, signal: String },
+    Send {
+        from: String,
+        to: String,
+        signal: String,
+    },
     /// A signal to a dead process was dropped (S4).
-    Drop { from: String, to: String, signal: String },
+    Drop {
+        from: String,
+        to: String,
+        signal: String,
+    },
     /// A signal was delivered to `to` and handled.
-    Deliver { from: String, to: String, signal: String },
-    Link { from: String, to: String },
-    Unlink { from: String, to: String },
-    Monitor { watcher: String, target: String, mref: u64 },
-    Demonitor { watcher: String, target: String, mref: u64, flushed: bool },
+    Deliver {
+        from: String,
+        to: String,
+        signal: String,
+    },
+    Link {
+        from: String,
+        to: String,
+    },
+    Unlink {
+        from: String,
+        to: String,
+    },
+    Monitor {
+        watcher: String,
+        target: String,
+        mref: u64,
+    },
+    Demonitor {
+        watcher: String,
+        target: String,
+        mref: u64,
+        flushed: bool,
+    },
     /// A process exited.
-    Exit { pid: String, reason: String },
-    TimerStart { owner: String, timer: u64, deadline_ms: u64 },
-    TimerCancel { owner: String, timer: u64 },
+    Exit {
+        pid: String,
+        reason: String,
+    },
+    TimerStart {
+        owner: String,
+        timer: u64,
+        deadline_ms: u64,
+    },
+    TimerCancel {
+        owner: String,
+        timer: u64,
+    },
     /// Free text from a process (a client's dialogue line, a fault's effect).
-    Note { pid: String, text: String },
+    Note {
+        pid: String,
+        text: String,
+    },
 }
 
 /// All entries of one run, in order.
@@ -44,10 +93,19 @@ impl Trace {
         let mut out = String::new();
         for entry in &self.entries {
             let _ = match entry {
-                TraceEntry::Step { step, time_ms, key, event } => {
+                TraceEntry::Step {
+                    step,
+                    time_ms,
+                    key,
+                    event,
+                } => {
                     writeln!(out, "#{step} t={time_ms} [{key}] {event}")
                 }
-                TraceEntry::Spawn { parent, child, linked } => {
+                TraceEntry::Spawn {
+                    parent,
+                    child,
+                    linked,
+                } => {
                     let how = if *linked { "spawn_link" } else { "spawn" };
                     writeln!(out, "    {parent} {how} {child}")
                 }
@@ -62,16 +120,32 @@ impl Trace {
                 }
                 TraceEntry::Link { from, to } => writeln!(out, "    {from} links {to}"),
                 TraceEntry::Unlink { from, to } => writeln!(out, "    {from} unlinks {to}"),
-                TraceEntry::Monitor { watcher, target, mref } => {
+                TraceEntry::Monitor {
+                    watcher,
+                    target,
+                    mref,
+                } => {
                     writeln!(out, "    {watcher} monitors {target} (ref {mref})")
                 }
-                TraceEntry::Demonitor { watcher, target, mref, flushed } => {
+                TraceEntry::Demonitor {
+                    watcher,
+                    target,
+                    mref,
+                    flushed,
+                } => {
                     let flush = if *flushed { " with flush" } else { "" };
                     writeln!(out, "    {watcher} demonitors {target} (ref {mref}){flush}")
                 }
                 TraceEntry::Exit { pid, reason } => writeln!(out, "    {pid} exits: {reason}"),
-                TraceEntry::TimerStart { owner, timer, deadline_ms } => {
-                    writeln!(out, "    {owner} starts timer {timer} (fires at t={deadline_ms})")
+                TraceEntry::TimerStart {
+                    owner,
+                    timer,
+                    deadline_ms,
+                } => {
+                    writeln!(
+                        out,
+                        "    {owner} starts timer {timer} (fires at t={deadline_ms})"
+                    )
                 }
                 TraceEntry::TimerCancel { owner, timer } => {
                     writeln!(out, "    {owner} cancels timer {timer}")
@@ -109,7 +183,9 @@ impl Trace {
         };
         for entry in &self.entries {
             let _ = match entry {
-                TraceEntry::Step { step, time_ms, key, .. } => {
+                TraceEntry::Step {
+                    step, time_ms, key, ..
+                } => {
                     writeln!(body, "    %% #{step} t={time_ms} [{}]", mermaid_text(key))
                 }
                 TraceEntry::Deliver { from, to, signal } => {
@@ -120,7 +196,11 @@ impl Trace {
                     let (a, b) = (id(from, &mut participants), id(to, &mut participants));
                     writeln!(body, "    p{a}-xp{b}: {} (dropped)", mermaid_text(signal))
                 }
-                TraceEntry::Spawn { parent, child, linked } => {
+                TraceEntry::Spawn {
+                    parent,
+                    child,
+                    linked,
+                } => {
                     let (a, b) = (id(parent, &mut participants), id(child, &mut participants));
                     let how = if *linked { "spawn_link" } else { "spawn" };
                     writeln!(body, "    p{a}-->>p{b}: {how}")

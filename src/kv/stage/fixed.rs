@@ -25,11 +25,22 @@ impl Fixed {
 }
 
 impl GenServer<KvMsg> for Fixed {
-    fn handle_call(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, req: KvMsg, _from: From) -> CallResult<KvMsg> {
+    fn handle_call(
+        &mut self,
+        ctx: &mut Ctx<'_, Envelope<KvMsg>>,
+        req: KvMsg,
+        _from: From,
+    ) -> CallResult<KvMsg> {
         match req {
             KvMsg::Lookup(name) => CallResult::Reply(KvMsg::Found(self.live_bucket(ctx, &name))),
-            KvMsg::Stop => CallResult::Stop { reason: Reason::Normal, reply: Some(KvMsg::Ok) },
-            _ => CallResult::Stop { reason: Reason::FunctionClause, reply: None },
+            KvMsg::Stop => CallResult::Stop {
+                reason: Reason::Normal,
+                reply: Some(KvMsg::Ok),
+            },
+            _ => CallResult::Stop {
+                reason: Reason::FunctionClause,
+                reply: None,
+            },
         }
     }
 
@@ -68,10 +79,16 @@ impl GenServer<KvMsg> for Fixed {
 
 impl Registry for Fixed {
     fn names(&self) -> Vec<(String, Pid)> {
-        self.names.iter().map(|(name, &(pid, _))| (name.clone(), pid)).collect()
+        self.names
+            .iter()
+            .map(|(name, &(pid, _))| (name.clone(), pid))
+            .collect()
     }
 
     fn monitor_refs(&self) -> Vec<(Ref, String)> {
-        self.refs.iter().map(|(&mref, name)| (mref, name.clone())).collect()
+        self.refs
+            .iter()
+            .map(|(&mref, name)| (mref, name.clone()))
+            .collect()
     }
 }

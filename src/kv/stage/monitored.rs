@@ -36,11 +36,22 @@ pub struct Monitored {
 }
 
 impl GenServer<KvMsg> for Monitored {
-    fn handle_call(&mut self, _ctx: &mut Ctx<'_, Envelope<KvMsg>>, req: KvMsg, _from: From) -> CallResult<KvMsg> {
+    fn handle_call(
+        &mut self,
+        _ctx: &mut Ctx<'_, Envelope<KvMsg>>,
+        req: KvMsg,
+        _from: From,
+    ) -> CallResult<KvMsg> {
         match req {
             KvMsg::Lookup(name) => CallResult::Reply(KvMsg::Found(self.names.get(&name).copied())),
-            KvMsg::Stop => CallResult::Stop { reason: Reason::Normal, reply: Some(KvMsg::Ok) },
-            _ => CallResult::Stop { reason: Reason::FunctionClause, reply: None },
+            KvMsg::Stop => CallResult::Stop {
+                reason: Reason::Normal,
+                reply: Some(KvMsg::Ok),
+            },
+            _ => CallResult::Stop {
+                reason: Reason::FunctionClause,
+                reply: None,
+            },
         }
     }
 
@@ -76,10 +87,16 @@ impl GenServer<KvMsg> for Monitored {
 
 impl Registry for Monitored {
     fn names(&self) -> Vec<(String, Pid)> {
-        self.names.iter().map(|(name, &pid)| (name.clone(), pid)).collect()
+        self.names
+            .iter()
+            .map(|(name, &pid)| (name.clone(), pid))
+            .collect()
     }
 
     fn monitor_refs(&self) -> Vec<(Ref, String)> {
-        self.refs.iter().map(|(&mref, name)| (mref, name.clone())).collect()
+        self.refs
+            .iter()
+            .map(|(&mref, name)| (mref, name.clone()))
+            .collect()
     }
 }

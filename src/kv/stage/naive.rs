@@ -31,11 +31,22 @@ pub struct Naive {
 }
 
 impl GenServer<KvMsg> for Naive {
-    fn handle_call(&mut self, _ctx: &mut Ctx<'_, Envelope<KvMsg>>, req: KvMsg, _from: From) -> CallResult<KvMsg> {
+    fn handle_call(
+        &mut self,
+        _ctx: &mut Ctx<'_, Envelope<KvMsg>>,
+        req: KvMsg,
+        _from: From,
+    ) -> CallResult<KvMsg> {
         match req {
             KvMsg::Lookup(name) => CallResult::Reply(KvMsg::Found(self.names.get(&name).copied())),
-            KvMsg::Stop => CallResult::Stop { reason: Reason::Normal, reply: Some(KvMsg::Ok) },
-            _ => CallResult::Stop { reason: Reason::FunctionClause, reply: None },
+            KvMsg::Stop => CallResult::Stop {
+                reason: Reason::Normal,
+                reply: Some(KvMsg::Ok),
+            },
+            _ => CallResult::Stop {
+                reason: Reason::FunctionClause,
+                reply: None,
+            },
         }
     }
 
@@ -59,7 +70,10 @@ impl GenServer<KvMsg> for Naive {
 
 impl Registry for Naive {
     fn names(&self) -> Vec<(String, Pid)> {
-        self.names.iter().map(|(name, &pid)| (name.clone(), pid)).collect()
+        self.names
+            .iter()
+            .map(|(name, &pid)| (name.clone(), pid))
+            .collect()
     }
 
     fn monitor_refs(&self) -> Vec<(Ref, String)> {

@@ -38,11 +38,22 @@ pub struct Unlinked {
 }
 
 impl GenServer<KvMsg> for Unlinked {
-    fn handle_call(&mut self, _ctx: &mut Ctx<'_, Envelope<KvMsg>>, req: KvMsg, _from: From) -> CallResult<KvMsg> {
+    fn handle_call(
+        &mut self,
+        _ctx: &mut Ctx<'_, Envelope<KvMsg>>,
+        req: KvMsg,
+        _from: From,
+    ) -> CallResult<KvMsg> {
         match req {
             KvMsg::Lookup(name) => CallResult::Reply(KvMsg::Found(self.names.get(&name).copied())),
-            KvMsg::Stop => CallResult::Stop { reason: Reason::Normal, reply: Some(KvMsg::Ok) },
-            _ => CallResult::Stop { reason: Reason::FunctionClause, reply: None },
+            KvMsg::Stop => CallResult::Stop {
+                reason: Reason::Normal,
+                reply: Some(KvMsg::Ok),
+            },
+            _ => CallResult::Stop {
+                reason: Reason::FunctionClause,
+                reply: None,
+            },
         }
     }
 
@@ -78,10 +89,16 @@ impl GenServer<KvMsg> for Unlinked {
 
 impl Registry for Unlinked {
     fn names(&self) -> Vec<(String, Pid)> {
-        self.names.iter().map(|(name, &pid)| (name.clone(), pid)).collect()
+        self.names
+            .iter()
+            .map(|(name, &pid)| (name.clone(), pid))
+            .collect()
     }
 
     fn monitor_refs(&self) -> Vec<(Ref, String)> {
-        self.refs.iter().map(|(&mref, name)| (mref, name.clone())).collect()
+        self.refs
+            .iter()
+            .map(|(&mref, name)| (mref, name.clone()))
+            .collect()
     }
 }

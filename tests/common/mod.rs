@@ -1,0 +1,150 @@
+//! Shared test helpers: small processes for driving the core directly and
+//! a one-call way to play a `.kv` script.
+#![allow(dead_code)]
+
+use kvsim::check::{RunConfig, RunReport, Schedule, run_script};
+use kvsim::kv::Stage;
+use kvsim::kv::script;
+use kvsim::sim::choice::Fifo;
+use kvsim::sim::{ClientState, Control, Ctx, Incoming, Limits, Pid, Process, Sim};
+use std::any::Any;
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+
+/// The message type of core-level tests.
+pub type M = String;
+
+/// What processes saw, shared between the test and its processes.
+pub type Log = Rc<RefCell<Vec<String>>>;
+
+pub fn log() -> Log {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+/// Renders an incoming signal the way tests assert on it.
+pub fn describe(incoming: &Incoming<M>) -> String {
+    match incoming {
+        Incoming::Message { msg, .. } => format!("msg {msg}"),
+        Incoming::Exit { reason, .. } => format!("EXIT {reason}"),
+        Incoming::Down { reason, .. } => format!("DOWN {reason}"),
+        Incoming::Timer { .. } => "timer".to_string(),
+    }
+}
+
+type Handler = Box<dyn FnMut(&mut Ctx<'_, M>, &Incoming<M>) -> Control>;
+
+/// A process that logs `"<name>: <signal>"` for everything it receives and
+/// then runs an optional handler.
+pub struct Probe {
+    name: String,
+    log: Log,
+    trap_exit: bool,
+    handler: Option<Handler>,
+}
+
+impl Probe {
+    pub fn new(name: &str, log: &Log) -> Probe {
+        Probe { name: name.to_string(), log: log.clone(), trap_exit: false, handler: None }
+    }
+
+    pub fn trapping(mut self) -> Probe {
+        self.trap_exit = true;
+        self
+    }
+
+    pub fn on(mut self, handler: impl FnMut(&mut Ctx<'_, M>, &Incoming<M>) -> Control + 'static) -> Probe {
+        self.handler = Some(Box::new(handler));
+        self
+    }
+}
+
+impl Process<M> for Probe {
+    fn init(&mut self, ctx: &mut Ctx<'_, M>) -> Result<(), kvsim::sim::Reason> {
+        ctx.set_trap_exit(self.trap_exit);
+        Ok(())
+    }
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, M>, incoming: Incoming<M>) -> Control {
+        self.log.borrow_mut().push(format!("{}: {}", self.name, describe(&incoming)));
+        match &mut self.handler {
+            Some(handler) => handler(ctx, &incoming),
+            None => Control::Continue,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+type Action = Box<dyn FnOnce(&mut Ctx<'_, M>)>;
+
+/// A client driver that takes one action per client event, in order, and
+/// logs what it receives like a [`Probe`].
+pub struct Driver {
+    name: String,
+    log: Log,
+    actions: std::collections::VecDeque<Action>,
+    next_cmd: u32,
+}
+
+impl Driver {
+    pub fn new(name: &str, log: &Log) -> Driver {
+        Driver { name: name.to_string(), log: log.clone(), actions: Default::default(), next_cmd: 0 }
+    }
+
+    pub fn then(mut self, action: impl FnOnce(&mut Ctx<'_, M>) + 'static) -> Driver {
+        self.actions.push_back(Box::new(action));
+        self
+    }
+}
+
+impl Process<M> for Driver {
+    fn handle(&mut self, _ctx: &mut Ctx<'_, M>, incoming: Incoming<M>) -> Control {
+        self.log.borrow_mut().push(format!("{}: {}", self.name, describe(&incoming)));
+        Control::Continue
+    }
+
+    fn client_state(&self) -> ClientState {
+        if self.actions.is_empty() {
+            ClientState::Done
+        } else {
+            ClientState::Ready { cmd: self.next_cmd, needs_quiet: false }
+        }
+    }
+
+    fn act(&mut self, ctx: &mut Ctx<'_, M>) -> Control {
+        if let Some(action) = self.actions.pop_front() {
+            self.next_cmd += 1;
+            action(ctx);
+        }
+        Control::Continue
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A `fifo` simulation with tracing on.
+pub fn fifo_sim() -> Sim<M> {
+    Sim::new(Box::new(Fifo), Limits::default(), true)
+}
+
+/// Spawns `process` at setup, unlinked, with a `Child` name.
+pub fn spawn(sim: &mut Sim<M>, process: impl Process<M>) -> Pid {
+    sim.spawn(kvsim::sim::SpawnOpts::child(), Box::new(process)).expect("init succeeds").pid
+}
+
+/// Plays script text on `stage` under `fifo`.
+pub fn play(stage: Stage, text: &str) -> String {
+    play_with(stage, Schedule::Fifo, 0, text).dialogue
+}
+
+/// Plays script text with any schedule and seed, tracing on.
+pub fn play_with(stage: Stage, schedule: Schedule, seed: u64, text: &str) -> RunReport {
+    let script = script::parse(Path::new("test.kv"), text.as_bytes()).expect("test script parses");
+    let config = RunConfig { stage, schedule, seed, limits: Limits::default(), tracing: true };
+    run_script(&script, &config)
+}
