@@ -2,6 +2,7 @@
 //! properties. Owns the translation from a user's configuration (stage,
 //! schedule, seed, limits) to a simulation, and what a run reports.
 
+pub mod linearizability;
 mod runner;
 
 pub use runner::{RunConfig, RunReport, Schedule, run_script};

@@ -1,0 +1,1 @@
+//! Linearizability of KV histories (placeholder; being written).
