@@ -19,6 +19,11 @@ use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 
+/// Send indices from here up name signals sent at a death (DESIGN.md's
+/// `Deliver{cause, n}` for a `DOWN` or exit signal names the event in which
+/// the process died).
+pub const DEATH_INDEX_BASE: u32 = 1 << 31;
+
 /// Bounds on a run. Hitting one ends the run with [`Outcome::Limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -660,30 +665,28 @@ impl<M: Debug + 'static> Sim<M> {
         if self.trace.is_some() {
             self.dead_names.insert(pid, name.clone());
         }
+        // Death signals are indexed by recipient, not by position, so that a
+        // watcher or partner deleted from the case does not renumber the
+        // others (see `death_send_index`).
+        let mut used = Vec::new();
         for partner in entry.links {
+            let n = self.death_send_index(partner, b'x', &mut used);
             if let Some(partner_entry) = self.procs.get_mut(&partner) {
                 partner_entry.links.remove(&pid);
             }
-            self.send_signal_named(
-                pid,
-                &name,
-                partner,
-                Signal::Exit {
-                    reason: reason.clone(),
-                    linked: true,
-                },
-            );
+            let exit = Signal::Exit {
+                reason: reason.clone(),
+                linked: true,
+            };
+            self.send_signal_at(n, pid, &name, partner, exit);
         }
         for (mref, watcher) in entry.watchers {
-            self.send_signal_named(
-                pid,
-                &name,
-                watcher,
-                Signal::Down {
-                    mref,
-                    reason: reason.clone(),
-                },
-            );
+            let n = self.death_send_index(watcher, b'd', &mut used);
+            let down = Signal::Down {
+                mref,
+                reason: reason.clone(),
+            };
+            self.send_signal_at(n, pid, &name, watcher, down);
         }
         for (mref, target) in entry.watching {
             if let Some(target_entry) = self.procs.get_mut(&target) {
@@ -710,6 +713,32 @@ impl<M: Debug + 'static> Sim<M> {
                 }
             }
         }
+    }
+
+    /// The send index of a signal sent at a death: `DEATH_INDEX_BASE` plus
+    /// an FNV-1a hash of the recipient's logical name (without its
+    /// generation number) and the signal's kind, probing past collisions
+    /// within the same death. Stable when other recipients come or go.
+    fn death_send_index(&self, recipient: Pid, kind: u8, used: &mut Vec<u32>) -> u32 {
+        let name = self
+            .procs
+            .get(&recipient)
+            .map(|e| e.name.as_str())
+            .unwrap_or("");
+        let stem = match name.rfind('#') {
+            Some(at) if name[at + 1..].bytes().all(|b| b.is_ascii_digit()) => &name[..at],
+            _ => name,
+        };
+        let mut hash: u32 = 0x811c_9dc5;
+        for byte in stem.bytes().chain([0, kind]) {
+            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+        }
+        let mut n = DEATH_INDEX_BASE | (hash & !DEATH_INDEX_BASE);
+        while used.contains(&n) {
+            n = DEATH_INDEX_BASE | (n.wrapping_add(1) & !DEATH_INDEX_BASE);
+        }
+        used.push(n);
+        n
     }
 
     // ----- signals -----
