@@ -45,7 +45,12 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(name: &str, log: &Log) -> Probe {
-        Probe { name: name.to_string(), log: log.clone(), trap_exit: false, handler: None }
+        Probe {
+            name: name.to_string(),
+            log: log.clone(),
+            trap_exit: false,
+            handler: None,
+        }
     }
 
     pub fn trapping(mut self) -> Probe {
@@ -53,7 +58,10 @@ impl Probe {
         self
     }
 
-    pub fn on(mut self, handler: impl FnMut(&mut Ctx<'_, M>, &Incoming<M>) -> Control + 'static) -> Probe {
+    pub fn on(
+        mut self,
+        handler: impl FnMut(&mut Ctx<'_, M>, &Incoming<M>) -> Control + 'static,
+    ) -> Probe {
         self.handler = Some(Box::new(handler));
         self
     }
@@ -66,7 +74,9 @@ impl Process<M> for Probe {
     }
 
     fn handle(&mut self, ctx: &mut Ctx<'_, M>, incoming: Incoming<M>) -> Control {
-        self.log.borrow_mut().push(format!("{}: {}", self.name, describe(&incoming)));
+        self.log
+            .borrow_mut()
+            .push(format!("{}: {}", self.name, describe(&incoming)));
         match &mut self.handler {
             Some(handler) => handler(ctx, &incoming),
             None => Control::Continue,
@@ -91,7 +101,12 @@ pub struct Driver {
 
 impl Driver {
     pub fn new(name: &str, log: &Log) -> Driver {
-        Driver { name: name.to_string(), log: log.clone(), actions: Default::default(), next_cmd: 0 }
+        Driver {
+            name: name.to_string(),
+            log: log.clone(),
+            actions: Default::default(),
+            next_cmd: 0,
+        }
     }
 
     pub fn then(mut self, action: impl FnOnce(&mut Ctx<'_, M>) + 'static) -> Driver {
@@ -102,7 +117,9 @@ impl Driver {
 
 impl Process<M> for Driver {
     fn handle(&mut self, _ctx: &mut Ctx<'_, M>, incoming: Incoming<M>) -> Control {
-        self.log.borrow_mut().push(format!("{}: {}", self.name, describe(&incoming)));
+        self.log
+            .borrow_mut()
+            .push(format!("{}: {}", self.name, describe(&incoming)));
         Control::Continue
     }
 
@@ -110,7 +127,10 @@ impl Process<M> for Driver {
         if self.actions.is_empty() {
             ClientState::Done
         } else {
-            ClientState::Ready { cmd: self.next_cmd, needs_quiet: false }
+            ClientState::Ready {
+                cmd: self.next_cmd,
+                needs_quiet: false,
+            }
         }
     }
 
@@ -134,7 +154,9 @@ pub fn fifo_sim() -> Sim<M> {
 
 /// Spawns `process` at setup, unlinked, with a `Child` name.
 pub fn spawn(sim: &mut Sim<M>, process: impl Process<M>) -> Pid {
-    sim.spawn(kvsim::sim::SpawnOpts::child(), Box::new(process)).expect("init succeeds").pid
+    sim.spawn(kvsim::sim::SpawnOpts::child(), Box::new(process))
+        .expect("init succeeds")
+        .pid
 }
 
 /// Plays script text on `stage` under `fifo`.
@@ -145,6 +167,12 @@ pub fn play(stage: Stage, text: &str) -> String {
 /// Plays script text with any schedule and seed, tracing on.
 pub fn play_with(stage: Stage, schedule: Schedule, seed: u64, text: &str) -> RunReport {
     let script = script::parse(Path::new("test.kv"), text.as_bytes()).expect("test script parses");
-    let config = RunConfig { stage, schedule, seed, limits: Limits::default(), tracing: true };
+    let config = RunConfig {
+        stage,
+        schedule,
+        seed,
+        limits: Limits::default(),
+        tracing: true,
+    };
     run_script(&script, &config)
 }
