@@ -16,6 +16,8 @@
 #   --pairs FILE play only the (script, stage) pairs listed in FILE, one
 #                "<script path> <stage>" a line (the MISMATCH lines' format)
 #   --stages     comma-separated subset of the five stages (default: all)
+#   --versions   print the Erlang/OTP and Elixir versions and exit
+#   --quiet      no summary line on stderr
 #
 # A pair with an exclusion file beside the script (NAME.exclude, or
 # NAME.STAGE.exclude) is skipped and counted as excluded.
@@ -430,12 +432,14 @@ defmodule KVRunner do
 
         out
 
+      # A runner failure is reported in the output, so that it shows as a
+      # mismatch (and is retried) instead of stopping the whole run.
       {:DOWN, ^mref, _, _, reason} ->
-        raise "client crashed: #{inspect(reason)}"
+        "RUNNER FAILURE: client crashed: #{inspect(reason)}\n"
     after
       60_000 ->
         Process.exit(pid, :kill)
-        raise "client hung (stage #{stage})"
+        "RUNNER FAILURE: client hung\n"
     end
   end
 
@@ -629,11 +633,36 @@ defmodule KVRunner do
 
   ## ---- main ------------------------------------------------------------
 
+  def versions do
+    otp = :erlang.system_info(:otp_release) |> List.to_string()
+    file = Path.join([:code.root_dir(), "releases", otp, "OTP_VERSION"])
+
+    full =
+      case File.read(file) do
+        {:ok, v} -> String.trim(v)
+        _ -> otp
+      end
+
+    "Erlang/OTP #{full} (erts #{:erlang.system_info(:version)}), Elixir #{System.version()}"
+  end
+
   def main(argv) do
     {opts, scripts, invalid} =
       OptionParser.parse(argv,
-        strict: [out: :string, check: :boolean, pairs: :string, stages: :string, quiet: :boolean]
+        strict: [
+          out: :string,
+          check: :boolean,
+          pairs: :string,
+          stages: :string,
+          quiet: :boolean,
+          versions: :boolean
+        ]
       )
+
+    if opts[:versions] do
+      IO.puts(versions())
+      System.halt(0)
+    end
 
     if invalid != [] do
       IO.puts(:stderr, "kv_runner: bad options #{inspect(invalid)}")
@@ -660,8 +689,10 @@ defmodule KVRunner do
           File.read!(file)
           |> String.split("\n", trim: true)
           |> Enum.map(fn l ->
-            [_kind, script, stage] = String.split(l, " ")
-            {script, stage}
+            # "<KIND> <script path> <stage>"; the path may hold spaces
+            [_kind | rest] = String.split(l, " ")
+            {script, [stage]} = Enum.split(rest, -1)
+            {Enum.join(script, " "), stage}
           end)
       end
 
