@@ -18,6 +18,8 @@
 #   --stages     comma-separated subset of the five stages (default: all)
 #   --versions   print the Erlang/OTP and Elixir versions and exit
 #   --quiet      no summary line on stderr
+#   --repeat N   play every pair N times; print the pairs whose dialogue
+#                changed between runs, with each dialogue's count
 #
 # A pair with an exclusion file beside the script (NAME.exclude, or
 # NAME.STAGE.exclude) is skipped and counted as excluded.
@@ -633,6 +635,31 @@ defmodule KVRunner do
 
   ## ---- main ------------------------------------------------------------
 
+  # --repeat N: plays every pair N times (exclusions ignored) and prints, for
+  # each pair whose dialogue was not always the same, every distinct dialogue
+  # with its count. Finds timing-dependent scripts.
+  defp repeat(pairs, parsed, n) do
+    unstable =
+      Enum.count(pairs, fn {script, stage} ->
+        cmds = Map.fetch!(parsed, script)
+        freq = Enum.frequencies(for _ <- 1..n, do: play(cmds, stage))
+
+        if map_size(freq) > 1 do
+          IO.puts("UNSTABLE #{script} #{stage}")
+
+          for {out, k} <- Enum.sort_by(freq, fn {_, k} -> -k end) do
+            IO.puts("  #{k}/#{n}: " <> String.replace(String.trim_trailing(out), "\n", "|"))
+          end
+
+          true
+        else
+          false
+        end
+      end)
+
+    IO.puts(:stderr, "kv_runner: #{length(pairs)} pairs x #{n} runs: #{unstable} unstable")
+  end
+
   def versions do
     otp = :erlang.system_info(:otp_release) |> List.to_string()
     file = Path.join([:code.root_dir(), "releases", otp, "OTP_VERSION"])
@@ -655,7 +682,8 @@ defmodule KVRunner do
           pairs: :string,
           stages: :string,
           quiet: :boolean,
-          versions: :boolean
+          versions: :boolean,
+          repeat: :integer
         ]
       )
 
@@ -714,6 +742,11 @@ defmodule KVRunner do
             System.halt(2)
         end
       end)
+
+    if n = opts[:repeat] do
+      repeat(pairs, parsed, n)
+      System.halt(0)
+    end
 
     results =
       Enum.map(pairs, fn {script, stage} ->
