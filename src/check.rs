@@ -1,8 +1,24 @@
-//! Running KV systems from scripts and cases, and (later) checking their
-//! properties. Owns the translation from a user's configuration (stage,
-//! schedule, seed, limits) to a simulation, and what a run reports.
+//! Cases, properties and their checking (DESIGN.md § Checking). The only
+//! layer that knows about generation: it turns a [`Case`] into a run of a
+//! KV system, watches the run online for the six properties, and shrinks a
+//! failing case to a minimal one. Also runs plain `.kv` scripts for the CLI.
 
+mod case;
+mod checker;
+pub mod generate;
 pub mod linearizability;
+mod property;
 mod runner;
+mod shrink;
 
+pub use case::{
+    CASE_FORMAT_VERSION, Case, CaseClient, CaseFault, CaseFileError, CaseFileErrorKind, CaseMeta,
+};
+pub use checker::{CaseRun, CheckConfig, Failure, run_case};
+pub use property::{
+    BUILTIN_PROPERTIES, CustomProperty, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS,
+    P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT,
+    Property, PropertySet,
+};
 pub use runner::{RunConfig, RunReport, Schedule, run_script};
+pub use shrink::{shrink, shrink_case};

@@ -24,5 +24,8 @@ pub use pid::{Pid, Ref, TimerRef};
 pub use prng::Prng;
 pub use process::{ClientState, Control, Incoming, Process};
 pub use reason::Reason;
-pub use runtime::{Ctx, Fault, FaultAction, Limits, Naming, Outcome, Sim, SpawnOpts, Spawned};
+pub use runtime::{
+    Ctx, DEATH_INDEX_BASE, Fault, FaultAction, Limits, Naming, Outcome, Sim, SpawnOpts, Spawned,
+    Tapped, Taps,
+};
 pub use trace::{Trace, TraceEntry};

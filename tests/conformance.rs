@@ -23,7 +23,10 @@ fn scripts() -> Vec<PathBuf> {
 }
 
 fn sibling(script: &Path, suffix: &str) -> PathBuf {
-    let stem = script.file_stem().and_then(|s| s.to_str()).expect("utf-8 script name");
+    let stem = script
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("utf-8 script name");
     script.with_file_name(format!("{stem}.{suffix}"))
 }
 
@@ -36,7 +39,9 @@ fn kvsim_matches_every_recorded_beam_dialogue() {
         let bytes = std::fs::read(&path).expect("readable script");
         let parsed = script::parse(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
         for stage in Stage::ALL {
-            if sibling(&path, "exclude").exists() || sibling(&path, &format!("{stage}.exclude")).exists() {
+            if sibling(&path, "exclude").exists()
+                || sibling(&path, &format!("{stage}.exclude")).exists()
+            {
                 excluded += 1;
                 continue;
             }
@@ -45,7 +50,10 @@ fn kvsim_matches_every_recorded_beam_dialogue() {
                 mismatches.push(format!("{}: no recording for {stage}", path.display()));
                 continue;
             };
-            let config = RunConfig { stage, ..RunConfig::default() };
+            let config = RunConfig {
+                stage,
+                ..RunConfig::default()
+            };
             let actual = run_script(&parsed, &config).dialogue;
             compared += 1;
             if actual != expected {
@@ -65,5 +73,8 @@ fn kvsim_matches_every_recorded_beam_dialogue() {
     );
     let total = compared + excluded;
     assert!(compared >= 150 * 5, "only {compared} recordings compared");
-    assert!(excluded * 20 <= total, "{excluded} of {total} recordings excluded: more than 5 %");
+    assert!(
+        excluded * 20 <= total,
+        "{excluded} of {total} recordings excluded: more than 5 %"
+    );
 }

@@ -69,7 +69,7 @@ fn with(chooser: Box<dyn ChoiceSource>) -> Sim<E> {
 
 /// Spawns a GenServer at setup (its parent is the harness).
 fn serve(sim: &mut Sim<E>, server: impl GenServer<P>) -> Pid {
-    let process = GenServerProcess::new(server, Pid::HARNESS);
+    let process = GenServerProcess::new(server, None);
     sim.spawn(SpawnOpts::child(), Box::new(process))
         .expect("init succeeds")
         .pid
@@ -204,13 +204,7 @@ impl GenServer<P> for Srv {
         match info {
             Info::Timer(_) => {
                 if let Some(from) = self.held.take() {
-                    ctx.send(
-                        from.pid,
-                        Envelope::Reply {
-                            tag: from.tag,
-                            reply: P::Val(-1),
-                        },
-                    );
+                    otp::reply(ctx, from, P::Val(-1));
                     self.note(format!("late reply at t={}", ctx.now_ms()));
                 }
                 Flow::Continue
@@ -287,13 +281,7 @@ impl GenServer<P> for Helper {
         } = info
         {
             push(&self.log, "helper: replies");
-            ctx.send(
-                from.pid,
-                Envelope::Reply {
-                    tag: from.tag,
-                    reply: P::Val(value),
-                },
-            );
+            otp::reply(ctx, from, P::Val(value));
         }
         Flow::Continue
     }

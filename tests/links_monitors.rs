@@ -569,7 +569,7 @@ fn s19_reasons_of_agent_stop_kill_and_a_raise() {
     let mut sim = Sim::<E>::new(Box::new(Fifo), Limits::default(), true);
     let log = log();
     let agent = |sim: &mut Sim<E>| {
-        let process = GenServerProcess::new(Agent::new(0_i64, apply), Pid::HARNESS);
+        let process = GenServerProcess::new(Agent::new(0_i64, apply), None);
         sim.spawn(SpawnOpts::child(), Box::new(process))
             .expect("init succeeds")
             .pid

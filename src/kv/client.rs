@@ -71,6 +71,13 @@ impl Client {
         self.exchanges.as_deref().unwrap_or(&[])
     }
 
+    /// The command in flight, if any: (stable id, command, invoked step).
+    pub fn pending(&self) -> Option<(u32, &Command, u64)> {
+        self.current
+            .as_ref()
+            .map(|(cmd, command, step)| (*cmd, command, *step))
+    }
+
     /// The dialogue: per command its echo, its response lines, a blank line.
     pub fn transcript(&self) -> String {
         let mut out = String::new();

@@ -25,7 +25,61 @@ pub enum KvFault {
     CrashRegistry,
 }
 
+/// The case-file form: `kill bucket:<name>`, `crash bucket:<name>`,
+/// `stray registry`, `kill-registry`, `crash-registry`.
+impl std::fmt::Display for KvFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvFault::KillBucket(name) => write!(f, "kill bucket:{name}"),
+            KvFault::CrashBucket(name) => write!(f, "crash bucket:{name}"),
+            KvFault::StrayRegistry => f.write_str("stray registry"),
+            KvFault::KillRegistry => f.write_str("kill-registry"),
+            KvFault::CrashRegistry => f.write_str("crash-registry"),
+        }
+    }
+}
+
+impl std::str::FromStr for KvFault {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<KvFault, String> {
+        let bucket = |rest: &str| -> Option<String> {
+            let name = rest.strip_prefix("bucket:")?;
+            let is_word = !name.is_empty() && !name.contains([' ', '\t', '\n', '\r']);
+            is_word.then(|| name.to_string())
+        };
+        match text {
+            "stray registry" => return Ok(KvFault::StrayRegistry),
+            "kill-registry" => return Ok(KvFault::KillRegistry),
+            "crash-registry" => return Ok(KvFault::CrashRegistry),
+            _ => {}
+        }
+        if let Some(name) = text.strip_prefix("kill ").and_then(bucket) {
+            return Ok(KvFault::KillBucket(name));
+        }
+        if let Some(name) = text.strip_prefix("crash ").and_then(bucket) {
+            return Ok(KvFault::CrashBucket(name));
+        }
+        Err(format!(
+            "{text:?} is not a fault (expected kill bucket:<name>, crash bucket:<name>, stray registry, kill-registry or crash-registry)"
+        ))
+    }
+}
+
 impl KvFault {
+    /// Whether firing it licenses the registry's death (property 3).
+    pub fn licenses_registry_death(&self) -> bool {
+        matches!(self, KvFault::KillRegistry | KvFault::CrashRegistry)
+    }
+
+    /// The bucket name it targets, if any.
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            KvFault::KillBucket(name) | KvFault::CrashBucket(name) => Some(name),
+            _ => None,
+        }
+    }
+
     fn role_and_action(&self) -> (String, FaultAction<Msg>) {
         match self {
             KvFault::KillBucket(name) => (format!("bucket:{name}"), FaultAction::Kill),
@@ -66,7 +120,7 @@ impl KvSystem {
             link: false,
             monitor: false,
         };
-        let process: RegistryProcess = GenServerProcess::new(registry, Pid::HARNESS);
+        let process: RegistryProcess = GenServerProcess::new(registry, None);
         // A registry whose init fails is simply dead from the start: every
         // command then answers `ERROR noproc`, as on the BEAM.
         let registry = match sim.spawn(opts, Box::new(process)) {
@@ -106,6 +160,11 @@ impl KvSystem {
     /// A client's recorded exchanges.
     pub fn exchanges(&self, client: Pid) -> &[Exchange] {
         self.client(client).map(Client::exchanges).unwrap_or(&[])
+    }
+
+    /// A client's command in flight: (stable id, command, invoked step).
+    pub fn pending(&self, client: Pid) -> Option<(u32, &Command, u64)> {
+        self.client(client)?.pending()
     }
 
     /// A client's dialogue.

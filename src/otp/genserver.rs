@@ -83,12 +83,14 @@ pub trait GenServer<P>: 'static {
 /// A GenServer as a simulated process.
 pub struct GenServerProcess<G> {
     pub server: G,
-    /// The process that started it (S26's "parent"); `Pid::HARNESS` at setup.
-    pub parent: Pid,
+    /// The process that started it with `start_link` (S26's "parent");
+    /// `None` when started unlinked or by the harness: OTP then treats the
+    /// server as its own parent, so no exit signal counts as the parent's.
+    pub parent: Option<Pid>,
 }
 
 impl<G> GenServerProcess<G> {
-    pub fn new(server: G, parent: Pid) -> GenServerProcess<G> {
+    pub fn new(server: G, parent: Option<Pid>) -> GenServerProcess<G> {
         GenServerProcess { server, parent }
     }
 }
@@ -109,13 +111,13 @@ impl<P: Debug + 'static, G: GenServer<P>> Process<Envelope<P>> for GenServerProc
                     let caller = From { pid: from, tag };
                     match self.server.handle_call(ctx, req, caller) {
                         CallResult::Reply(reply) => {
-                            ctx.send(from, Envelope::Reply { tag, reply });
+                            ctx.send_alias(from, tag, Envelope::Reply { tag, reply });
                             Flow::Continue
                         }
                         CallResult::NoReply => Flow::Continue,
                         CallResult::Stop { reason, reply } => {
                             if let Some(reply) = reply {
-                                ctx.send(from, Envelope::Reply { tag, reply });
+                                ctx.send_alias(from, tag, Envelope::Reply { tag, reply });
                             }
                             Flow::Stop(reason)
                         }
@@ -131,7 +133,7 @@ impl<P: Debug + 'static, G: GenServer<P>> Process<Envelope<P>> for GenServerProc
             Incoming::Down { mref, pid, reason } => self
                 .server
                 .handle_info(ctx, Info::Down { mref, pid, reason }),
-            Incoming::Exit { from, reason } if from == self.parent => Flow::Stop(reason),
+            Incoming::Exit { from, reason } if Some(from) == self.parent => Flow::Stop(reason),
             Incoming::Exit { from, reason } => {
                 self.server.handle_info(ctx, Info::Exit { from, reason })
             }
@@ -164,7 +166,7 @@ pub fn start_link<P: Debug + 'static, G: GenServer<P>>(
     server: G,
     monitor: bool,
 ) -> Result<Spawned, Reason> {
-    let parent = ctx.me();
+    let parent = Some(ctx.me());
     let opts = SpawnOpts {
         naming,
         role,
@@ -182,12 +184,11 @@ pub fn start<P: Debug + 'static, G: GenServer<P>>(
     server: G,
     monitor: bool,
 ) -> Result<Spawned, Reason> {
-    let parent = ctx.me();
     let opts = SpawnOpts {
         naming,
         role,
         link: false,
         monitor,
     };
-    ctx.spawn(opts, Box::new(GenServerProcess::new(server, parent)))
+    ctx.spawn(opts, Box::new(GenServerProcess::new(server, None)))
 }

@@ -38,6 +38,9 @@ pub fn call<P: Debug + 'static>(
     timeout_ms: Option<u64>,
 ) -> PendingCall {
     let tag = ctx.monitor(server);
+    // The tag doubles as an alias, so that a reply arriving after the call
+    // ended (timeout) is dropped instead of reaching the caller (S22).
+    ctx.alias(tag);
     ctx.send(server, Envelope::Call { tag, req });
     let timer = timeout_ms.map(|ms| ctx.start_timer(ms));
     PendingCall { server, tag, timer }
@@ -72,15 +75,18 @@ impl PendingCall {
                 msg: Envelope::Reply { tag, reply },
                 ..
             } if tag == self.tag => {
+                ctx.unalias(self.tag);
                 ctx.demonitor(self.tag, true);
                 self.cancel_timer(ctx);
                 CallOutcome::Done(Ok(reply))
             }
             Incoming::Down { mref, reason, .. } if mref == self.tag => {
+                ctx.unalias(self.tag);
                 self.cancel_timer(ctx);
                 CallOutcome::Done(Err(reason))
             }
             Incoming::Timer { tref } if Some(tref) == self.timer => {
+                ctx.unalias(self.tag);
                 ctx.demonitor(self.tag, true);
                 CallOutcome::Done(Err(Reason::Timeout))
             }
@@ -143,4 +149,17 @@ impl PendingStop {
             other => CallOutcome::Other(other),
         }
     }
+}
+
+/// `GenServer.reply(from, value)`: answers a call whose `handle_call`
+/// returned `NoReply`, from any process (S20).
+pub fn reply<P: Debug + 'static>(ctx: &mut Ctx<'_, Envelope<P>>, to: crate::otp::From, value: P) {
+    ctx.send_alias(
+        to.pid,
+        to.tag,
+        Envelope::Reply {
+            tag: to.tag,
+            reply: value,
+        },
+    );
 }

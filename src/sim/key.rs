@@ -87,6 +87,65 @@ impl fmt::Display for EventKey {
     }
 }
 
+impl std::str::FromStr for EventKey {
+    type Err = String;
+
+    /// Parses the text form: `client0.cmd3/1/0`, `fault2`, `timer(client0,1)/0`, `setup`.
+    fn from_str(text: &str) -> Result<EventKey, String> {
+        let bad = || {
+            format!("{text:?} is not an event key (e.g. client0.cmd1/0, fault2, timer(client0,0))")
+        };
+        let (root_text, path_text) = if let Some(inner) = text.strip_prefix("timer(") {
+            // An owner name may hold any character; the root ends at the last ')'.
+            let close = inner.rfind(')').ok_or_else(bad)?;
+            (&text[..close + 7], &inner[close + 1..])
+        } else {
+            match text.find('/') {
+                Some(at) => (&text[..at], &text[at..]),
+                None => (text, ""),
+            }
+        };
+        let number = |digits: &str| -> Result<u32, String> {
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            digits.parse().map_err(|_| bad())
+        };
+        let root = if root_text == "setup" {
+            Root::Setup
+        } else if let Some(rest) = root_text.strip_prefix("fault") {
+            Root::Fault {
+                fault: number(rest)?,
+            }
+        } else if let Some(rest) = root_text.strip_prefix("client") {
+            let (client, cmd) = rest.split_once(".cmd").ok_or_else(bad)?;
+            Root::Client {
+                client: number(client)?,
+                cmd: number(cmd)?,
+            }
+        } else if let Some(inner) = root_text
+            .strip_prefix("timer(")
+            .and_then(|r| r.strip_suffix(')'))
+        {
+            let (owner, n) = inner.rsplit_once(',').ok_or_else(bad)?;
+            Root::Timer {
+                owner: owner.to_string(),
+                n: number(n)?,
+            }
+        } else {
+            return Err(bad());
+        };
+        let mut path = Vec::new();
+        if !path_text.is_empty() {
+            let steps = path_text.strip_prefix('/').ok_or_else(bad)?;
+            for step in steps.split('/') {
+                path.push(number(step)?);
+            }
+        }
+        Ok(EventKey { root, path })
+    }
+}
+
 /// A key interned in one run's [`KeyArena`]; equal ids mean equal keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KeyId(pub u32);
@@ -191,6 +250,40 @@ mod tests {
         assert_eq!(id, built);
         assert_eq!(arena.key(id), a);
         assert_ne!(arena.intern(&EventKey::client(0, 3).deliver(0)), id);
+    }
+
+    #[test]
+    fn text_form_round_trips() {
+        let keys = [
+            EventKey::client(1, 2).deliver(0).deliver(3),
+            EventKey::fault(4),
+            EventKey::timer("bucket:a/b,c)#0", 1).deliver(2),
+            EventKey {
+                root: Root::Setup,
+                path: vec![5],
+            },
+            EventKey::fault(0).deliver(crate::sim::DEATH_INDEX_BASE + 7),
+        ];
+        for key in keys {
+            assert_eq!(
+                key.to_string().parse::<EventKey>(),
+                Ok(key.clone()),
+                "{key}"
+            );
+        }
+        for bad in [
+            "",
+            "client0",
+            "client0.cmd",
+            "fault",
+            "fault1/",
+            "fault1/x",
+            "timer(a)",
+            "x/1",
+            "fault-1",
+        ] {
+            assert!(bad.parse::<EventKey>().is_err(), "{bad:?} parsed");
+        }
     }
 
     #[test]

@@ -42,6 +42,50 @@ impl Default for Limits {
     }
 }
 
+/// What a checker wants to hear about, as plain functions of a message so
+/// that taps cost nothing when unset and never capture run state.
+#[derive(Clone, Copy)]
+pub struct Taps<M> {
+    /// For each message sent: a pid it names whose liveness at that moment
+    /// should be recorded (e.g. the bucket in a lookup reply).
+    pub pid_in_message: fn(&M) -> Option<Pid>,
+    /// Which delivered messages to record (e.g. a registry's create cast).
+    pub delivery_of_interest: fn(&M) -> Option<String>,
+}
+
+/// One fact a [`Taps`]-equipped run recorded during its last step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tapped {
+    /// A message naming `named` was sent; `named_alive` is the table's
+    /// answer at that moment.
+    PidSent {
+        from: Pid,
+        to: Pid,
+        named: Pid,
+        named_alive: bool,
+    },
+    /// A message of interest was delivered (and is being handled), with
+    /// the label `delivery_of_interest` gave it.
+    Delivered {
+        from: Pid,
+        to: Pid,
+        label: String,
+    },
+    Spawned {
+        pid: Pid,
+        role: Option<String>,
+    },
+    Exited {
+        pid: Pid,
+        role: Option<String>,
+        reason: Reason,
+    },
+    FaultFired {
+        id: u32,
+        target: Pid,
+    },
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -118,8 +162,25 @@ pub struct Fault<M> {
 
 enum Signal<M> {
     Message(M),
-    Exit { reason: Reason, linked: bool },
-    Down { mref: Ref, reason: Reason },
+    /// A message sent to one of the receiver's aliases: dropped on arrival
+    /// if the alias is no longer active (how OTP >= 24 drops late replies).
+    AliasMessage {
+        alias: Ref,
+        msg: M,
+    },
+    Exit {
+        reason: Reason,
+        linked: bool,
+    },
+    Down {
+        mref: Ref,
+        reason: Reason,
+    },
+    /// A monitor request still behind other signals on its pair (S5): it
+    /// takes effect, without an event of its own, once it reaches the head.
+    Monitor {
+        mref: Ref,
+    },
 }
 
 struct Queued<M> {
@@ -145,6 +206,8 @@ struct Entry<M> {
     /// Senders with signals queued to this process.
     senders: BTreeSet<Pid>,
     role: Option<String>,
+    /// Active aliases (`alias/0`): refs under which messages are accepted.
+    aliases: BTreeSet<Ref>,
 }
 
 struct TimerEntry {
@@ -205,6 +268,8 @@ pub struct Sim<M> {
     taken: Vec<KeyId>,
     limits: Limits,
     limit_hit: Option<(&'static str, u64)>,
+    taps: Option<Taps<M>>,
+    tapped: Vec<Tapped>,
 }
 
 impl<M: Debug + 'static> Sim<M> {
@@ -240,6 +305,8 @@ impl<M: Debug + 'static> Sim<M> {
             taken: Vec::new(),
             limits,
             limit_hit: None,
+            taps: None,
+            tapped: Vec::new(),
         }
     }
 
@@ -277,6 +344,17 @@ impl<M: Debug + 'static> Sim<M> {
         };
         self.clients.push((pid, stable_id));
         pid
+    }
+
+    /// Starts recording the facts `taps` selects; read them with
+    /// [`Sim::drain_tapped`] after each step.
+    pub fn set_taps(&mut self, taps: Taps<M>) {
+        self.taps = Some(taps);
+    }
+
+    /// The facts recorded since the last call.
+    pub fn drain_tapped(&mut self) -> std::vec::Drain<'_, Tapped> {
+        self.tapped.drain(..)
     }
 
     /// Adds a fault to the plan; plan order is the `fifo` priority.
@@ -413,17 +491,17 @@ impl<M: Debug + 'static> Sim<M> {
                 });
             }
         }
-        if events.is_empty() {
-            if let Some(timer) = self.timers.values().next() {
-                let (owner, n) = (timer.owner, timer.n);
-                let key = self.timer_key(owner, n);
-                events.push(Event::Timer);
-                candidates.push(Candidate {
-                    key,
-                    actor: owner,
-                    kind: CandidateKind::Timer,
-                });
-            }
+        if events.is_empty()
+            && let Some(timer) = self.timers.values().next()
+        {
+            let (owner, n) = (timer.owner, timer.n);
+            let key = self.timer_key(owner, n);
+            events.push(Event::Timer);
+            candidates.push(Candidate {
+                key,
+                actor: owner,
+                kind: CandidateKind::Timer,
+            });
         }
         if events.is_empty() {
             return None;
@@ -508,15 +586,17 @@ impl<M: Debug + 'static> Sim<M> {
                     return;
                 };
                 if self.trace.is_some() {
-                    let text = format!(
-                        "{} -> {}: {}",
-                        self.name_of(from),
-                        self.name_of(to),
-                        render_signal(&queued.signal)
-                    );
-                    self.trace_step(text);
+                    let (from_name, to_name) = (self.name_of(from), self.name_of(to));
+                    let signal = render_signal(&queued.signal);
+                    self.trace_step(format!("{from_name} -> {to_name}: {signal}"));
+                    self.trace_push(TraceEntry::Deliver {
+                        from: from_name,
+                        to: to_name,
+                        signal,
+                    });
                 }
                 self.dispatch(from, to, queued.signal);
+                self.take_monitors_at_head(from, to);
             }
             Event::Fault(index) => {
                 let slot = &mut self.faults[index];
@@ -527,6 +607,9 @@ impl<M: Debug + 'static> Sim<M> {
                 let Some(target) = self.fault_target(&target_role) else {
                     return;
                 };
+                if self.taps.is_some() {
+                    self.tapped.push(Tapped::FaultFired { id, target });
+                }
                 if self.trace.is_some() {
                     let what = match &action {
                         FaultAction::Kill => "kill".to_string(),
@@ -579,7 +662,25 @@ impl<M: Debug + 'static> Sim<M> {
     /// Hands one delivered signal to its receiver (S9–S18).
     fn dispatch(&mut self, from: Pid, to: Pid, signal: Signal<M>) {
         match signal {
+            Signal::AliasMessage { alias, msg } => {
+                let active = self
+                    .procs
+                    .get(&to)
+                    .is_some_and(|e| e.aliases.contains(&alias));
+                if active {
+                    self.dispatch(from, to, Signal::Message(msg));
+                } else if self.trace.is_some() {
+                    let (from, to) = (self.name_of(from), self.name_of(to));
+                    let signal = format!("{msg:?} (alias {} inactive)", alias.0);
+                    self.trace_push(TraceEntry::Drop { from, to, signal });
+                }
+            }
             Signal::Message(msg) => {
+                if let Some(taps) = &self.taps
+                    && let Some(label) = (taps.delivery_of_interest)(&msg)
+                {
+                    self.tapped.push(Tapped::Delivered { from, to, label });
+                }
                 self.invoke(to, |behaviour, ctx| {
                     behaviour.handle(ctx, Incoming::Message { from, msg })
                 });
@@ -600,6 +701,11 @@ impl<M: Debug + 'static> Sim<M> {
                 });
             }
             Signal::Exit { reason, linked } => self.exit_signal(from, to, reason, linked),
+            Signal::Monitor { mref } => {
+                if let Some(entry) = self.procs.get_mut(&to) {
+                    entry.watchers.insert(mref, from);
+                }
+            }
         }
     }
 
@@ -665,6 +771,10 @@ impl<M: Debug + 'static> Sim<M> {
         if self.trace.is_some() {
             self.dead_names.insert(pid, name.clone());
         }
+        if self.taps.is_some() {
+            let (role, reason) = (entry.role.clone(), reason.clone());
+            self.tapped.push(Tapped::Exited { pid, role, reason });
+        }
         // Death signals are indexed by recipient, not by position, so that a
         // watcher or partner deleted from the case does not renumber the
         // others (see `death_send_index`).
@@ -698,6 +808,28 @@ impl<M: Debug + 'static> Sim<M> {
                 if let Some(head) = queue.front() {
                     self.heads.remove(&(head.send_no, sender, pid));
                 }
+                // S17: a monitor request that finds the process dead is
+                // answered with `DOWN noproc`.
+                for queued in &queue {
+                    if let Signal::Monitor { mref } = queued.signal {
+                        let n = self.death_send_index(sender, b'm', &mut used);
+                        let down = Signal::Down {
+                            mref,
+                            reason: Reason::Noproc,
+                        };
+                        self.send_signal_at(n, pid, &name, sender, down);
+                    }
+                }
+                if self.trace.is_some() {
+                    let sender_name = self.name_of(sender);
+                    for queued in &queue {
+                        self.trace_push(TraceEntry::Drop {
+                            from: sender_name.clone(),
+                            to: name.clone(),
+                            signal: render_signal(&queued.signal),
+                        });
+                    }
+                }
             }
         }
         for tref in entry.timers {
@@ -705,12 +837,12 @@ impl<M: Debug + 'static> Sim<M> {
                 self.timers.remove(&(deadline, tref.0));
             }
         }
-        if let Some(role) = entry.role {
-            if let Some(pids) = self.roles.get_mut(&role) {
-                pids.retain(|&p| p != pid);
-                if pids.is_empty() {
-                    self.roles.remove(&role);
-                }
+        if let Some(role) = entry.role
+            && let Some(pids) = self.roles.get_mut(&role)
+        {
+            pids.retain(|&p| p != pid);
+            if pids.is_empty() {
+                self.roles.remove(&role);
             }
         }
     }
@@ -813,6 +945,18 @@ impl<M: Debug + 'static> Sim<M> {
                 signal: render_signal(&signal),
             });
         }
+        if let (Some(taps), Signal::Message(msg) | Signal::AliasMessage { msg, .. }) =
+            (&self.taps, &signal)
+            && let Some(named) = (taps.pid_in_message)(msg)
+        {
+            let named_alive = self.procs.contains_key(&named);
+            self.tapped.push(Tapped::PidSent {
+                from,
+                to,
+                named,
+                named_alive,
+            });
+        }
         let send_no = self.next_send_no;
         self.next_send_no += 1;
         let queue = self.queues.entry((from, to)).or_default();
@@ -847,36 +991,42 @@ impl<M: Debug + 'static> Sim<M> {
         Some(queued)
     }
 
-    /// Removes the queued `DOWN` with `mref` from (from, to), if any (S18 flush).
-    fn flush_down(&mut self, from: Pid, to: Pid, mref: Ref) -> bool {
+    /// Removes the first queued signal on (from, to) that `matches`, if any
+    /// (a flushed `DOWN`, S18, or a cancelled monitor request).
+    fn remove_queued(&mut self, from: Pid, to: Pid, matches: impl Fn(&Signal<M>) -> bool) -> bool {
         let Some(queue) = self.queues.get_mut(&(from, to)) else {
             return false;
         };
-        let Some(position) = queue
-            .iter()
-            .position(|q| matches!(&q.signal, Signal::Down { mref: m, .. } if *m == mref))
-        else {
+        let Some(position) = queue.iter().position(|q| matches(&q.signal)) else {
             return false;
         };
-        let old_head = queue.front().map(|q| q.send_no);
-        queue.remove(position);
-        if position == 0 {
-            if let Some(old) = old_head {
-                self.heads.remove(&(old, from, to));
-            }
-            match queue.front() {
-                Some(next) => {
-                    self.heads.insert((next.send_no, from, to));
-                }
-                None => {
-                    self.queues.remove(&(from, to));
-                    if let Some(entry) = self.procs.get_mut(&to) {
-                        entry.senders.remove(&from);
-                    }
-                }
+        if position > 0 {
+            queue.remove(position);
+            return true;
+        }
+        let _ = self.pop_queue(from, to);
+        self.take_monitors_at_head(from, to);
+        true
+    }
+
+    /// Monitor requests that reached the head of their pair take effect now:
+    /// they wait only for the signals sent before them (S5).
+    fn take_monitors_at_head(&mut self, watcher: Pid, target: Pid) {
+        while let Some(Signal::Monitor { .. }) = self
+            .queues
+            .get(&(watcher, target))
+            .and_then(|q| q.front())
+            .map(|q| &q.signal)
+        {
+            if let Some(Queued {
+                signal: Signal::Monitor { mref },
+                ..
+            }) = self.pop_queue(watcher, target)
+                && let Some(entry) = self.procs.get_mut(&target)
+            {
+                entry.watchers.insert(mref, watcher);
             }
         }
-        true
     }
 
     fn spawn_from(
@@ -934,8 +1084,15 @@ impl<M: Debug + 'static> Sim<M> {
                 timers: BTreeSet::new(),
                 senders: BTreeSet::new(),
                 role: opts.role.clone(),
+                aliases: BTreeSet::new(),
             },
         );
+        if self.taps.is_some() {
+            self.tapped.push(Tapped::Spawned {
+                pid,
+                role: opts.role.clone(),
+            });
+        }
         if let Some(role) = opts.role {
             self.roles.entry(role).or_default().push(pid);
         }
@@ -1010,7 +1167,19 @@ impl<M: Debug + 'static> Sim<M> {
                 mref: mref.0,
             });
         }
+        let behind_others = self.queues.contains_key(&(watcher, target));
         match self.procs.get_mut(&target) {
+            Some(_) if behind_others => {
+                let key = match (self.keyed, self.current_key) {
+                    (true, Some(cause)) => Some(self.keys.child(cause, n)),
+                    _ => None,
+                };
+                if let Some(entry) = self.procs.get_mut(&target) {
+                    entry.senders.insert(watcher);
+                }
+                let name = self.name_of(watcher);
+                self.enqueue(watcher, &name, target, key, Signal::Monitor { mref });
+            }
             Some(entry) => {
                 entry.watchers.insert(mref, watcher);
             }
@@ -1038,8 +1207,17 @@ impl<M: Debug + 'static> Sim<M> {
         if let Some(entry) = self.procs.get_mut(&target) {
             entry.watchers.remove(&mref);
         }
+        self.remove_queued(
+            watcher,
+            target,
+            |signal| matches!(signal, Signal::Monitor { mref: m } if *m == mref),
+        );
         if flush {
-            self.flush_down(target, watcher, mref);
+            self.remove_queued(
+                target,
+                watcher,
+                |signal| matches!(signal, Signal::Down { mref: m, .. } if *m == mref),
+            );
         }
         if self.trace.is_some() {
             let (w, t) = (self.name_of(watcher), self.name_of(target));
@@ -1073,6 +1251,7 @@ impl<M: Debug + 'static> Sim<M> {
                 self.trace_push(TraceEntry::Deliver { from, to, signal });
             }
             self.dispatch(caller, target, queued.signal);
+            self.take_monitors_at_head(caller, target);
         }
         self.procs.contains_key(&target)
     }
@@ -1173,6 +1352,18 @@ impl<M: Debug + 'static> Sim<M> {
         self.fault_target(role)
     }
 
+    /// The live processes registered under `role`, in spawn order.
+    pub fn role_members(&self, role: &str) -> &[Pid] {
+        self.roles.get(role).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every role with live members.
+    pub fn roles(&self) -> impl Iterator<Item = (&str, &[Pid])> {
+        self.roles
+            .iter()
+            .map(|(role, pids)| (role.as_str(), pids.as_slice()))
+    }
+
     /// A process's behaviour, for inspection (None while its handler runs).
     pub fn process(&self, pid: Pid) -> Option<&dyn Any> {
         self.procs.get(&pid)?.behaviour.as_ref().map(|b| b.as_any())
@@ -1189,6 +1380,16 @@ impl<M: Debug + 'static> Sim<M> {
 
     pub fn now_ms(&self) -> u64 {
         self.now_ms
+    }
+
+    /// Signals queued on the (from, to) pair.
+    pub fn queue_len(&self, from: Pid, to: Pid) -> usize {
+        self.queues.get(&(from, to)).map_or(0, VecDeque::len)
+    }
+
+    /// Whether no signal is queued on any pair.
+    pub fn is_quiet(&self) -> bool {
+        self.heads.is_empty()
     }
 
     /// Signals queued on all pairs.
@@ -1243,7 +1444,7 @@ impl<M: Debug + 'static> Sim<M> {
 
 fn render_signal<M: Debug>(signal: &Signal<M>) -> String {
     match signal {
-        Signal::Message(msg) => format!("{msg:?}"),
+        Signal::Message(msg) | Signal::AliasMessage { msg, .. } => format!("{msg:?}"),
         Signal::Exit {
             reason,
             linked: true,
@@ -1253,6 +1454,7 @@ fn render_signal<M: Debug>(signal: &Signal<M>) -> String {
             linked: false,
         } => format!("exit {reason}"),
         Signal::Down { mref, reason } => format!("DOWN ref {} {reason}", mref.0),
+        Signal::Monitor { mref } => format!("monitor (ref {})", mref.0),
     }
 }
 
@@ -1281,6 +1483,27 @@ impl<M: Debug + 'static> Ctx<'_, M> {
     /// Sends a message; to a dead process it is silently dropped (S4).
     pub fn send(&mut self, to: Pid, msg: M) {
         self.sim.send_signal(self.me, to, Signal::Message(msg));
+    }
+
+    /// Sends a message to `to` under its alias `alias`: dropped on arrival
+    /// unless `to` still has that alias active.
+    pub fn send_alias(&mut self, to: Pid, alias: Ref, msg: M) {
+        self.sim
+            .send_signal(self.me, to, Signal::AliasMessage { alias, msg });
+    }
+
+    /// Activates `alias` for this process (`alias/0`, with a ref of ours).
+    pub fn alias(&mut self, alias: Ref) {
+        if let Some(entry) = self.sim.procs.get_mut(&self.me) {
+            entry.aliases.insert(alias);
+        }
+    }
+
+    /// Deactivates an alias: later messages sent to it are dropped.
+    pub fn unalias(&mut self, alias: Ref) {
+        if let Some(entry) = self.sim.procs.get_mut(&self.me) {
+            entry.aliases.remove(&alias);
+        }
     }
 
     /// Sends an exit signal (S11, S12): `kill` is untrappable, `normal` is

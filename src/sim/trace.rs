@@ -89,9 +89,19 @@ pub struct Trace {
 
 impl Trace {
     /// Stable text: one line per entry, steps flush left, the rest indented.
+    /// A delivery that is the step itself is said once, on the step's line.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        let mut previous: Option<&TraceEntry> = None;
         for entry in &self.entries {
+            let said_by_step = matches!(
+                (previous, entry),
+                (Some(TraceEntry::Step { .. }), TraceEntry::Deliver { .. })
+            );
+            previous = Some(entry);
+            if said_by_step {
+                continue;
+            }
             let _ = match entry {
                 TraceEntry::Step {
                     step,

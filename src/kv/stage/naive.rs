@@ -53,10 +53,10 @@ impl GenServer<KvMsg> for Naive {
     fn handle_cast(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, req: KvMsg) -> Flow {
         match req {
             KvMsg::Create(name) => {
-                if !self.names.contains_key(&name) {
-                    match spawn_bucket(ctx, &name, true, false) {
+                if let std::collections::btree_map::Entry::Vacant(entry) = self.names.entry(name) {
+                    match spawn_bucket(ctx, entry.key(), true, false) {
                         Ok(bucket) => {
-                            self.names.insert(name, bucket.pid);
+                            entry.insert(bucket.pid);
                         }
                         Err(reason) => return Flow::Stop(reason),
                     }

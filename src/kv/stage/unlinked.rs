@@ -78,10 +78,10 @@ impl GenServer<KvMsg> for Unlinked {
     }
 
     fn handle_info(&mut self, _ctx: &mut Ctx<'_, Envelope<KvMsg>>, info: Info<KvMsg>) -> Flow {
-        if let Info::Down { mref, .. } = info {
-            if let Some(name) = self.refs.remove(&mref) {
-                self.names.remove(&name);
-            }
+        if let Info::Down { mref, .. } = info
+            && let Some(name) = self.refs.remove(&mref)
+        {
+            self.names.remove(&name);
         }
         Flow::Continue
     }

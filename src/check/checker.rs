@@ -1,0 +1,534 @@
+//! Runs one case and checks its properties online, each at the step where
+//! it could first break (DESIGN.md § Checking). Owns the history that
+//! property 4 checks: client operations with their intervals, and deaths as
+//! model events.
+
+use crate::check::case::Case;
+use crate::check::linearizability::{self, KvOp, KvResult, Linearizability, Operation};
+use crate::check::property::{
+    P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE,
+    P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
+};
+use crate::kv::{Command, KvMsg, KvSystem, Msg, Registry, Target};
+use crate::otp::Envelope;
+use crate::sim::choice::Overrides;
+use crate::sim::{Limits, Outcome, Pid, Tapped, Taps, Trace};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+
+/// How to check a case.
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    pub properties: PropertySet,
+    pub limits: Limits,
+    pub tracing: bool,
+}
+
+impl Default for CheckConfig {
+    fn default() -> CheckConfig {
+        CheckConfig {
+            properties: PropertySet::default(),
+            limits: Limits {
+                steps_max: 10_000,
+                ..Limits::default()
+            },
+            tracing: false,
+        }
+    }
+}
+
+/// A broken property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub property: Property,
+    /// The step at which it broke: the counterexample's length in events.
+    pub step: u64,
+    pub detail: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} broke at event {}: {}",
+            self.property, self.step, self.detail
+        )
+    }
+}
+
+/// What checking one case found.
+#[derive(Clone, Debug)]
+pub struct CaseRun {
+    /// The first property that broke; the run stops there.
+    pub failure: Option<Failure>,
+    pub outcome: Outcome,
+    pub steps: u64,
+    /// The dialogue, as `kvsim run` prints it (a header per client when
+    /// there are several).
+    pub dialogue: String,
+    pub trace: Option<Trace>,
+    /// Some lookup was delivered to the registry while a dead bucket of
+    /// that name still had its `DOWN` on the way (the window of property 1).
+    pub reached_stale_lookup_window: bool,
+}
+
+impl CaseRun {
+    /// Whether `property` held (a run stops at its first failure).
+    pub fn holds(&self, property: Property) -> bool {
+        self.failure.as_ref().is_none_or(|f| f.property != property)
+    }
+}
+
+/// Checks `case` against a registry built by `registry`.
+pub fn run_case(
+    case: &Case,
+    registry: &dyn Fn() -> Box<dyn Registry>,
+    config: &CheckConfig,
+) -> CaseRun {
+    let chooser = Box::new(Overrides::new(case.schedule.clone()));
+    let mut system = KvSystem::new(registry(), chooser, config.limits, config.tracing);
+    system.sim.set_taps(Taps {
+        pid_in_message: lookup_reply_pid,
+        delivery_of_interest: registry_request,
+    });
+    let mut client_ids = BTreeMap::new();
+    for client in &case.clients {
+        let pid = system.add_client(client.id, client.commands.clone().into_iter(), true);
+        client_ids.insert(pid, client.id);
+    }
+    let mut registry_faults = BTreeSet::new();
+    for fault in &case.faults {
+        system.add_fault(fault.id, &fault.fault);
+        if fault.fault.licenses_registry_death() {
+            registry_faults.insert(fault.id);
+        }
+    }
+    let mut checker = Checker {
+        properties: &config.properties,
+        registry: system.registry,
+        client_ids,
+        registry_faults,
+        history: Vec::new(),
+        seen_exchanges: BTreeMap::new(),
+        pending_creates: BTreeMap::new(),
+        registry_dead: false,
+        registry_told: false,
+        dead_buckets: BTreeMap::new(),
+        stale_window: false,
+        failure: None,
+    };
+    let _ = system.sim.drain_tapped().count();
+    while checker.failure.is_none() && system.sim.step() {
+        checker.after_step(&mut system);
+    }
+    if checker.failure.is_none() && system.sim.outcome() == Outcome::Quiescent {
+        checker.at_quiescence(&system);
+    }
+    let dialogue = dialogue(&system, case);
+    CaseRun {
+        failure: checker.failure,
+        outcome: system.sim.outcome(),
+        steps: system.sim.steps(),
+        dialogue,
+        reached_stale_lookup_window: checker.stale_window,
+        trace: system.sim.take_trace(),
+    }
+}
+
+fn dialogue(system: &KvSystem, case: &Case) -> String {
+    let clients = system.clients();
+    if let [only] = clients {
+        return system.transcript(*only);
+    }
+    let mut out = String::new();
+    for (client, pid) in case.clients.iter().zip(clients) {
+        out.push_str(&format!("== client{}\n", client.id));
+        out.push_str(&system.transcript(*pid));
+    }
+    out
+}
+
+fn lookup_reply_pid(msg: &Msg) -> Option<Pid> {
+    match msg {
+        Envelope::Reply {
+            reply: KvMsg::Found(Some(pid)),
+            ..
+        } => Some(*pid),
+        _ => None,
+    }
+}
+
+const CREATE_LABEL: &str = "create";
+const LOOKUP_LABEL: &str = "lookup:";
+
+fn registry_request(msg: &Msg) -> Option<String> {
+    match msg {
+        Envelope::Cast(KvMsg::Create(_)) => Some(CREATE_LABEL.to_string()),
+        Envelope::Call {
+            req: KvMsg::Lookup(name),
+            ..
+        } => Some(format!("{LOOKUP_LABEL}{name}")),
+        _ => None,
+    }
+}
+
+struct Checker<'a> {
+    properties: &'a PropertySet,
+    registry: Pid,
+    client_ids: BTreeMap<Pid, u32>,
+    /// Faults whose firing licenses the registry's death.
+    registry_faults: BTreeSet<u32>,
+    /// Completed operations, deaths, and CREATEs (whose interval ends when
+    /// the registry handles the cast: `u64::MAX` until then).
+    history: Vec<Operation>,
+    seen_exchanges: BTreeMap<Pid, usize>,
+    /// Per client, its CREATEs not yet handled by the registry, oldest first
+    /// (casts from one client arrive in order: S5).
+    pending_creates: BTreeMap<Pid, VecDeque<usize>>,
+    registry_dead: bool,
+    /// A client asked for the registry's death (STOP, CRASH or KILL registry).
+    registry_told: bool,
+    dead_buckets: BTreeMap<String, Vec<Pid>>,
+    stale_window: bool,
+    failure: Option<Failure>,
+}
+
+impl Checker<'_> {
+    fn fail(&mut self, property: Property, step: u64, detail: String) {
+        if self.failure.is_none() {
+            self.failure = Some(Failure {
+                property,
+                step,
+                detail,
+            });
+        }
+    }
+
+    fn wants(&self, property: Property) -> bool {
+        self.properties.contains(property)
+    }
+
+    fn after_step(&mut self, system: &mut KvSystem) {
+        let step = system.sim.steps();
+        let tapped: Vec<Tapped> = system.sim.drain_tapped().collect();
+        let mut history_changed = false;
+        let mut registry_fault_fired = false;
+        for fact in tapped {
+            match fact {
+                Tapped::PidSent {
+                    from,
+                    named,
+                    named_alive: false,
+                    ..
+                } if from == self.registry => {
+                    if self.wants(P1_LOOKUP_IS_ALIVE) {
+                        let detail = format!(
+                            "the registry's lookup reply names {}, dead at this step",
+                            system.sim.name_of(named)
+                        );
+                        self.fail(P1_LOOKUP_IS_ALIVE, step, detail);
+                    }
+                }
+                Tapped::PidSent { .. } => {}
+                Tapped::Delivered { from, to, label } if to == self.registry => {
+                    if label == CREATE_LABEL {
+                        if let Some(index) = self
+                            .pending_creates
+                            .get_mut(&from)
+                            .and_then(VecDeque::pop_front)
+                        {
+                            self.history[index].response = step;
+                            history_changed = true;
+                        }
+                    } else if let Some(name) = label.strip_prefix(LOOKUP_LABEL) {
+                        let in_flight = self.dead_buckets.get(name).is_some_and(|pids| {
+                            pids.iter()
+                                .any(|&pid| system.sim.queue_len(pid, self.registry) > 0)
+                        });
+                        self.stale_window |= in_flight;
+                    }
+                }
+                Tapped::Delivered { .. } => {}
+                Tapped::Spawned {
+                    role: Some(role), ..
+                } => {
+                    let members = system.sim.role_members(&role).len();
+                    if role.starts_with("bucket:")
+                        && members > 1
+                        && self.wants(P5_ONE_BUCKET_PER_NAME)
+                    {
+                        let detail = format!("{members} live buckets for {role:?}");
+                        self.fail(P5_ONE_BUCKET_PER_NAME, step, detail);
+                    }
+                }
+                Tapped::Spawned { .. } => {}
+                Tapped::FaultFired { id, target } => {
+                    registry_fault_fired |=
+                        target == self.registry && self.registry_faults.contains(&id);
+                }
+                Tapped::Exited { pid, role, reason } => {
+                    if pid == self.registry {
+                        self.registry_dead = true;
+                        let licensed = registry_fault_fired || self.registry_told;
+                        if !licensed && self.wants(P3_REGISTRY_DIES_ONLY_WHEN_TOLD) {
+                            let detail = format!("the registry exited with reason {reason}");
+                            self.fail(P3_REGISTRY_DIES_ONLY_WHEN_TOLD, step, detail);
+                        }
+                        self.push_event(step, KvOp::RegistryDied);
+                        history_changed = true;
+                    } else if let Some(name) =
+                        role.as_deref().and_then(|r| r.strip_prefix("bucket:"))
+                    {
+                        self.dead_buckets
+                            .entry(name.to_string())
+                            .or_default()
+                            .push(pid);
+                        self.push_event(
+                            step,
+                            KvOp::BucketDied {
+                                name: name.to_string(),
+                            },
+                        );
+                        history_changed = true;
+                    }
+                }
+            }
+        }
+        history_changed |= self.take_exchanges(system, step);
+        if history_changed && self.failure.is_none() && self.wants(P4_LINEARIZABLE) {
+            self.check_linearizable(system, step, false);
+        }
+        if self.failure.is_none() && system.sim.is_quiet() {
+            self.check_names(system, step);
+        }
+        for property in self.properties.custom() {
+            if self.failure.is_some() {
+                break;
+            }
+            if let Err(detail) = property.check(system) {
+                self.fail(
+                    Property {
+                        number: 0,
+                        name: property.name(),
+                    },
+                    step,
+                    detail,
+                );
+            }
+        }
+    }
+
+    fn at_quiescence(&mut self, system: &KvSystem) {
+        let step = system.sim.steps();
+        self.check_names(system, step);
+        if self.failure.is_none() && self.wants(P4_LINEARIZABLE) {
+            self.check_linearizable(system, step, true);
+        }
+    }
+
+    fn push_event(&mut self, step: u64, op: KvOp) {
+        let id = self.history.len();
+        self.history.push(Operation {
+            id,
+            client: None,
+            invoke: step,
+            response: step,
+            op,
+            result: KvResult::None,
+        });
+    }
+
+    /// Turns the clients' newly answered commands into operations.
+    fn take_exchanges(&mut self, system: &KvSystem, step: u64) -> bool {
+        let mut changed = false;
+        let clients: Vec<(Pid, u32)> = self.client_ids.iter().map(|(&p, &i)| (p, i)).collect();
+        for (pid, client_id) in clients {
+            if let Some((
+                _,
+                Command::Stop {
+                    target: Target::Registry,
+                },
+                _,
+            )) = system.pending(pid)
+            {
+                self.registry_told = true;
+            }
+            let exchanges = system.exchanges(pid);
+            let seen = self.seen_exchanges.entry(pid).or_insert(0);
+            let new = exchanges[*seen..].to_vec();
+            *seen = exchanges.len();
+            for exchange in new {
+                let response: Vec<&str> = exchange.response.iter().map(String::as_str).collect();
+                if response == ["ERROR timeout"] && self.wants(P6_NO_CALL_TIMES_OUT) {
+                    let detail = format!("client{client_id}'s {} timed out", exchange.command);
+                    self.fail(P6_NO_CALL_TIMES_OUT, step, detail);
+                }
+                if matches!(
+                    exchange.command,
+                    Command::Stop {
+                        target: Target::Registry
+                    } | Command::Crash {
+                        target: Target::Registry,
+                        ..
+                    } | Command::Kill {
+                        target: Target::Registry
+                    }
+                ) {
+                    self.registry_told = true;
+                }
+                let Some(op) = model_op(&exchange.command) else {
+                    continue;
+                };
+                let id = self.history.len();
+                if let KvOp::Create { .. } = op {
+                    self.history.push(Operation {
+                        id,
+                        client: Some(client_id),
+                        invoke: exchange.invoked_step,
+                        response: u64::MAX,
+                        op,
+                        result: KvResult::None,
+                    });
+                    self.pending_creates.entry(pid).or_default().push_back(id);
+                } else {
+                    let result = model_result(&exchange.command, &response);
+                    self.history.push(Operation {
+                        id,
+                        client: Some(client_id),
+                        invoke: exchange.invoked_step,
+                        response: exchange.answered_step,
+                        op,
+                        result,
+                    });
+                }
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Property 4 over the history so far: commands still in flight may or
+    /// may not have taken effect; at the end, CREATEs the registry never
+    /// handled (it died first) had no effect.
+    fn check_linearizable(&mut self, system: &KvSystem, step: u64, at_end: bool) {
+        let mut history: Vec<Operation> = if at_end {
+            self.history
+                .iter()
+                .filter(|op| op.response != u64::MAX)
+                .cloned()
+                .collect()
+        } else {
+            self.history.clone()
+        };
+        for (&pid, &client_id) in &self.client_ids {
+            if let Some((_, command, invoked)) = system.pending(pid)
+                && let Some(op) = model_op(command)
+            {
+                let id = self.history.len() + history.len();
+                history.push(Operation {
+                    id,
+                    client: Some(client_id),
+                    invoke: invoked,
+                    response: u64::MAX,
+                    op,
+                    result: KvResult::Indeterminate,
+                });
+            }
+        }
+        if let Linearizability::NotLinearizable(violation) =
+            linearizability::check_bounded(&history, 200_000)
+        {
+            let detail = format!(
+                "the history is not linearizable: {}",
+                violation.explain(&history)
+            );
+            self.fail(P4_LINEARIZABLE, step, detail);
+        }
+    }
+
+    /// Property 2, while the registry is alive and nothing is in flight.
+    fn check_names(&mut self, system: &KvSystem, step: u64) {
+        if self.registry_dead || !self.wants(P2_NAMES_MATCH_BUCKETS) {
+            return;
+        }
+        let Some(registry) = system.registry_state() else {
+            return;
+        };
+        let names: BTreeSet<(String, Pid)> = registry.names().into_iter().collect();
+        let live: BTreeSet<(String, Pid)> = system
+            .sim
+            .roles()
+            .filter_map(|(role, pids)| Some((role.strip_prefix("bucket:")?, pids)))
+            .flat_map(|(name, pids)| pids.iter().map(move |&pid| (name.to_string(), pid)))
+            .collect();
+        if names != live {
+            let render = |set: &BTreeSet<(String, Pid)>| -> String {
+                let items: Vec<String> = set
+                    .iter()
+                    .map(|(n, p)| format!("{n}={}", system.sim.name_of(*p)))
+                    .collect();
+                format!("[{}]", items.join(", "))
+            };
+            let detail = format!(
+                "the registry names {} but the live buckets are {}",
+                render(&names),
+                render(&live)
+            );
+            self.fail(P2_NAMES_MATCH_BUCKETS, step, detail);
+            return;
+        }
+        let mut ref_names: Vec<String> = registry
+            .monitor_refs()
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
+        ref_names.sort();
+        let mut expected: Vec<String> = names.iter().map(|(name, _)| name.clone()).collect();
+        expected.sort();
+        if ref_names != expected {
+            let detail = format!(
+                "the registry's monitor refs watch {ref_names:?} but its names are {expected:?}"
+            );
+            self.fail(P2_NAMES_MATCH_BUCKETS, step, detail);
+        }
+    }
+}
+
+/// The model operation a command is, if it is one.
+fn model_op(command: &Command) -> Option<KvOp> {
+    Some(match command.clone() {
+        Command::Create { bucket } => KvOp::Create { name: bucket },
+        Command::Lookup { bucket } => KvOp::Lookup { name: bucket },
+        Command::Put { bucket, key, value } => KvOp::Put {
+            name: bucket,
+            key,
+            value,
+        },
+        Command::Get { bucket, key } => KvOp::Get { name: bucket, key },
+        Command::Delete { bucket, key } => KvOp::Delete { name: bucket, key },
+        Command::Stop {
+            target: Target::Bucket(bucket),
+        } => KvOp::Stop { name: bucket },
+        Command::Crash {
+            target: Target::Bucket(bucket),
+            ..
+        }
+        | Command::Kill {
+            target: Target::Bucket(bucket),
+        } => KvOp::Crash { name: bucket },
+        _ => return None,
+    })
+}
+
+fn model_result(command: &Command, response: &[&str]) -> KvResult {
+    match response {
+        ["NOT FOUND"] => KvResult::NotFound,
+        [line] if line.starts_with("ERROR ") => KvResult::Indeterminate,
+        [value, "OK"] if matches!(command, Command::Get { .. }) => {
+            KvResult::Value((!value.is_empty()).then(|| value.to_string()))
+        }
+        ["OK"] if matches!(command, Command::Get { .. }) => KvResult::Value(None),
+        ["OK"] => KvResult::Ok,
+        _ => KvResult::Indeterminate,
+    }
+}

@@ -1,0 +1,140 @@
+//! The properties of DESIGN.md § Checking, as named values, and the trait
+//! through which a user adds their own. Which step each one is checked at
+//! is the checker's business ([`crate::check::run_case`]).
+
+use crate::kv::KvSystem;
+use std::fmt;
+use std::rc::Rc;
+
+/// A property, by its DESIGN.md number and name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Property {
+    pub number: u8,
+    pub name: &'static str,
+}
+
+impl fmt::Display for Property {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "P{} {}", self.number, self.name)
+    }
+}
+
+/// 1: when the registry sends a lookup reply naming a pid, that pid is
+/// alive at that step.
+pub const P1_LOOKUP_IS_ALIVE: Property = Property {
+    number: 1,
+    name: "lookup-is-alive",
+};
+/// 2: at quiescence (no signal queued), while the registry is alive, its
+/// names are exactly the live buckets it started and its monitor refs are
+/// the inverse of its names.
+pub const P2_NAMES_MATCH_BUCKETS: Property = Property {
+    number: 2,
+    name: "names-match-buckets",
+};
+/// 3: the registry dies only when stopped, or by a kill-registry or
+/// crash-registry fault.
+pub const P3_REGISTRY_DIES_ONLY_WHEN_TOLD: Property = Property {
+    number: 3,
+    name: "registry-dies-only-when-told",
+};
+/// 4: the history of all clients is linearizable against `KvModel`.
+pub const P4_LINEARIZABLE: Property = Property {
+    number: 4,
+    name: "linearizable",
+};
+/// 5: at most one live bucket per name.
+pub const P5_ONE_BUCKET_PER_NAME: Property = Property {
+    number: 5,
+    name: "one-bucket-per-name",
+};
+/// 6: no call ends by timeout.
+pub const P6_NO_CALL_TIMES_OUT: Property = Property {
+    number: 6,
+    name: "no-call-times-out",
+};
+
+/// The built-in properties, in number order.
+pub const BUILTIN_PROPERTIES: [Property; 6] = [
+    P1_LOOKUP_IS_ALIVE,
+    P2_NAMES_MATCH_BUCKETS,
+    P3_REGISTRY_DIES_ONLY_WHEN_TOLD,
+    P4_LINEARIZABLE,
+    P5_ONE_BUCKET_PER_NAME,
+    P6_NO_CALL_TIMES_OUT,
+];
+
+/// A property of a user's own, checked after every step.
+pub trait CustomProperty {
+    /// Its name, e.g. `"at-most-three-buckets"`; reported with number 0.
+    fn name(&self) -> &'static str;
+    /// `Err(why)` when the system, as it stands after a step, breaks it.
+    fn check(&self, system: &KvSystem) -> Result<(), String>;
+}
+
+/// Which properties a run checks.
+#[derive(Clone)]
+pub struct PropertySet {
+    builtin: Vec<Property>,
+    custom: Vec<Rc<dyn CustomProperty>>,
+}
+
+impl Default for PropertySet {
+    /// All six built-in properties.
+    fn default() -> PropertySet {
+        PropertySet {
+            builtin: BUILTIN_PROPERTIES.to_vec(),
+            custom: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for PropertySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let custom: Vec<&str> = self.custom.iter().map(|p| p.name()).collect();
+        f.debug_struct("PropertySet")
+            .field("builtin", &self.builtin)
+            .field("custom", &custom)
+            .finish()
+    }
+}
+
+impl PropertySet {
+    /// No property at all (add some with [`PropertySet::with`]).
+    pub fn none() -> PropertySet {
+        PropertySet {
+            builtin: Vec::new(),
+            custom: Vec::new(),
+        }
+    }
+
+    /// Only these built-in properties.
+    pub fn only(properties: &[Property]) -> PropertySet {
+        PropertySet {
+            builtin: properties.to_vec(),
+            custom: Vec::new(),
+        }
+    }
+
+    /// Adds a built-in property.
+    pub fn with(mut self, property: Property) -> PropertySet {
+        if !self.builtin.contains(&property) {
+            self.builtin.push(property);
+        }
+        self
+    }
+
+    /// Adds a property of your own.
+    pub fn with_custom(mut self, property: impl CustomProperty + 'static) -> PropertySet {
+        self.custom.push(Rc::new(property));
+        self
+    }
+
+    pub fn contains(&self, property: Property) -> bool {
+        self.builtin.contains(&property)
+    }
+
+    pub(crate) fn custom(&self) -> &[Rc<dyn CustomProperty>] {
+        &self.custom
+    }
+}

@@ -1,0 +1,359 @@
+//! The one shrinker (DESIGN.md § Checking): delta debugging over clients,
+//! commands, faults and overrides to 1-minimality — removing any one
+//! element makes the failure of the same property go away — then two
+//! normalising passes, each kept only if the same property still fails:
+//! merge all clients into one, and rename bucket names and keys to the
+//! smallest unused (`a`, `b`, …). Works on stable ids, so deleting an
+//! element never changes what the remaining overrides mean.
+
+use crate::check::case::{Case, CaseClient};
+use crate::check::checker::{CheckConfig, Failure, run_case};
+use crate::check::property::Property;
+use crate::kv::{Command, KvFault, Registry, Target};
+use crate::sim::{EventKey, Root};
+use std::collections::BTreeMap;
+
+/// Shrinks `case`, which breaks `property`, with `fails` deciding which
+/// property a candidate breaks (if any). Returns the smallest case found.
+pub fn shrink(
+    case: &Case,
+    property: Property,
+    fails: &mut dyn FnMut(&Case) -> Option<Failure>,
+) -> Case {
+    let mut still_fails =
+        |candidate: &Case| fails(candidate).is_some_and(|f| f.property == property);
+    let mut best = delete_to_fixpoint(case.clone(), &mut still_fails);
+    let merged = merge_clients(&best);
+    if merged != best && still_fails(&merged) {
+        best = delete_to_fixpoint(merged, &mut still_fails);
+    }
+    let renamed = rename_data(&best);
+    if renamed != best && still_fails(&renamed) {
+        best = renamed;
+    }
+    best
+}
+
+/// [`shrink`] with a registry and a check configuration: checks every
+/// candidate with [`run_case`]. Returns the shrunk case and its failure.
+pub fn shrink_case(
+    case: &Case,
+    registry: &dyn Fn() -> Box<dyn Registry>,
+    config: &CheckConfig,
+    property: Property,
+) -> (Case, Option<Failure>) {
+    let quiet = CheckConfig {
+        tracing: false,
+        ..config.clone()
+    };
+    let shrunk = shrink(case, property, &mut |candidate| {
+        run_case(candidate, registry, &quiet).failure
+    });
+    let failure = run_case(&shrunk, registry, &quiet).failure;
+    (shrunk, failure)
+}
+
+/// Greedy one-element deletion, largest elements first, until no single
+/// deletion keeps the failure: the result is 1-minimal.
+fn delete_to_fixpoint(mut case: Case, still_fails: &mut dyn FnMut(&Case) -> bool) -> Case {
+    loop {
+        let mut progressed = false;
+        for candidate in one_deletions(&case) {
+            if still_fails(&candidate) {
+                case = candidate;
+                progressed = true;
+                break;
+            }
+        }
+        if !progressed {
+            return case;
+        }
+    }
+}
+
+/// Every case with exactly one element fewer: a whole client (first, as
+/// the biggest step), a fault, a command, an override.
+fn one_deletions(case: &Case) -> Vec<Case> {
+    let mut out = Vec::new();
+    for index in 0..case.clients.len() {
+        let mut smaller = case.clone();
+        smaller.clients.remove(index);
+        out.push(smaller);
+    }
+    for index in 0..case.faults.len() {
+        let mut smaller = case.clone();
+        smaller.faults.remove(index);
+        out.push(smaller);
+    }
+    for (client, commands) in case.clients.iter().enumerate() {
+        for index in (0..commands.commands.len()).rev() {
+            let mut smaller = case.clone();
+            smaller.clients[client].commands.remove(index);
+            out.push(smaller);
+        }
+    }
+    for index in (0..case.schedule.len()).rev() {
+        let mut smaller = case.clone();
+        smaller.schedule.remove(index);
+        out.push(smaller);
+    }
+    out
+}
+
+/// All commands in one client (id 0), in client order, ids renumbered from
+/// 0, faults renumbered from 0, and the overrides remapped to the new ids.
+fn merge_clients(case: &Case) -> Case {
+    let mut command_ids: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+    let mut commands = Vec::new();
+    for client in &case.clients {
+        for (id, command) in &client.commands {
+            let new_id = commands.len() as u32;
+            command_ids.insert((client.id, *id), new_id);
+            commands.push((new_id, command.clone()));
+        }
+    }
+    let fault_ids: BTreeMap<u32, u32> = case
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(index, fault)| (fault.id, index as u32))
+        .collect();
+    let client_names: BTreeMap<String, String> = case
+        .clients
+        .iter()
+        .map(|client| (format!("client{}", client.id), "client0".to_string()))
+        .collect();
+    let schedule = case
+        .schedule
+        .iter()
+        .filter_map(|key| {
+            let root = match &key.root {
+                Root::Client { client, cmd } => Root::Client {
+                    client: 0,
+                    cmd: *command_ids.get(&(*client, *cmd))?,
+                },
+                Root::Fault { fault } => Root::Fault {
+                    fault: *fault_ids.get(fault)?,
+                },
+                Root::Timer { owner, n } => Root::Timer {
+                    owner: client_names.get(owner).cloned().unwrap_or(owner.clone()),
+                    n: *n,
+                },
+                Root::Setup => Root::Setup,
+            };
+            Some(EventKey {
+                root,
+                path: key.path.clone(),
+            })
+        })
+        .collect();
+    let faults = case
+        .faults
+        .iter()
+        .enumerate()
+        .map(|(index, fault)| crate::check::case::CaseFault {
+            id: index as u32,
+            fault: fault.fault.clone(),
+        })
+        .collect();
+    let clients = if commands.is_empty() {
+        Vec::new()
+    } else {
+        vec![CaseClient { id: 0, commands }]
+    };
+    Case {
+        clients,
+        faults,
+        schedule,
+    }
+}
+
+/// Bucket names and keys renamed, in order of first appearance, to `a`,
+/// `b`, … (names and keys separately; values are kept).
+fn rename_data(case: &Case) -> Case {
+    let mut names = Renamer::default();
+    let mut keys = Renamer::default();
+    let mut renamed = case.clone();
+    for client in &mut renamed.clients {
+        for (_, command) in &mut client.commands {
+            *command = match command.clone() {
+                Command::Create { bucket } => Command::Create {
+                    bucket: names.get(&bucket),
+                },
+                Command::Lookup { bucket } => Command::Lookup {
+                    bucket: names.get(&bucket),
+                },
+                Command::Put { bucket, key, value } => Command::Put {
+                    bucket: names.get(&bucket),
+                    key: keys.get(&key),
+                    value,
+                },
+                Command::Get { bucket, key } => Command::Get {
+                    bucket: names.get(&bucket),
+                    key: keys.get(&key),
+                },
+                Command::Delete { bucket, key } => Command::Delete {
+                    bucket: names.get(&bucket),
+                    key: keys.get(&key),
+                },
+                Command::Crash {
+                    target: Target::Bucket(bucket),
+                    reason,
+                } => Command::Crash {
+                    target: Target::Bucket(names.get(&bucket)),
+                    reason,
+                },
+                Command::Kill {
+                    target: Target::Bucket(bucket),
+                } => Command::Kill {
+                    target: Target::Bucket(names.get(&bucket)),
+                },
+                Command::Stop {
+                    target: Target::Bucket(bucket),
+                } => Command::Stop {
+                    target: Target::Bucket(names.get(&bucket)),
+                },
+                other => other,
+            };
+        }
+    }
+    for fault in &mut renamed.faults {
+        fault.fault = match fault.fault.clone() {
+            KvFault::KillBucket(name) => KvFault::KillBucket(names.get(&name)),
+            KvFault::CrashBucket(name) => KvFault::CrashBucket(names.get(&name)),
+            other => other,
+        };
+    }
+    renamed
+}
+
+/// Maps each distinct word to the next unused short name.
+#[derive(Default)]
+struct Renamer {
+    map: BTreeMap<String, String>,
+}
+
+impl Renamer {
+    fn get(&mut self, word: &str) -> String {
+        let next = self.map.len();
+        self.map
+            .entry(word.to_string())
+            .or_insert_with(|| short_name(next))
+            .clone()
+    }
+}
+
+/// `a` … `z`, then `aa`, `ab`, …
+fn short_name(mut index: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'a' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_count_like_spreadsheet_columns() {
+        let names: Vec<String> = [0, 1, 25, 26, 27, 51, 52]
+            .into_iter()
+            .map(short_name)
+            .collect();
+        assert_eq!(names, ["a", "b", "z", "aa", "ab", "az", "ba"]);
+    }
+
+    #[test]
+    fn merging_remaps_overrides_to_the_new_ids() {
+        let case = Case {
+            clients: vec![
+                CaseClient {
+                    id: 3,
+                    commands: vec![(7, Command::Create { bucket: "x".into() })],
+                },
+                CaseClient {
+                    id: 5,
+                    commands: vec![(2, Command::Lookup { bucket: "x".into() })],
+                },
+            ],
+            faults: vec![crate::check::case::CaseFault {
+                id: 9,
+                fault: KvFault::KillBucket("x".into()),
+            }],
+            schedule: vec![
+                EventKey::client(5, 2).deliver(1),
+                EventKey::fault(9),
+                EventKey::client(4, 0),
+            ],
+        };
+        let merged = merge_clients(&case);
+        assert_eq!(merged.clients.len(), 1);
+        assert_eq!(
+            merged.clients[0]
+                .commands
+                .iter()
+                .map(|(id, _)| *id)
+                .collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert_eq!(
+            merged.schedule,
+            [EventKey::client(0, 1).deliver(1), EventKey::fault(0)]
+        );
+    }
+
+    #[test]
+    fn renaming_is_consistent_across_commands_and_faults() {
+        let case = Case {
+            clients: vec![CaseClient {
+                id: 0,
+                commands: vec![
+                    (
+                        0,
+                        Command::Put {
+                            bucket: "zz".into(),
+                            key: "q".into(),
+                            value: "9".into(),
+                        },
+                    ),
+                    (
+                        1,
+                        Command::Get {
+                            bucket: "yy".into(),
+                            key: "q".into(),
+                        },
+                    ),
+                ],
+            }],
+            faults: vec![crate::check::case::CaseFault {
+                id: 0,
+                fault: KvFault::KillBucket("yy".into()),
+            }],
+            schedule: Vec::new(),
+        };
+        let renamed = rename_data(&case);
+        assert_eq!(
+            renamed.clients[0].commands[0].1,
+            Command::Put {
+                bucket: "a".into(),
+                key: "a".into(),
+                value: "9".into()
+            }
+        );
+        assert_eq!(
+            renamed.clients[0].commands[1].1,
+            Command::Get {
+                bucket: "b".into(),
+                key: "a".into()
+            }
+        );
+        assert_eq!(renamed.faults[0].fault, KvFault::KillBucket("b".into()));
+    }
+}
