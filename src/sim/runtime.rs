@@ -596,7 +596,7 @@ impl<M: Debug + 'static> Sim<M> {
                     });
                 }
                 self.dispatch(from, to, queued.signal);
-                self.take_monitors_at_head(from, to);
+                self.take_monitors(from, to);
             }
             Event::Fault(index) => {
                 let slot = &mut self.faults[index];
@@ -992,36 +992,40 @@ impl<M: Debug + 'static> Sim<M> {
     }
 
     /// Removes the first queued signal on (from, to) that `matches`, if any
-    /// (a flushed `DOWN`, S18, or a cancelled monitor request).
-    fn remove_queued(&mut self, from: Pid, to: Pid, matches: impl Fn(&Signal<M>) -> bool) -> bool {
-        let Some(queue) = self.queues.get_mut(&(from, to)) else {
-            return false;
-        };
-        let Some(position) = queue.iter().position(|q| matches(&q.signal)) else {
-            return false;
-        };
+    /// (a flushed `DOWN`, S18, a cancelled or granted monitor request).
+    fn remove_queued(
+        &mut self,
+        from: Pid,
+        to: Pid,
+        matches: impl Fn(&Queued<M>) -> bool,
+    ) -> Option<Signal<M>> {
+        let queue = self.queues.get_mut(&(from, to))?;
+        let position = queue.iter().position(matches)?;
         if position > 0 {
-            queue.remove(position);
-            return true;
+            return queue.remove(position).map(|q| q.signal);
         }
-        let _ = self.pop_queue(from, to);
-        self.take_monitors_at_head(from, to);
-        true
+        self.pop_queue(from, to).map(|q| q.signal)
     }
 
-    /// Monitor requests that reached the head of their pair take effect now:
-    /// they wait only for the signals sent before them (S5).
-    fn take_monitors_at_head(&mut self, watcher: Pid, target: Pid) {
-        while let Some(Signal::Monitor { .. }) = self
-            .queues
-            .get(&(watcher, target))
-            .and_then(|q| q.front())
-            .map(|q| &q.signal)
-        {
-            if let Some(Queued {
-                signal: Signal::Monitor { mref },
-                ..
-            }) = self.pop_queue(watcher, target)
+    /// Monitor requests no longer behind an exit signal take effect now.
+    /// On the BEAM a message is in the receiver's mailbox as soon as it
+    /// arrives, handled or not, so a monitor sent after it is in force when
+    /// it is handled; only an exit signal sent before the monitor can
+    /// decide it (S5): the receiver may die first, and the monitor then
+    /// answers `noproc` (S17).
+    fn take_monitors(&mut self, watcher: Pid, target: Pid) {
+        let Some(queue) = self.queues.get(&(watcher, target)) else {
+            return;
+        };
+        let free: Vec<u64> = queue
+            .iter()
+            .take_while(|q| !matches!(q.signal, Signal::Exit { .. }))
+            .filter(|q| matches!(q.signal, Signal::Monitor { .. }))
+            .map(|q| q.send_no)
+            .collect();
+        for send_no in free {
+            let taken = self.remove_queued(watcher, target, |q| q.send_no == send_no);
+            if let Some(Signal::Monitor { mref }) = taken
                 && let Some(entry) = self.procs.get_mut(&target)
             {
                 entry.watchers.insert(mref, watcher);
@@ -1167,9 +1171,13 @@ impl<M: Debug + 'static> Sim<M> {
                 mref: mref.0,
             });
         }
-        let behind_others = self.queues.contains_key(&(watcher, target));
+        let behind_exit = self.queues.get(&(watcher, target)).is_some_and(|queue| {
+            queue
+                .iter()
+                .any(|q| matches!(q.signal, Signal::Exit { .. }))
+        });
         match self.procs.get_mut(&target) {
-            Some(_) if behind_others => {
+            Some(_) if behind_exit => {
                 let key = match (self.keyed, self.current_key) {
                     (true, Some(cause)) => Some(self.keys.child(cause, n)),
                     _ => None,
@@ -1207,16 +1215,16 @@ impl<M: Debug + 'static> Sim<M> {
         if let Some(entry) = self.procs.get_mut(&target) {
             entry.watchers.remove(&mref);
         }
-        self.remove_queued(
+        let _ = self.remove_queued(
             watcher,
             target,
-            |signal| matches!(signal, Signal::Monitor { mref: m } if *m == mref),
+            |q| matches!(q.signal, Signal::Monitor { mref: m } if m == mref),
         );
         if flush {
-            self.remove_queued(
+            let _ = self.remove_queued(
                 target,
                 watcher,
-                |signal| matches!(signal, Signal::Down { mref: m, .. } if *m == mref),
+                |q| matches!(q.signal, Signal::Down { mref: m, .. } if m == mref),
             );
         }
         if self.trace.is_some() {
@@ -1251,7 +1259,7 @@ impl<M: Debug + 'static> Sim<M> {
                 self.trace_push(TraceEntry::Deliver { from, to, signal });
             }
             self.dispatch(caller, target, queued.signal);
-            self.take_monitors_at_head(caller, target);
+            self.take_monitors(caller, target);
         }
         self.procs.contains_key(&target)
     }
