@@ -9,6 +9,7 @@ pub mod generate;
 pub mod linearizability;
 mod property;
 mod runner;
+mod search;
 mod shrink;
 
 pub use case::{
@@ -21,4 +22,5 @@ pub use property::{
     Property, PropertySet,
 };
 pub use runner::{RunConfig, RunReport, Schedule, run_script};
+pub use search::{Counterexample, SearchConfig, check_registry, find_failure, finish};
 pub use shrink::{shrink, shrink_case};

@@ -14,6 +14,6 @@ mod system;
 pub use bucket::{Bucket, bucket};
 pub use client::{Client, Exchange};
 pub use command::{Command, Target};
-pub use protocol::{KvMsg, Registry, spawn_bucket};
+pub use protocol::{KvMsg, Registry, spawn_bucket, spawn_custom_bucket};
 pub use stage::Stage;
 pub use system::{KvFault, KvSystem, Msg};

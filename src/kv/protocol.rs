@@ -87,6 +87,24 @@ impl GenServer<KvMsg> for Box<dyn Registry> {
     }
 }
 
+/// Starts a bucket process of your own making for `name` (a test double, a
+/// deliberately broken bucket): named and targeted like [`spawn_bucket`]'s.
+pub fn spawn_custom_bucket<G: GenServer<KvMsg>>(
+    ctx: &mut Ctx<'_, Envelope<KvMsg>>,
+    name: &str,
+    link: bool,
+    monitor: bool,
+    server: G,
+) -> Result<Spawned, Reason> {
+    let role = format!("bucket:{name}");
+    let naming = Naming::Role(role.clone());
+    if link {
+        start_link(ctx, naming, Some(role), server, monitor)
+    } else {
+        start(ctx, naming, Some(role), server, monitor)
+    }
+}
+
 /// Starts a bucket for `name` (`KV.Bucket.start_link` when `link`, else
 /// `Agent.start`), monitored by the caller when `monitor`. Its logical name
 /// is `bucket:<name>#<g>` and fault targets `bucket:<name>` find it.
@@ -96,11 +114,5 @@ pub fn spawn_bucket(
     link: bool,
     monitor: bool,
 ) -> Result<Spawned, Reason> {
-    let role = format!("bucket:{name}");
-    let naming = Naming::Role(role.clone());
-    if link {
-        start_link(ctx, naming, Some(role), bucket(), monitor)
-    } else {
-        start(ctx, naming, Some(role), bucket(), monitor)
-    }
+    spawn_custom_bucket(ctx, name, link, monitor, bucket())
 }

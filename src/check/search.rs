@@ -1,0 +1,186 @@
+//! Testing a registry end to end: generate cases with proptest, check each
+//! one online, and when a property breaks, let proptest shrink the case and
+//! then [`shrink_case`] take it to a 1-minimal, normalised one. This is the
+//! entry point for checking a registry of your own.
+
+use crate::check::case::Case;
+use crate::check::checker::{CheckConfig, Failure, run_case};
+use crate::check::generate::{GenConfig, cases};
+use crate::check::shrink::shrink_case;
+use crate::kv::Registry;
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
+use std::cell::Cell;
+use std::fmt;
+
+/// How to search.
+#[derive(Clone, Debug)]
+pub struct SearchConfig {
+    /// Cases to generate (proptest's `cases`).
+    pub cases: u32,
+    /// proptest's RNG seed: the same seed generates the same cases.
+    pub seed: u64,
+    pub generator: GenConfig,
+    pub check: CheckConfig,
+}
+
+impl Default for SearchConfig {
+    /// 256 cases (or `PROPTEST_CASES`), seed 0, the default generator, all
+    /// six properties.
+    fn default() -> SearchConfig {
+        SearchConfig {
+            cases: Config::default().cases,
+            seed: 0,
+            generator: GenConfig::default(),
+            check: CheckConfig::default(),
+        }
+    }
+}
+
+/// A property broken by a generated case, shrunk.
+#[derive(Clone, Debug)]
+pub struct Counterexample {
+    /// How the shrunk case fails.
+    pub failure: Failure,
+    /// The shrunk case.
+    pub case: Case,
+    /// How the case first found failed, before any shrinking.
+    pub found: Failure,
+    /// Generated cases run up to and including the first failing one.
+    pub cases_to_failure: u32,
+    /// The shrunk case's trace, as text.
+    pub trace: String,
+}
+
+impl fmt::Display for Counterexample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.failure)?;
+        writeln!(
+            f,
+            "(found after {} cases as: {})",
+            self.cases_to_failure, self.found
+        )?;
+        write!(f, "{}", self.case.to_json(&Default::default()))
+    }
+}
+
+/// Generates up to `config.cases` cases and checks `registry` on each.
+/// `Ok(cases run)` when every property held; otherwise the shrunk
+/// counterexample.
+pub fn check_registry(
+    registry: &dyn Fn() -> Box<dyn Registry>,
+    config: &SearchConfig,
+) -> Result<u32, Box<Counterexample>> {
+    let runner_config = Config {
+        cases: config.cases,
+        rng_seed: RngSeed::Fixed(config.seed),
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(runner_config);
+    let quiet = CheckConfig {
+        tracing: false,
+        ..config.check.clone()
+    };
+    let generated = Cell::new(0u32);
+    let first_failure: Cell<Option<(Failure, u32)>> = Cell::new(None);
+    let result = runner.run(&cases(config.generator.clone()), |case| {
+        let run = run_case(&case, registry, &quiet);
+        match run.failure {
+            None => {
+                generated.set(generated.get() + 1);
+                Ok(())
+            }
+            Some(failure) => {
+                // Proptest's own shrinking calls back with smaller cases:
+                // keep the first failure, the one generation found.
+                let first = first_failure.take();
+                first_failure.set(first.or(Some((failure.clone(), generated.get() + 1))));
+                Err(TestCaseError::fail(failure.to_string()))
+            }
+        }
+    });
+    match result {
+        Ok(()) => Ok(generated.get()),
+        Err(TestError::Fail(_, case)) => {
+            let (found, cases_to_failure) = first_failure
+                .take()
+                .unwrap_or_else(|| (Failure::unknown(), generated.get()));
+            Err(Box::new(finish(
+                &case,
+                registry,
+                config,
+                found,
+                cases_to_failure,
+            )))
+        }
+        Err(TestError::Abort(reason)) => {
+            let (found, cases_to_failure) = first_failure
+                .take()
+                .unwrap_or_else(|| (Failure::unknown(), generated.get()));
+            let detail = format!("proptest aborted: {reason}");
+            Err(Box::new(Counterexample {
+                failure: Failure {
+                    detail,
+                    ..found.clone()
+                },
+                case: Case::default(),
+                found,
+                cases_to_failure,
+                trace: String::new(),
+            }))
+        }
+    }
+}
+
+/// Generates cases one by one, without any shrinking, until one fails:
+/// the case, its failure and how many cases it took. For measuring how
+/// fast a flaw is found.
+pub fn find_failure(
+    registry: &dyn Fn() -> Box<dyn Registry>,
+    config: &SearchConfig,
+) -> Option<(Case, Failure, u32)> {
+    let runner_config = Config {
+        rng_seed: RngSeed::Fixed(config.seed),
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(runner_config);
+    let strategy = cases(config.generator.clone());
+    let quiet = CheckConfig {
+        tracing: false,
+        ..config.check.clone()
+    };
+    for index in 1..=config.cases {
+        let case = strategy.new_tree(&mut runner).ok()?.current();
+        if let Some(failure) = run_case(&case, registry, &quiet).failure {
+            return Some((case, failure, index));
+        }
+    }
+    None
+}
+
+/// Shrinks a failing case with [`shrink_case`] and traces the result.
+pub fn finish(
+    case: &Case,
+    registry: &dyn Fn() -> Box<dyn Registry>,
+    config: &SearchConfig,
+    found: Failure,
+    cases_to_failure: u32,
+) -> Counterexample {
+    let property = run_case(case, registry, &config.check)
+        .failure
+        .map_or(found.property, |failure| failure.property);
+    let (shrunk, _) = shrink_case(case, registry, &config.check, property);
+    let traced = CheckConfig {
+        tracing: true,
+        ..config.check.clone()
+    };
+    let run = run_case(&shrunk, registry, &traced);
+    Counterexample {
+        failure: run.failure.unwrap_or(found.clone()),
+        case: shrunk,
+        found,
+        cases_to_failure,
+        trace: run.trace.map(|t| t.to_text()).unwrap_or_default(),
+    }
+}
