@@ -14,17 +14,24 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 
 fn create(name: &str) -> Command {
-    Command::Create { bucket: name.to_string() }
+    Command::Create {
+        bucket: name.to_string(),
+    }
 }
 
 fn lookup(name: &str) -> Command {
-    Command::Lookup { bucket: name.to_string() }
+    Command::Lookup {
+        bucket: name.to_string(),
+    }
 }
 
 /// `2x3`: c1 [create a, lookup a, create b]; c2 [create b, lookup b, lookup a];
 /// up to two kill faults, each on any bucket; generated overrides.
 fn scenario_2x3() -> impl Strategy<Value = Case> {
-    let kill = prop_oneof![Just(KvFault::KillBucket("a".into())), Just(KvFault::KillBucket("b".into()))];
+    let kill = prop_oneof![
+        Just(KvFault::KillBucket("a".into())),
+        Just(KvFault::KillBucket("b".into()))
+    ];
     let faults = proptest::collection::vec(kill, 0..=2);
     (faults, overrides(2, 3, 2, 0..=8)).prop_map(|(faults, schedule)| {
         let clients = vec![
@@ -56,15 +63,20 @@ fn shrunk_counterexample(seed: u64) -> Case {
         ..Config::default()
     };
     let mut runner = TestRunner::new(runner_config);
-    let result = runner.run(&scenario_2x3(), |case| match run_case(&case, &unlinked, &config()).failure {
-        None => Ok(()),
-        Some(failure) => Err(TestCaseError::fail(failure.to_string())),
+    let result = runner.run(&scenario_2x3(), |case| {
+        match run_case(&case, &unlinked, &config()).failure {
+            None => Ok(()),
+            Some(failure) => Err(TestCaseError::fail(failure.to_string())),
+        }
     });
     let Err(TestError::Fail(_, found)) = result else {
         panic!("seed {seed}: no counterexample in 1000 cases: {result:?}");
     };
     let (shrunk, failure) = shrink_case(&found, &unlinked, &config(), P1_LOOKUP_IS_ALIVE);
-    assert!(failure.is_some(), "seed {seed}: the shrunk case no longer fails");
+    assert!(
+        failure.is_some(),
+        "seed {seed}: the shrunk case no longer fails"
+    );
     shrunk
 }
 
@@ -75,14 +87,31 @@ fn every_seed_shrinks_to_the_five_event_minimum() {
         let json = case.to_json(&CaseMeta::default());
         assert_eq!(case.clients.len(), 1, "seed {seed}: one client\n{json}");
         let commands: Vec<&Command> = case.clients[0].commands.iter().map(|(_, c)| c).collect();
-        assert_eq!(commands, [&create("a"), &lookup("a")], "seed {seed}\n{json}");
+        assert_eq!(
+            commands,
+            [&create("a"), &lookup("a")],
+            "seed {seed}\n{json}"
+        );
         assert_eq!(case.faults.len(), 1, "seed {seed}\n{json}");
-        assert_eq!(case.faults[0].fault, KvFault::KillBucket("a".into()), "seed {seed}\n{json}");
-        assert!(case.schedule.len() <= 1, "seed {seed}: at most one override\n{json}");
-        let failure = run_case(&case, &unlinked, &config()).failure.expect("fails");
+        assert_eq!(
+            case.faults[0].fault,
+            KvFault::KillBucket("a".into()),
+            "seed {seed}\n{json}"
+        );
+        assert!(
+            case.schedule.len() <= 1,
+            "seed {seed}: at most one override\n{json}"
+        );
+        let failure = run_case(&case, &unlinked, &config())
+            .failure
+            .expect("fails");
         assert_eq!(failure.property, P1_LOOKUP_IS_ALIVE, "seed {seed}");
         assert_eq!(failure.step, 5, "seed {seed}: exactly 5 events\n{json}");
-        assert!(json.len() < 1024, "seed {seed}: a minimal case file is under 1 KB ({} bytes)", json.len());
+        assert!(
+            json.len() < 1024,
+            "seed {seed}: a minimal case file is under 1 KB ({} bytes)",
+            json.len()
+        );
     }
 }
 
