@@ -495,6 +495,60 @@ fn s17_monitoring_a_dead_pid_gives_down_noproc_at_once() {
     assert_eq!(sim.steps(), 2, "the DOWN is the very next event");
 }
 
+/// Found by the BEAM reference runner (conformance script
+/// `kill_registry_then_lookup`): a monitor request travels on the same pair
+/// as an exit signal sent before it, so it reaches a process that is
+/// already dead and answers `noproc`, not the exit reason.
+#[test]
+fn s5_a_monitor_sent_after_an_exit_signal_finds_the_process_dead() {
+    let mut sim = fifo_sim();
+    let log = log();
+    let p = quiet(&mut sim, "p", &log, false);
+    let l = log.clone();
+    let d = Seq::<M>::new("d", &log).then(move |ctx| {
+        ctx.exit(p, Reason::Kill);
+        let mref = ctx.monitor(p);
+        push(&l, format!("d: monitor {mref:?} sent"));
+    });
+    sim.spawn_client(0, Box::new(d));
+    sim.run();
+    let got = entries(&log);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[1].ends_with(" noproc"),
+        "the monitor found p dead: {got:?}"
+    );
+}
+
+/// ... while a message sent before the monitor is in the mailbox when the
+/// monitor arrives, so the monitor is in force when that message kills the
+/// receiver: the DOWN carries the crash reason (conformance script
+/// `stray_then_lookup`, `ERROR function_clause` 2000/2000 on the BEAM).
+#[test]
+fn s17_a_monitor_sent_after_a_message_is_in_force_when_the_message_is_handled() {
+    let mut sim = fifo_sim();
+    let log = log();
+    let p = spawn(
+        &mut sim,
+        Probe::new("p", &log).on(|_, _| Control::Exit(Reason::Other("boom".into()))),
+    );
+    let l = log.clone();
+    let d = Seq::<M>::new("d", &log).then(move |ctx| {
+        ctx.send(p, "poison".to_string());
+        let mref = ctx.monitor(p);
+        push(&l, format!("d: monitor {mref:?} sent"));
+    });
+    sim.spawn_client(0, Box::new(d));
+    sim.run();
+    let got = entries(&log);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[1], "p: msg poison");
+    assert!(
+        got[2].ends_with(" boom"),
+        "the DOWN carries p's reason: {got:?}"
+    );
+}
+
 #[test]
 fn s18_demonitor_leaves_a_queued_down_unless_flushed() {
     #[derive(Clone, Copy, Debug)]
