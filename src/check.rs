@@ -8,6 +8,7 @@ mod checker;
 pub mod generate;
 pub mod linearizability;
 mod property;
+mod report;
 mod runner;
 mod search;
 mod shrink;
@@ -21,6 +22,7 @@ pub use property::{
     P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT,
     Property, PropertySet,
 };
+pub use report::{CASE_FILE_SUFFIX_MAX, FailureReport, save_case};
 pub use runner::{RunConfig, RunReport, Schedule, run_script};
 pub use search::{Counterexample, SearchConfig, check_registry, find_failure, finish};
 pub use shrink::{shrink, shrink_case};

@@ -1,28 +1,49 @@
 //! The `kvsim` command line: parses flags with clap, turns them into a
-//! [`RunConfig`], prints the result and picks the exit code. Exit codes:
-//! 0 the script ran, 2 bad input (script or flag), 3 a limit was hit.
+//! [`RunConfig`] or a [`CheckConfig`], prints the result and picks the exit
+//! code. `kvsim run` plays a `.kv` script; `kvsim replay` checks a case file
+//! (the one a failure report names) against a registry stage. Exit codes:
+//! [`EXIT_OK`] 0 the script ran / every property held, [`EXIT_PROPERTY_BROKEN`]
+//! 1 a property broke (replay), [`EXIT_BAD_INPUT`] 2 bad input (script, case
+//! file or flag), [`EXIT_LIMIT`] 3 a limit was hit.
 
-use crate::check::{RunConfig, Schedule, run_script};
+use crate::check::{Case, CaseFileError, CheckConfig, RunConfig, Schedule, run_case, run_script};
 use crate::kv::Stage;
 use crate::kv::script;
-use crate::sim::{Limits, Outcome};
+use crate::sim::{Limits, Outcome, Trace};
 use clap::{Parser, Subcommand, ValueEnum};
+use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Exit status: the script ran, whatever its responses.
+/// Exit status: the script ran, whatever its responses (`run`); every
+/// property held (`replay`).
 pub const EXIT_OK: u8 = 0;
+/// Exit status: a property broke (`replay`).
+pub const EXIT_PROPERTY_BROKEN: u8 = 1;
 /// Exit status: a bad script, case file or flag.
 pub const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status: a run hit a limit (`LIMIT <name> <value>`).
 pub const EXIT_LIMIT: u8 = 3;
 
+/// The exit codes, as `--help` lists them (kept beside the constants).
+const EXIT_CODES_HELP: &str = "\
+Exit status:
+  0  the script ran (run); every property held (replay)
+  1  a property broke (replay)
+  2  bad input: an unreadable or bad script or case file, a bad flag
+  3  a limit was hit (LIMIT <name> <value> is printed)";
+
+/// The stage a case runs on when neither `--registry` nor the case file
+/// names one.
+const REPLAY_STAGE_DEFAULT: Stage = Stage::Fixed;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "kvsim",
     version,
-    about = "Deterministic simulation of the KV registry of the Elixir Mix and OTP guide"
+    about = "Deterministic simulation of the KV registry of the Elixir Mix and OTP guide",
+    after_help = EXIT_CODES_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,7 +53,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum CliCommand {
     /// Play a `.kv` script and print the conversation.
+    #[command(after_help = EXIT_CODES_HELP)]
     Run(RunArgs),
+    /// Check a case file (`.case.json`) against a registry stage.
+    ///
+    /// Prints the conversation, then `all properties hold on registry STAGE`
+    /// or the property that broke and at which event.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -55,6 +83,23 @@ struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_steps: u64,
     /// After the conversation, print `--- trace` and the trace.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    trace: Option<TraceFormat>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The case file, as a failure report names it.
+    file: PathBuf,
+    /// Which registry to run [default: the case file's `registry`, else
+    /// fixed]. The last one given wins, so a report's command with
+    /// `--registry fixed` appended checks a fix.
+    #[arg(long, value_name = "STAGE", value_parser = parse_stage, overrides_with = "registry")]
+    registry: Option<Stage>,
+    /// Scheduler steps before the run stops with `LIMIT max-steps`.
+    #[arg(long, value_name = "N", default_value_t = CheckConfig::default().limits.steps_max, value_parser = clap::value_parser!(u64).range(1..))]
+    max_steps: u64,
+    /// After the verdict, print `--- trace` and the trace.
     #[arg(long, value_enum, value_name = "FORMAT")]
     trace: Option<TraceFormat>,
 }
@@ -94,6 +139,23 @@ pub fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match cli.command {
         CliCommand::Run(args) => ExitCode::from(run(&args, &mut stdout)),
+        CliCommand::Replay(args) => ExitCode::from(match replay(&args, &mut stdout) {
+            Ok(code) => code,
+            Err(error) => {
+                eprintln!("{error}");
+                EXIT_BAD_INPUT
+            }
+        }),
+    }
+}
+
+impl TraceFormat {
+    fn render(self, trace: &Trace) -> String {
+        match self {
+            TraceFormat::Text => trace.to_text(),
+            TraceFormat::Mermaid => trace.to_mermaid(),
+            TraceFormat::Json => trace.to_json_lines(),
+        }
     }
 }
 
@@ -139,11 +201,7 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
     };
     if let (Some(format), Some(trace)) = (args.trace, &report.trace) {
         text.push_str("--- trace\n");
-        text.push_str(&match format {
-            TraceFormat::Text => trace.to_text(),
-            TraceFormat::Mermaid => trace.to_mermaid(),
-            TraceFormat::Json => trace.to_json_lines(),
-        });
+        text.push_str(&format.render(trace));
     }
     if out
         .write_all(text.as_bytes())
@@ -154,4 +212,121 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
         return code;
     }
     code
+}
+
+/// A case file `kvsim replay` cannot use. Each names the file first.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The file cannot be read (missing, a directory, no permission).
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    /// The file is not UTF-8; `valid_up_to` bytes are.
+    NotUtf8 { path: PathBuf, valid_up_to: usize },
+    /// The file is empty or only white space.
+    Empty { path: PathBuf },
+    /// The text is not a case file (see [`CaseFileError`]).
+    Case(CaseFileError),
+    /// The case file's `registry` is not a built-in stage, and no
+    /// `--registry` overrides it.
+    Registry { path: PathBuf, message: String },
+}
+
+impl fmt::Display for ReplayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplayError::Read { path, error } => {
+                write!(f, "{}: cannot read: {error}", path.display())
+            }
+            ReplayError::NotUtf8 { path, valid_up_to } => write!(
+                f,
+                "{}: not a case file: not UTF-8 (bad byte at offset {valid_up_to})",
+                path.display()
+            ),
+            ReplayError::Empty { path } => {
+                write!(f, "{}: not a case file: the file is empty", path.display())
+            }
+            ReplayError::Case(error) => write!(f, "{error}"),
+            ReplayError::Registry { path, message } => write!(
+                f,
+                "{}: registry: {message} (pass --registry to choose one)",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReplayError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReplayError::Read { error, .. } => Some(error),
+            ReplayError::Case(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// `kvsim replay`: checks the case file on the chosen stage and writes the
+/// dialogue, the verdict and the trace to `out`; returns the exit code.
+fn replay(args: &ReplayArgs, out: &mut impl Write) -> Result<u8, ReplayError> {
+    let path = &args.file;
+    let bytes = std::fs::read(path).map_err(|error| ReplayError::Read {
+        path: path.clone(),
+        error,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|error| ReplayError::NotUtf8 {
+        path: path.clone(),
+        valid_up_to: error.utf8_error().valid_up_to(),
+    })?;
+    if text.trim().is_empty() {
+        return Err(ReplayError::Empty { path: path.clone() });
+    }
+    let (case, meta) = Case::from_json(path, &text).map_err(ReplayError::Case)?;
+    let stage = match (args.registry, meta.registry.as_deref()) {
+        (Some(stage), _) => stage,
+        (None, Some(name)) => name.parse().map_err(|message| ReplayError::Registry {
+            path: path.clone(),
+            message,
+        })?,
+        (None, None) => REPLAY_STAGE_DEFAULT,
+    };
+    let config = CheckConfig {
+        limits: Limits {
+            steps_max: args.max_steps,
+            ..CheckConfig::default().limits
+        },
+        // Always traced: untraced, a failure's detail names a dead process
+        // by pid (`<0.3.0>`) instead of its logical name (`bucket:a#0`), and
+        // would differ from the failure report's.
+        tracing: true,
+        ..CheckConfig::default()
+    };
+    let run = run_case(&case, &|| stage.registry(), &config);
+    let mut text = run.dialogue;
+    let code = match (&run.failure, run.outcome) {
+        (Some(failure), _) => {
+            text.push_str(&format!(
+                "{} broke at event {} on registry {stage}: {}\n",
+                failure.property, failure.step, failure.detail
+            ));
+            EXIT_PROPERTY_BROKEN
+        }
+        (None, Outcome::Limit { name, value }) => {
+            text.push_str(&format!("LIMIT {name} {value}\n"));
+            EXIT_LIMIT
+        }
+        (None, Outcome::Quiescent) => {
+            text.push_str(&format!("all properties hold on registry {stage}\n"));
+            EXIT_OK
+        }
+    };
+    if let (Some(format), Some(trace)) = (args.trace, &run.trace) {
+        text.push_str("--- trace\n");
+        text.push_str(&format.render(trace));
+    }
+    // A closed pipe (`kvsim replay x | head`) is not an error of the run.
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    Ok(code)
 }

@@ -1,0 +1,398 @@
+//! `kvsim replay` end to end, through the binary: a known failing case on
+//! the stage it breaks and on `fixed`, the stage taken from the flag, the
+//! case file or the default, every kind of bad case file, bad flags, trace
+//! output and the step limit, each with its exit code (0 every property
+//! holds, 1 one breaks, 2 bad input, 3 a limit). Case files are written by
+//! hand to a fresh directory under the system temp dir.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A directory of its own for one test, removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "kvsim-replay-cli-{}-{n}-{test}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the temp dir");
+        TempDir { path }
+    }
+
+    /// Writes `bytes` to `<dir>/<name>` and returns its path.
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.path.join(name);
+        std::fs::write(&path, bytes).expect("write the case file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// What one run of the binary printed.
+#[derive(Debug)]
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// `kvsim replay FILE <flags>`.
+fn replay(file: &Path, flags: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .arg("replay")
+        .arg(file)
+        .args(flags)
+        .output()
+        .expect("kvsim starts");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// The stale lookup of the `unlinked` stage, by hand: one client creates
+/// `a` and looks it up, and the kill of `bucket:a` is scheduled first
+/// among the enabled events once it can be, so it lands after the bucket
+/// starts and before the lookup is handled.
+const STALE_LOOKUP: &str = r#"{
+  "kvsim_case": 1,
+  "clients": [
+    {
+      "id": 0,
+      "commands": [
+        { "id": 0, "line": "CREATE a" },
+        { "id": 1, "line": "LOOKUP a" }
+      ]
+    }
+  ],
+  "faults": [{ "id": 0, "fault": "kill bucket:a" }],
+  "schedule": ["fault0"]
+}
+"#;
+
+/// `STALE_LOOKUP` with a `"registry"` field naming `stage`.
+fn stale_lookup_on(stage: &str) -> String {
+    STALE_LOOKUP.replacen(
+        "\"kvsim_case\": 1,",
+        &format!("\"kvsim_case\": 1,\n  \"registry\": \"{stage}\","),
+        1,
+    )
+}
+
+const STALE_LOOKUP_FAILS: &str = "\
+CREATE a
+OK
+
+P1 lookup-is-alive broke at event 5 on registry unlinked: the registry's lookup reply names bucket:a#0, dead at this step
+";
+
+const STALE_LOOKUP_HOLDS: &str = "\
+CREATE a
+OK
+
+LOOKUP a
+NOT FOUND
+
+all properties hold on registry fixed
+";
+
+#[test]
+fn the_stale_lookup_breaks_p1_on_unlinked() {
+    let dir = TempDir::new("unlinked");
+    let case = dir.file("stale.case.json", STALE_LOOKUP.as_bytes());
+    let run = replay(&case, &["--registry", "unlinked"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(run.stdout.contains("P1 lookup-is-alive"), "{run:?}");
+    assert_eq!(run.stdout, STALE_LOOKUP_FAILS);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn the_stale_lookup_holds_on_fixed() {
+    let dir = TempDir::new("fixed");
+    let case = dir.file("stale.case.json", STALE_LOOKUP.as_bytes());
+    let run = replay(&case, &["--registry", "fixed"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, STALE_LOOKUP_HOLDS);
+    assert_eq!(run.stderr, "");
+}
+
+#[test]
+fn without_a_flag_the_case_files_registry_runs() {
+    let dir = TempDir::new("from-file");
+    let case = dir.file("stale.case.json", stale_lookup_on("unlinked").as_bytes());
+    let run = replay(&case, &[]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert_eq!(run.stdout, STALE_LOOKUP_FAILS);
+    // The flag wins over the file: check a fix against the same case.
+    let run = replay(&case, &["--registry", "fixed"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, STALE_LOOKUP_HOLDS);
+}
+
+#[test]
+fn the_last_registry_flag_wins() {
+    let dir = TempDir::new("last-flag");
+    let case = dir.file("stale.case.json", STALE_LOOKUP.as_bytes());
+    let run = replay(&case, &["--registry", "unlinked", "--registry", "fixed"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, STALE_LOOKUP_HOLDS);
+}
+
+#[test]
+fn without_a_flag_or_a_registry_field_fixed_runs() {
+    let dir = TempDir::new("default");
+    let case = dir.file("stale.case.json", STALE_LOOKUP.as_bytes());
+    let run = replay(&case, &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.stdout, STALE_LOOKUP_HOLDS);
+}
+
+#[test]
+fn an_unknown_registry_in_the_file_is_bad_input_unless_overridden() {
+    let dir = TempDir::new("bad-registry");
+    let case = dir.file("r.case.json", stale_lookup_on("mine").as_bytes());
+    let run = replay(&case, &[]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "{}: registry: unknown registry stage \"mine\" (expected one of: naive, monitored, no-catch-all, unlinked, fixed) (pass --registry to choose one)\n",
+            case.display()
+        )
+    );
+    let run = replay(&case, &["--registry", "unlinked"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+}
+
+/// Case-file text whose one fault is `fault` (a JSON string's contents).
+fn with_fault(fault: &str) -> String {
+    STALE_LOOKUP.replace("kill bucket:a", fault)
+}
+
+#[test]
+fn every_corrupt_case_file_is_bad_input_naming_the_file() {
+    let dir = TempDir::new("corrupt");
+    // (file name, contents, the start of stderr after "<path>").
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "not-json.case.json",
+            b"CREATE a\n".to_vec(),
+            ":1:1: not a case file: ",
+        ),
+        (
+            "version.case.json",
+            STALE_LOOKUP.replace("\"kvsim_case\": 1", "\"kvsim_case\": 2").into_bytes(),
+            ": case file version 2 is not supported (this kvsim reads version 1)\n",
+        ),
+        (
+            "no-version.case.json",
+            STALE_LOOKUP.replace("\"kvsim_case\": 1,", "").into_bytes(),
+            ": not a case file: no \"kvsim_case\" version field\n",
+        ),
+        (
+            "command.case.json",
+            STALE_LOOKUP.replace("LOOKUP a", "CRASH").into_bytes(),
+            ": client 0, command 1: CRASH needs a target\n",
+        ),
+        (
+            "two-lines.case.json",
+            STALE_LOOKUP
+                .replace("LOOKUP a", "LOOKUP a\\nLOOKUP b")
+                .into_bytes(),
+            ": client 0, command 1: a command is one line\n",
+        ),
+        (
+            "fault.case.json",
+            with_fault("kill bucket").into_bytes(),
+            ": fault 0: ",
+        ),
+        (
+            "schedule.case.json",
+            STALE_LOOKUP
+                .replace("[\"fault0\"]", "[\"fault0\", \"client0\"]")
+                .into_bytes(),
+            ": schedule entry 1: \"client0\" is not an event key (e.g. client0.cmd1/0, fault2, timer(client0,0))\n",
+        ),
+        (
+            "command-ids.case.json",
+            STALE_LOOKUP
+                .replace("{ \"id\": 1, \"line\"", "{ \"id\": 0, \"line\"")
+                .into_bytes(),
+            ": command id 0 is used twice in client 0\n",
+        ),
+        (
+            "fault-ids.case.json",
+            STALE_LOOKUP
+                .replace(
+                    "[{ \"id\": 0, \"fault\": \"kill bucket:a\" }]",
+                    "[{ \"id\": 0, \"fault\": \"kill bucket:a\" }, { \"id\": 0, \"fault\": \"stray registry\" }]",
+                )
+                .into_bytes(),
+            ": fault id 0 is used twice\n",
+        ),
+        (
+            "unknown-field.case.json",
+            STALE_LOOKUP
+                .replace("\"kvsim_case\": 1,", "\"kvsim_case\": 1, \"seed\": 7,")
+                .into_bytes(),
+            ": not a case file: unknown field `seed`",
+        ),
+        (
+            "empty.case.json",
+            Vec::new(),
+            ": not a case file: the file is empty\n",
+        ),
+        (
+            "blank.case.json",
+            b" \n\t\n".to_vec(),
+            ": not a case file: the file is empty\n",
+        ),
+        (
+            "latin1.case.json",
+            b"{\"kvsim_case\": 1, \"clients\": [], \"x\": \"caf\xe9\"}".to_vec(),
+            ": not a case file: not UTF-8 (bad byte at offset 42)\n",
+        ),
+        (
+            "truncated.case.json",
+            STALE_LOOKUP.as_bytes()[..60].to_vec(),
+            ":",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = dir.file(name, &bytes);
+        let run = replay(&path, &["--registry", "unlinked"]);
+        assert_eq!(run.code, Some(2), "{name}: {run:?}");
+        assert_eq!(run.stdout, "", "{name}: nothing runs: {run:?}");
+        let rest = run
+            .stderr
+            .strip_prefix(&path.display().to_string())
+            .unwrap_or_else(|| panic!("{name}: stderr names the file first: {run:?}"));
+        assert!(rest.starts_with(expected), "{name}: {rest:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{name}: one line: {run:?}");
+    }
+}
+
+#[test]
+fn a_directory_or_a_missing_file_is_bad_input_naming_it() {
+    let dir = TempDir::new("unreadable");
+    for path in [dir.path.clone(), dir.path.join("missing.case.json")] {
+        let run = replay(&path, &[]);
+        assert_eq!(run.code, Some(2), "{run:?}");
+        assert_eq!(run.stdout, "");
+        assert!(
+            run.stderr
+                .starts_with(&format!("{}: cannot read: ", path.display())),
+            "{run:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_flags_are_bad_input() {
+    let dir = TempDir::new("flags");
+    let case = dir.file("stale.case.json", STALE_LOOKUP.as_bytes());
+    for flags in [
+        &["--registry", "nope"][..],
+        &["--trace", "svg"],
+        &["--max-steps", "0"],
+        &["--max-steps", "many"],
+        &["--seed", "1"],
+    ] {
+        let run = replay(&case, flags);
+        assert_eq!(run.code, Some(2), "{flags:?}: {run:?}");
+        assert_eq!(run.stdout, "", "{flags:?}");
+        assert!(run.stderr.starts_with("error: "), "{flags:?}: {run:?}");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .arg("replay")
+        .output()
+        .expect("kvsim starts");
+    assert_eq!(output.status.code(), Some(2), "FILE is required");
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let output = Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .args(["replay", "--help"])
+        .output()
+        .expect("kvsim starts");
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).expect("UTF-8");
+    for line in [
+        "Usage: kvsim replay [OPTIONS] <FILE>",
+        "  0  the script ran (run); every property held (replay)",
+        "  1  a property broke (replay)",
+        "  2  bad input: an unreadable or bad script or case file, a bad flag",
+        "  3  a limit was hit (LIMIT <name> <value> is printed)",
+    ] {
+        assert!(help.contains(line), "{line:?} in:\n{help}");
+    }
+}
+
+#[test]
+fn every_trace_format_follows_the_verdict() {
+    let dir = TempDir::new("trace");
+    let case = dir.file("stale.case.json", STALE_LOOKUP.as_bytes());
+    for (format, first_line) in [
+        ("text", "    harness spawn registry"),
+        ("mermaid", "sequenceDiagram"),
+        (
+            "json",
+            "{\"kind\":\"spawn\",\"parent\":\"harness\",\"child\":\"registry\",\"linked\":false}",
+        ),
+    ] {
+        let run = replay(&case, &["--registry", "unlinked", "--trace", format]);
+        assert_eq!(run.code, Some(1), "{format}: {run:?}");
+        let (verdict, trace) = run
+            .stdout
+            .split_once("--- trace\n")
+            .unwrap_or_else(|| panic!("{format}: prints --- trace: {run:?}"));
+        assert_eq!(verdict, STALE_LOOKUP_FAILS, "{format}");
+        assert_eq!(trace.lines().next(), Some(first_line), "{format}: {trace}");
+    }
+    let run = replay(&case, &["--registry", "unlinked", "--trace", "text"]);
+    assert!(
+        run.stdout.ends_with(
+            "#5 t=0 [client0.cmd1/1] client0 -> registry: call {:lookup, \"a\"} (tag 1)\n    registry -> client0: reply {:ok, <0.3.0>} (tag 1)\n"
+        ),
+        "the trace stops at the event that broke P1: {run:?}"
+    );
+    let run = replay(&case, &["--registry", "fixed", "--trace", "text"]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with(&format!("{STALE_LOOKUP_HOLDS}--- trace\n")),
+        "{run:?}"
+    );
+}
+
+#[test]
+fn a_step_limit_is_reported_with_exit_3() {
+    let dir = TempDir::new("limit");
+    let case = dir.file("stale.case.json", STALE_LOOKUP.as_bytes());
+    for stage in ["unlinked", "fixed"] {
+        let run = replay(&case, &["--registry", stage, "--max-steps", "2"]);
+        assert_eq!(run.code, Some(3), "{stage}: {run:?}");
+        assert_eq!(run.stdout, "CREATE a\nOK\n\nLIMIT max-steps 2\n", "{stage}");
+        assert_eq!(run.stderr, "");
+    }
+    // Five steps reach the stale lookup on unlinked: the failure, not the limit.
+    let run = replay(&case, &["--registry", "unlinked", "--max-steps", "5"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+}
