@@ -369,7 +369,7 @@ fn every_trace_format_follows_the_verdict() {
     let run = replay(&case, &["--registry", "unlinked", "--trace", "text"]);
     assert!(
         run.stdout.ends_with(
-            "#5 t=0 [client0.cmd1/1] client0 -> registry: call {:lookup, \"a\"} (tag 1)\n    registry -> client0: reply {:ok, <0.3.0>} (tag 1)\n"
+            "#5 t=0 [client0.cmd1/1] client0 -> registry: call {:lookup, \"a\"} (tag 1)\n    registry -> client0: reply {:ok, bucket:a#0} (tag 1)\n"
         ),
         "the trace stops at the event that broke P1: {run:?}"
     );

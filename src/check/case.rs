@@ -206,7 +206,12 @@ fn parse_command(line: &str) -> Result<Command, String> {
     let parsed =
         script::parse(Path::new("command"), line.as_bytes()).map_err(|e| e.kind().to_string())?;
     match parsed.clients.as_slice() {
-        [client] if client.lines.len() == 1 => Ok(client.lines[0].command.clone()),
+        [client] if client.lines.len() == 1 => match &client.lines[0].command {
+            // A script answers an unknown command itself; in a case file it
+            // can only be a mistake.
+            Command::Unknown { .. } => Err(format!("{line:?} is not a command a case can hold")),
+            command => Ok(command.clone()),
+        },
         _ => Err(format!("{line:?} is not one command")),
     }
 }

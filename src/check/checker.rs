@@ -130,6 +130,7 @@ pub fn run_case(
         dead_buckets: BTreeMap::new(),
         stale_window: false,
         failure: None,
+        names: BTreeMap::new(),
     };
     let _ = system.sim.drain_tapped().count();
     while checker.failure.is_none() && system.sim.step() {
@@ -205,6 +206,9 @@ struct Checker<'a> {
     dead_buckets: BTreeMap<String, Vec<Pid>>,
     stale_window: bool,
     failure: Option<Failure>,
+    /// Logical names of every process spawned, dead or alive, so that
+    /// reports name processes the same way with tracing on or off.
+    names: BTreeMap<Pid, String>,
 }
 
 impl Checker<'_> {
@@ -216,6 +220,13 @@ impl Checker<'_> {
                 detail,
             });
         }
+    }
+
+    fn name(&self, system: &KvSystem, pid: Pid) -> String {
+        self.names
+            .get(&pid)
+            .cloned()
+            .unwrap_or_else(|| system.sim.name_of(pid))
     }
 
     fn wants(&self, property: Property) -> bool {
@@ -238,7 +249,7 @@ impl Checker<'_> {
                     if self.wants(P1_LOOKUP_IS_ALIVE) {
                         let detail = format!(
                             "the registry's lookup reply names {}, dead at this step",
-                            system.sim.name_of(named)
+                            self.name(system, named)
                         );
                         self.fail(P1_LOOKUP_IS_ALIVE, step, detail);
                     }
@@ -263,9 +274,11 @@ impl Checker<'_> {
                     }
                 }
                 Tapped::Delivered { .. } => {}
-                Tapped::Spawned {
-                    role: Some(role), ..
-                } => {
+                Tapped::Spawned { pid, name, role } => {
+                    self.names.insert(pid, name);
+                    let Some(role) = role else {
+                        continue;
+                    };
                     let members = system.sim.role_members(&role).len();
                     if role.starts_with("bucket:")
                         && members > 1
@@ -275,7 +288,6 @@ impl Checker<'_> {
                         self.fail(P5_ONE_BUCKET_PER_NAME, step, detail);
                     }
                 }
-                Tapped::Spawned { .. } => {}
                 Tapped::FaultFired { id, target } => {
                     registry_fault_fired |=
                         target == self.registry && self.registry_faults.contains(&id);
@@ -479,7 +491,7 @@ impl Checker<'_> {
             let render = |set: &BTreeSet<(String, Pid)>| -> String {
                 let items: Vec<String> = set
                     .iter()
-                    .map(|(n, p)| format!("{n}={}", system.sim.name_of(*p)))
+                    .map(|(n, p)| format!("{n}={}", self.name(system, *p)))
                     .collect();
                 format!("[{}]", items.join(", "))
             };

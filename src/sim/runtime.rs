@@ -73,6 +73,7 @@ pub enum Tapped {
     },
     Spawned {
         pid: Pid,
+        name: String,
         role: Option<String>,
     },
     Exited {
@@ -1063,6 +1064,7 @@ impl<M: Debug + 'static> Sim<M> {
             },
         };
         if let Some(trace) = &mut self.trace {
+            trace.pid_names.insert(pid.0, name.clone());
             let parent_name = self
                 .procs
                 .get(&parent)
@@ -1092,8 +1094,14 @@ impl<M: Debug + 'static> Sim<M> {
             },
         );
         if self.taps.is_some() {
+            let name = self
+                .procs
+                .get(&pid)
+                .map(|e| e.name.clone())
+                .unwrap_or_default();
             self.tapped.push(Tapped::Spawned {
                 pid,
+                name,
                 role: opts.role.clone(),
             });
         }

@@ -4,6 +4,7 @@
 //! text (for snapshots), a Mermaid sequence diagram, and JSON lines.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One line of the trace.
@@ -85,6 +86,10 @@ pub enum TraceEntry {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trace {
     pub entries: Vec<TraceEntry>,
+    /// Every process spawned while tracing, by pid number: the renderings
+    /// print a pid inside a message (`{:ok, <0.3.0>}`) by its logical name,
+    /// so that the text does not depend on pid numbering.
+    pub pid_names: BTreeMap<u64, String>,
 }
 
 impl Trace {
@@ -163,7 +168,7 @@ impl Trace {
                 TraceEntry::Note { pid, text } => writeln!(out, "    {pid}: {text}"),
             };
         }
-        out
+        self.humanize(&out)
     }
 
     /// JSON lines: one object per entry, its `kind` first.
@@ -174,7 +179,7 @@ impl Trace {
             out.push_str(&serde_json::to_string(entry).unwrap_or_default());
             out.push('\n');
         }
-        out
+        self.humanize(&out)
     }
 
     /// A Mermaid sequence diagram: an arrow per delivery, notes for spawns,
@@ -230,7 +235,36 @@ impl Trace {
         for (i, name) in participants.iter().enumerate() {
             let _ = writeln!(out, "    participant p{i} as {}", mermaid_text(name));
         }
-        out.push_str(&body);
+        out.push_str(&self.humanize(&body));
+        out
+    }
+
+    /// Replaces every `<0.N.0>` naming a traced process with its logical
+    /// name; pids the trace does not know stay as they are.
+    pub fn humanize(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find("<0.") {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 3..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let name = after[digits..]
+                .starts_with(".0>")
+                .then(|| after[..digits].parse::<u64>().ok())
+                .flatten()
+                .and_then(|n| self.pid_names.get(&n));
+            match name {
+                Some(name) => {
+                    out.push_str(name);
+                    rest = &after[digits + 3..];
+                }
+                None => {
+                    out.push_str("<0.");
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
         out
     }
 }
