@@ -1,0 +1,433 @@
+//! Test-only mutants for the properties no chapter stage breaks (issue 5,
+//! item 3): each is the `fixed` registry of src/kv/stage/fixed.rs, copied
+//! here, with exactly one change, and each is shown to break exactly its
+//! property, on several fixed seeds, with a 1-minimal shrunk case kept as a
+//! reviewed snapshot:
+//!
+//! - (5) `create` always spawns a new bucket, even over a live one;
+//! - (6) `lookup` never replies, so the client's call times out;
+//! - (2) the `DOWN` handler drops the name but keeps the ref;
+//! - (4) buckets acknowledge a put without storing it.
+//!
+//! The unchanged copy holds every property on the same seeds, so each
+//! break comes from its one change.
+
+use insta::assert_snapshot;
+use kvsim::check::generate::{CommandKind, GenConfig};
+use kvsim::check::{
+    BUILTIN_PROPERTIES, Case, CaseMeta, CheckConfig, Counterexample, P2_NAMES_MATCH_BUCKETS,
+    P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
+    SearchConfig, check_registry, run_case,
+};
+use kvsim::kv::{KvMsg, Registry, spawn_bucket, spawn_custom_bucket};
+use kvsim::otp::{Agent, CallResult, Envelope, Flow, From, GenServer, Info};
+use kvsim::sim::{Ctx, Pid, Reason, Ref};
+use std::collections::BTreeMap;
+
+// ----- the mutants -----
+
+/// Which one change the copy of `fixed` carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mutant {
+    /// None: `fixed` as it is.
+    Faithful,
+    /// (5) `create` skips the liveness check and spawns a new bucket even
+    /// when the name's bucket is alive (forgetting the old one's monitor).
+    CreateAlwaysSpawns,
+    /// (6) `lookup` returns `NoReply` and nobody ever answers.
+    LookupNeverReplies,
+    /// (2) the `DOWN` handler removes the name but leaves its ref.
+    DownKeepsRef,
+    /// (4) buckets are Agents whose `put` answers `:ok` and stores nothing.
+    PutForgets,
+}
+
+impl Mutant {
+    fn name(self) -> &'static str {
+        match self {
+            Mutant::Faithful => "faithful-copy-of-fixed",
+            Mutant::CreateAlwaysSpawns => "create-always-spawns",
+            Mutant::LookupNeverReplies => "lookup-never-replies",
+            Mutant::DownKeepsRef => "down-keeps-ref",
+            Mutant::PutForgets => "put-forgets",
+        }
+    }
+
+    fn factory(self) -> impl Fn() -> Box<dyn Registry> {
+        move || {
+            Box::new(MutantRegistry {
+                mutant: self,
+                names: BTreeMap::new(),
+                refs: BTreeMap::new(),
+            })
+        }
+    }
+}
+
+/// src/kv/stage/fixed.rs's `Fixed`, with `mutant` choosing one change;
+/// every change is marked `MUTANT`.
+struct MutantRegistry {
+    mutant: Mutant,
+    names: BTreeMap<String, (Pid, Ref)>,
+    refs: BTreeMap<Ref, String>,
+}
+
+impl MutantRegistry {
+    fn live_bucket(&self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, name: &str) -> Option<Pid> {
+        let &(pid, _) = self.names.get(name)?;
+        ctx.is_alive(pid).then_some(pid)
+    }
+}
+
+impl GenServer<KvMsg> for MutantRegistry {
+    fn handle_call(
+        &mut self,
+        ctx: &mut Ctx<'_, Envelope<KvMsg>>,
+        req: KvMsg,
+        _from: From,
+    ) -> CallResult<KvMsg> {
+        match req {
+            // MUTANT (6): no reply now, and the `From` is dropped.
+            KvMsg::Lookup(_) if self.mutant == Mutant::LookupNeverReplies => CallResult::NoReply,
+            KvMsg::Lookup(name) => CallResult::Reply(KvMsg::Found(self.live_bucket(ctx, &name))),
+            KvMsg::Stop => CallResult::Stop {
+                reason: Reason::Normal,
+                reply: Some(KvMsg::Ok),
+            },
+            _ => CallResult::Stop {
+                reason: Reason::FunctionClause,
+                reply: None,
+            },
+        }
+    }
+
+    fn handle_cast(&mut self, ctx: &mut Ctx<'_, Envelope<KvMsg>>, req: KvMsg) -> Flow {
+        let KvMsg::Create(name) = req else {
+            return Flow::Continue;
+        };
+        // MUTANT (5): no liveness check.
+        if self.mutant != Mutant::CreateAlwaysSpawns && self.live_bucket(ctx, &name).is_some() {
+            return Flow::Continue;
+        }
+        if let Some((_, old_ref)) = self.names.remove(&name) {
+            ctx.demonitor(old_ref, true);
+            self.refs.remove(&old_ref);
+        }
+        let spawned = if self.mutant == Mutant::PutForgets {
+            // MUTANT (4): a bucket of our own that forgets puts.
+            let bucket = Agent::new(BTreeMap::new(), forgetful_bucket);
+            spawn_custom_bucket(ctx, &name, false, true, bucket)
+        } else {
+            spawn_bucket(ctx, &name, false, true)
+        };
+        match spawned {
+            Ok(bucket) => {
+                if let Some(mref) = bucket.mref {
+                    self.refs.insert(mref, name.clone());
+                    self.names.insert(name, (bucket.pid, mref));
+                }
+                Flow::Continue
+            }
+            Err(reason) => Flow::Stop(reason),
+        }
+    }
+
+    fn handle_info(&mut self, _ctx: &mut Ctx<'_, Envelope<KvMsg>>, info: Info<KvMsg>) -> Flow {
+        if let Info::Down { mref, .. } = info {
+            if self.mutant == Mutant::DownKeepsRef {
+                // MUTANT (2): the name goes, the ref stays.
+                if let Some(name) = self.refs.get(&mref) {
+                    self.names.remove(name);
+                }
+            } else if let Some(name) = self.refs.remove(&mref) {
+                self.names.remove(&name);
+            }
+        }
+        Flow::Continue
+    }
+}
+
+impl Registry for MutantRegistry {
+    fn names(&self) -> Vec<(String, Pid)> {
+        self.names
+            .iter()
+            .map(|(name, &(pid, _))| (name.clone(), pid))
+            .collect()
+    }
+
+    fn monitor_refs(&self) -> Vec<(Ref, String)> {
+        self.refs
+            .iter()
+            .map(|(&mref, name)| (mref, name.clone()))
+            .collect()
+    }
+}
+
+/// `KV.Bucket`'s apply function (src/kv/bucket.rs) with `put` answering
+/// `:ok` and storing nothing.
+fn forgetful_bucket(map: &mut BTreeMap<String, String>, req: KvMsg) -> Result<KvMsg, Reason> {
+    match req {
+        KvMsg::Get(key) => Ok(KvMsg::Value(map.get(&key).cloned())),
+        KvMsg::Put(_, _) => Ok(KvMsg::Ok),
+        KvMsg::Delete(key) => Ok(KvMsg::Value(map.remove(&key))),
+        _ => Err(Reason::FunctionClause),
+    }
+}
+
+// ----- harness -----
+
+/// Every search draws this many cases (not `PROPTEST_CASES`: the seeds, and
+/// so the snapshots, must not depend on the environment).
+const SEARCH_CASES: u32 = 256;
+
+/// The seeds every mutant must be caught on.
+const SEEDS: std::ops::Range<u64> = 0..5;
+
+/// A search with the default generator, checking `properties`.
+fn search(properties: PropertySet, seed: u64) -> SearchConfig {
+    search_with(GenConfig::default(), properties, seed)
+}
+
+fn search_with(generator: GenConfig, properties: PropertySet, seed: u64) -> SearchConfig {
+    SearchConfig {
+        cases: SEARCH_CASES,
+        seed,
+        generator,
+        check: CheckConfig {
+            properties,
+            ..CheckConfig::default()
+        },
+    }
+}
+
+/// Every case with one element fewer — one command, one fault or one
+/// override — labelled by what was removed.
+fn one_deletions(case: &Case) -> Vec<(String, Case)> {
+    let mut out = Vec::new();
+    for (c, client) in case.clients.iter().enumerate() {
+        for (i, (id, command)) in client.commands.iter().enumerate() {
+            let mut smaller = case.clone();
+            smaller.clients[c].commands.remove(i);
+            out.push((
+                format!("client{} command {id} `{command}`", client.id),
+                smaller,
+            ));
+        }
+    }
+    for (i, fault) in case.faults.iter().enumerate() {
+        let mut smaller = case.clone();
+        smaller.faults.remove(i);
+        out.push((format!("fault {} `{}`", fault.id, fault.fault), smaller));
+    }
+    for (i, key) in case.schedule.iter().enumerate() {
+        let mut smaller = case.clone();
+        smaller.schedule.remove(i);
+        out.push((format!("override `{key}`"), smaller));
+    }
+    out
+}
+
+/// The mutant's counterexample for exactly `property` on every seed: found,
+/// naming `property`, 1-minimal (removing any one command, fault or
+/// override makes `property` hold). Returns seed 0's.
+fn caught(mutant: Mutant, property: Property, generator: GenConfig) -> Counterexample {
+    let registry = mutant.factory();
+    let mut first = None;
+    for seed in SEEDS {
+        let config = search_with(generator.clone(), PropertySet::only(&[property]), seed);
+        let counterexample = match check_registry(&registry, &config) {
+            Ok(cases) => panic!("{}, seed {seed}: passed {cases} cases", mutant.name()),
+            Err(counterexample) => *counterexample,
+        };
+        assert_eq!(
+            counterexample.failure.property,
+            property,
+            "{}, seed {seed}:\n{counterexample}",
+            mutant.name()
+        );
+        assert!(!run_case(&counterexample.case, &registry, &config.check).holds(property));
+        for (removed, smaller) in one_deletions(&counterexample.case) {
+            assert!(
+                run_case(&smaller, &registry, &config.check).holds(property),
+                "{}, seed {seed}: not 1-minimal: without {removed} it still fails {property}:\n{counterexample}",
+                mutant.name()
+            );
+        }
+        first.get_or_insert(counterexample);
+    }
+    first.expect("SEEDS is not empty")
+}
+
+/// The built-in properties a search for each one alone (seed 0) finds broken.
+fn broken_properties(mutant: Mutant) -> Vec<Property> {
+    BUILTIN_PROPERTIES
+        .into_iter()
+        .filter(|&property| {
+            check_registry(
+                &mutant.factory(),
+                &search(PropertySet::only(&[property]), 0),
+            )
+            .is_err()
+        })
+        .collect()
+}
+
+/// The property the default search, all six properties on, reports first.
+fn first_found(mutant: Mutant) -> Property {
+    match check_registry(&mutant.factory(), &search(PropertySet::default(), 0)) {
+        Ok(cases) => panic!("{}: passed {cases} cases", mutant.name()),
+        Err(counterexample) => counterexample.failure.property,
+    }
+}
+
+/// The snapshot: the failure, the case file, the trace.
+fn review(mutant: Mutant, counterexample: &Counterexample) -> String {
+    let meta = CaseMeta {
+        registry: Some(format!("mutant:{}", mutant.name())),
+        property: Some(counterexample.failure.property.to_string()),
+    };
+    format!(
+        "{}\n\n{}\n{}",
+        counterexample.failure,
+        counterexample.case.to_json(&meta),
+        counterexample.trace
+    )
+}
+
+/// A case's commands (`client<id>: <command>`), faults and overrides.
+fn shape(case: &Case) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let commands = case
+        .clients
+        .iter()
+        .flat_map(|client| {
+            client
+                .commands
+                .iter()
+                .map(move |(_, command)| format!("client{}: {command}", client.id))
+        })
+        .collect();
+    let faults = case.faults.iter().map(|f| f.fault.to_string()).collect();
+    let schedule = case.schedule.iter().map(ToString::to_string).collect();
+    (commands, faults, schedule)
+}
+
+fn words(items: &[&str]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
+}
+
+// ----- the tests -----
+
+/// The copy is faithful: with no change it holds every property on every
+/// seed, as `fixed` does, with the default generator and with the data
+/// commands only (the generator of the put-forgets search).
+#[test]
+fn the_unchanged_copy_holds_every_property() {
+    for generator in [GenConfig::default(), data_commands()] {
+        for seed in SEEDS {
+            let config = search_with(generator.clone(), PropertySet::default(), seed);
+            if let Err(counterexample) = check_registry(&Mutant::Faithful.factory(), &config) {
+                panic!("seed {seed}, {generator:?}:\n{counterexample}");
+            }
+        }
+    }
+}
+
+/// CREATE, PUT, GET and DELETE only.
+fn data_commands() -> GenConfig {
+    GenConfig {
+        command_kinds: vec![
+            CommandKind::Create,
+            CommandKind::Put,
+            CommandKind::Get,
+            CommandKind::Delete,
+        ],
+        ..GenConfig::default()
+    }
+}
+
+/// (5) CREATE a twice: the second spawns a second live bucket for `a`.
+#[test]
+fn create_always_spawns_breaks_one_bucket_per_name() {
+    let mutant = Mutant::CreateAlwaysSpawns;
+    let counterexample = caught(mutant, P5_ONE_BUCKET_PER_NAME, GenConfig::default());
+    assert_eq!(
+        shape(&counterexample.case),
+        (
+            words(&["client0: CREATE a", "client0: CREATE a"]),
+            vec![],
+            vec![]
+        )
+    );
+    assert_snapshot!("create_always_spawns", review(mutant, &counterexample));
+    // Two more properties break, each searched for alone: the orphaned
+    // old bucket is a live bucket the registry does not name (2); and the
+    // orphan's death, a model event that removes `a`, is followed by a
+    // successful STOP of the new bucket `a` (4). With all six on, 5 breaks
+    // first, at the second spawn itself, before the quiescence at which 2
+    // is checked and before any orphan dies.
+    assert_eq!(
+        broken_properties(mutant),
+        [
+            P2_NAMES_MATCH_BUCKETS,
+            P4_LINEARIZABLE,
+            P5_ONE_BUCKET_PER_NAME
+        ]
+    );
+    assert_eq!(first_found(mutant), P5_ONE_BUCKET_PER_NAME);
+}
+
+/// (6) One command that looks a bucket up: never answered, the call times
+/// out. Seed 0 shrinks to `STOP a`, whose first step is the lookup (as
+/// small as `LOOKUP a`, so the shrinker keeps it).
+#[test]
+fn lookup_never_replies_breaks_no_call_times_out() {
+    let mutant = Mutant::LookupNeverReplies;
+    let counterexample = caught(mutant, P6_NO_CALL_TIMES_OUT, GenConfig::default());
+    assert_eq!(
+        shape(&counterexample.case),
+        (words(&["client0: STOP a"]), vec![], vec![])
+    );
+    assert_eq!(counterexample.failure.detail, "client0's STOP a timed out");
+    assert_snapshot!("lookup_never_replies", review(mutant, &counterexample));
+    assert_eq!(broken_properties(mutant), [P6_NO_CALL_TIMES_OUT]);
+    assert_eq!(first_found(mutant), P6_NO_CALL_TIMES_OUT);
+}
+
+/// (2) CREATE a, and the bucket dies: its name goes, its ref stays.
+#[test]
+fn down_keeps_ref_breaks_names_match_buckets() {
+    let mutant = Mutant::DownKeepsRef;
+    let counterexample = caught(mutant, P2_NAMES_MATCH_BUCKETS, GenConfig::default());
+    let (commands, _, schedule) = shape(&counterexample.case);
+    assert_eq!(commands[0], "client0: CREATE a");
+    assert_eq!(counterexample.case.size(), 2);
+    assert!(schedule.is_empty());
+    assert_snapshot!("down_keeps_ref", review(mutant, &counterexample));
+    assert_eq!(broken_properties(mutant), [P2_NAMES_MATCH_BUCKETS]);
+    assert_eq!(first_found(mutant), P2_NAMES_MATCH_BUCKETS);
+}
+
+/// (4) CREATE a, PUT a k v, GET a k: the put was acknowledged, the get
+/// finds nothing. Searched with the data commands only: the default
+/// generator finds it on seeds 0..4 but not on seed 4 (256 cases; it needs
+/// CREATE, PUT and GET of one name and key, in that order, in one case).
+#[test]
+fn put_forgets_breaks_linearizability() {
+    let mutant = Mutant::PutForgets;
+    let counterexample = caught(mutant, P4_LINEARIZABLE, data_commands());
+    assert_eq!(
+        shape(&counterexample.case),
+        (
+            words(&[
+                "client0: CREATE a",
+                "client0: PUT a a 2",
+                "client0: GET a a"
+            ]),
+            vec![],
+            vec![]
+        )
+    );
+    assert_snapshot!("put_forgets", review(mutant, &counterexample));
+    assert_eq!(broken_properties(mutant), [P4_LINEARIZABLE]);
+    assert_eq!(first_found(mutant), P4_LINEARIZABLE);
+}
