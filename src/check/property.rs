@@ -27,7 +27,8 @@ pub const P1_LOOKUP_IS_ALIVE: Property = Property {
 };
 /// 2: at quiescence (no signal queued), while the registry is alive, its
 /// names are exactly the live buckets it started and its monitor refs are
-/// the inverse of its names.
+/// the inverse of its names (a registry holding no ref at all does not
+/// monitor, and is held to the first clause only).
 pub const P2_NAMES_MATCH_BUCKETS: Property = Property {
     number: 2,
     name: "names-match-buckets",

@@ -75,6 +75,10 @@ pub fn check_registry(
         cases: config.cases,
         rng_seed: RngSeed::Fixed(config.seed),
         failure_persistence: None,
+        // Proptest shrinks the generated structure, not the case's
+        // elements; past a few dozen steps our shrinker does the real work,
+        // in far fewer runs.
+        max_shrink_iters: 64,
         ..Config::default()
     };
     let mut runner = TestRunner::new(runner_config);

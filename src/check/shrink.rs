@@ -1,9 +1,10 @@
 //! The one shrinker (DESIGN.md § Checking): delta debugging over clients,
 //! commands, faults and overrides to 1-minimality — removing any one
-//! element makes the failure of the same property go away — then two
+//! element makes the failure of the same property go away — then
 //! normalising passes, each kept only if the same property still fails:
-//! merge all clients into one, and rename bucket names and keys to the
-//! smallest unused (`a`, `b`, …). Works on stable ids, so deleting an
+//! merge all clients into one, replace each command by the plainest one on
+//! the same bucket (a `LOOKUP`; a PUT's value `1`), and rename bucket names
+//! and keys to the smallest unused (`a`, `b`, …). Works on stable ids, so deleting an
 //! element never changes what the remaining overrides mean.
 
 use crate::check::case::{Case, CaseClient};
@@ -27,11 +28,63 @@ pub fn shrink(
     if merged != best && still_fails(&merged) {
         best = delete_to_fixpoint(merged, &mut still_fails);
     }
+    best = simplify_commands(best, &mut still_fails);
     let renamed = rename_data(&best);
     if renamed != best && still_fails(&renamed) {
         best = renamed;
     }
     best
+}
+
+/// Replaces each command, one at a time, by the plainest command on the
+/// same bucket that keeps the failure: a `LOOKUP` (every bucket command
+/// starts with one), and a PUT's value by `1`. The case keeps its size;
+/// what remains says only what the failure needs.
+fn simplify_commands(mut case: Case, still_fails: &mut dyn FnMut(&Case) -> bool) -> Case {
+    for client in 0..case.clients.len() {
+        for index in 0..case.clients[client].commands.len() {
+            let current = case.clients[client].commands[index].1.clone();
+            for plainer in plainer_commands(&current) {
+                let mut candidate = case.clone();
+                candidate.clients[client].commands[index].1 = plainer;
+                if still_fails(&candidate) {
+                    case = candidate;
+                    break;
+                }
+            }
+        }
+    }
+    case
+}
+
+fn plainer_commands(command: &Command) -> Vec<Command> {
+    let lookup = |bucket: &str| Command::Lookup {
+        bucket: bucket.to_string(),
+    };
+    match command {
+        Command::Put { bucket, key, value } if value != "1" => vec![
+            lookup(bucket),
+            Command::Put {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                value: "1".to_string(),
+            },
+        ],
+        Command::Put { bucket, .. }
+        | Command::Get { bucket, .. }
+        | Command::Delete { bucket, .. }
+        | Command::Stop {
+            target: Target::Bucket(bucket),
+        }
+        | Command::Crash {
+            target: Target::Bucket(bucket),
+            ..
+        }
+        | Command::Kill {
+            target: Target::Bucket(bucket),
+        } => vec![lookup(bucket)],
+        _ => Vec::new(),
+    }
 }
 
 /// [`shrink`] with a registry and a check configuration: checks every
