@@ -28,10 +28,16 @@ pub fn shrink(
     if merged != best && still_fails(&merged) {
         best = delete_to_fixpoint(merged, &mut still_fails);
     }
-    best = simplify_commands(best, &mut still_fails);
+    // A plainer command or other names can make an element unnecessary:
+    // each pass ends with deletion to a fixpoint, so the result stays
+    // 1-minimal.
+    let simplified = simplify_commands(best.clone(), &mut still_fails);
+    if simplified != best {
+        best = delete_to_fixpoint(simplified, &mut still_fails);
+    }
     let renamed = rename_data(&best);
     if renamed != best && still_fails(&renamed) {
-        best = renamed;
+        best = delete_to_fixpoint(renamed, &mut still_fails);
     }
     best
 }
