@@ -62,3 +62,25 @@ proptest! {
         let _ = Case::from_json(Path::new("fuzz.case.json"), &text);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct("proptest-regressions/robustness.txt"))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Fuzzer bytes decode (`arbitrary`) into the same `Case` type proptest
+    /// generates, valid and round-tripping through the case file format.
+    #[test]
+    fn fuzzer_bytes_decode_into_valid_cases(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        use arbitrary::{Arbitrary, Unstructured};
+        if let Ok(case) = Case::arbitrary_take_rest(Unstructured::new(&bytes)) {
+            prop_assert!(case.validate().is_ok());
+            let json = case.to_json(&Default::default());
+            let (read, _) = Case::from_json(Path::new("fuzz.case.json"), &json)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(read, case);
+        }
+        let _ = Case::arbitrary(&mut Unstructured::new(&bytes));
+    }
+}
