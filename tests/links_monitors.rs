@@ -5,10 +5,10 @@ mod common;
 
 use common::{Log, M, Probe, fifo_sim, log, spawn};
 use kvsim::otp::{self, Agent, Envelope, GenServerProcess};
-use kvsim::sim::choice::{Fifo, RandomWalk};
+use kvsim::sim::choice::{Fifo, Overrides, RandomWalk};
 use kvsim::sim::{
-    ClientState, Control, Ctx, Incoming, Limits, Naming, Outcome, Pid, Process, Reason, Ref, Sim,
-    SpawnOpts,
+    ClientState, Control, Ctx, EventKey, Incoming, Limits, Naming, Outcome, Pid, Process, Reason,
+    Ref, Sim, SpawnOpts,
 };
 use std::any::Any;
 use std::cell::RefCell;
@@ -547,6 +547,45 @@ fn s17_a_monitor_sent_after_a_message_is_in_force_when_the_message_is_handled() 
         got[2].ends_with(" boom"),
         "the DOWN carries p's reason: {got:?}"
     );
+}
+
+/// `unlink/1`: once it returns, the link has no further effect on the
+/// caller — even when the partner already died and its exit signal is on
+/// the way (ERTS `erlang:unlink/1` docs).
+#[test]
+fn s8_unlink_cancels_a_link_exit_already_on_the_way() {
+    for unlink in [false, true] {
+        // d links to a and sends it an exit signal (command 0: the link
+        // takes send index 0, the exit index 1); the exit lands, so a's
+        // link exit to d is queued; then d (command 1) unlinks, or not.
+        let schedule = vec![
+            EventKey::client(0, 0),
+            EventKey::client(0, 0).deliver(1),
+            EventKey::client(0, 1),
+        ];
+        let mut sim: Sim<M> = Sim::new(Box::new(Overrides::new(schedule)), Limits::default(), true);
+        let log = log();
+        let a = quiet(&mut sim, "a", &log, false);
+        let d = Seq::<M>::new("d", &log)
+            .then(move |ctx| {
+                ctx.link(a).expect("a is alive");
+                ctx.exit(a, Reason::Other("boom".into()));
+            })
+            .then(move |ctx| {
+                if unlink {
+                    ctx.unlink(a);
+                }
+            });
+        let d = sim.spawn_client(0, Box::new(d));
+        sim.run();
+        assert!(!sim.is_alive(a));
+        let text = sim.trace().expect("tracing").to_text();
+        assert!(
+            text.contains("exit boom (link)"),
+            "a's link exit was sent:\n{text}"
+        );
+        assert_eq!(sim.is_alive(d), unlink, "unlink = {unlink}:\n{text}");
+    }
 }
 
 #[test]

@@ -712,9 +712,14 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// An exit signal takes effect on `to` (S9–S13).
     fn exit_signal(&mut self, from: Pid, to: Pid, reason: Reason, linked: bool) {
-        let Some(entry) = self.procs.get(&to) else {
+        let Some(entry) = self.procs.get_mut(&to) else {
             return;
         };
+        // A link's exit signal counts only while the link exists: after
+        // `unlink/1` returns, the link has no further effect on the caller.
+        if linked && !entry.links.remove(&from) {
+            return;
+        }
         if reason == Reason::Kill && !linked {
             self.die(to, Reason::Killed);
         } else if entry.trap_exit {
@@ -781,10 +786,9 @@ impl<M: Debug + 'static> Sim<M> {
         // others (see `death_send_index`).
         let mut used = Vec::new();
         for partner in entry.links {
+            // The partner keeps its side of the link until the exit signal
+            // arrives, so that an `unlink` in between can still cancel it.
             let n = self.death_send_index(partner, b'x', &mut used);
-            if let Some(partner_entry) = self.procs.get_mut(&partner) {
-                partner_entry.links.remove(&pid);
-            }
             let exit = Signal::Exit {
                 reason: reason.clone(),
                 linked: true,
@@ -1140,11 +1144,12 @@ impl<M: Debug + 'static> Sim<M> {
         if !self.procs.contains_key(&to) {
             let trapping = self.procs.get(&from).is_some_and(|e| e.trap_exit);
             if trapping {
-                // S14: documented as an `{'EXIT', Pid, noproc}` message.
+                // S14: documented as an `{'EXIT', Pid, noproc}` message
+                // (no link was made, so it is not a link's exit).
                 let name = self.name_of(to);
                 let exit = Signal::Exit {
                     reason: Reason::Noproc,
-                    linked: true,
+                    linked: false,
                 };
                 self.send_signal_at(n, to, &name, from, exit);
                 return Ok(());
@@ -1422,10 +1427,11 @@ impl<M: Debug + 'static> Sim<M> {
     /// invariant, for tests).
     pub fn tables_consistent(&self) -> bool {
         self.procs.iter().all(|(&pid, entry)| {
+            // A dead partner's side is gone; ours waits for its exit signal.
             entry
                 .links
                 .iter()
-                .all(|l| self.procs.get(l).is_some_and(|e| e.links.contains(&pid)))
+                .all(|l| self.procs.get(l).is_none_or(|e| e.links.contains(&pid)))
                 && entry.watchers.iter().all(|(r, w)| {
                     self.procs
                         .get(w)
