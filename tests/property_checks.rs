@@ -13,7 +13,7 @@ use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases}
 use kvsim::check::{
     Case, CaseMeta, CaseRun, CheckConfig, Counterexample, P1_LOOKUP_IS_ALIVE,
     P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE, Property,
-    PropertySet, SearchConfig, check_registry, run_case,
+    PropertySet, SearchConfig, check_registry, run_case, shrink_case,
 };
 use kvsim::kv::{Command, Registry, Stage, Target};
 use proptest::prelude::*;
@@ -179,23 +179,31 @@ fn shape(case: &Case) -> (Vec<String>, Vec<String>, Vec<String>) {
 }
 
 /// A failed run explained: the failure, the case file and the trace.
+/// A failure of `fixed`, as a report: proptest has shrunk the case; the
+/// harness's shrinker then takes it to a 1-minimal one (DESIGN.md: property
+/// tests run it after proptest's own shrinking), traced.
 fn explain(case: &Case, run: &CaseRun) -> String {
+    let Some(failure) = &run.failure else {
+        return "no failure".to_string();
+    };
+    let config = CheckConfig::default();
+    let (shrunk, _) = shrink_case(case, &fixed, &config, failure.property);
     let traced = run_case(
-        case,
+        &shrunk,
         &fixed,
         &CheckConfig {
             tracing: true,
-            ..CheckConfig::default()
+            ..config
         },
     );
-    let failure = run
+    let shrunk_failure = traced
         .failure
         .as_ref()
         .map_or("no failure".to_string(), ToString::to_string);
     let trace = traced.trace.map(|t| t.to_text()).unwrap_or_default();
     format!(
-        "{failure}\n\n{}\n{trace}",
-        case.to_json(&CaseMeta::default())
+        "{failure}\n\nshrunk: {shrunk_failure}\n{}\n{trace}",
+        shrunk.to_json(&CaseMeta::default())
     )
 }
 
