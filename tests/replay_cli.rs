@@ -5,63 +5,16 @@
 //! holds, 1 one breaks, 2 bad input, 3 a limit). Case files are written by
 //! hand to a fresh directory under the system temp dir.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-/// A directory of its own for one test, removed when dropped.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "kvsim-replay-cli-{}-{n}-{test}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        TempDir { path }
-    }
-
-    /// Writes `bytes` to `<dir>/<name>` and returns its path.
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.path.join(name);
-        std::fs::write(&path, bytes).expect("write the case file");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// What one run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use common::{Run, TempDir, kvsim};
+use std::path::Path;
 
 /// `kvsim replay FILE <flags>`.
 fn replay(file: &Path, flags: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_kvsim"))
-        .arg("replay")
-        .arg(file)
-        .args(flags)
-        .output()
-        .expect("kvsim starts");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
+    let mut args: Vec<&std::ffi::OsStr> = vec![std::ffi::OsStr::new("replay"), file.as_os_str()];
+    args.extend(flags.iter().map(std::ffi::OsStr::new));
+    kvsim(&args)
 }
 
 /// The stale lookup of the `unlinked` stage, by hand: one client creates
@@ -319,21 +272,14 @@ fn bad_flags_are_bad_input() {
         assert_eq!(run.stdout, "", "{flags:?}");
         assert!(run.stderr.starts_with("error: "), "{flags:?}: {run:?}");
     }
-    let output = Command::new(env!("CARGO_BIN_EXE_kvsim"))
-        .arg("replay")
-        .output()
-        .expect("kvsim starts");
-    assert_eq!(output.status.code(), Some(2), "FILE is required");
+    assert_eq!(kvsim(&["replay"]).code, Some(2), "FILE is required");
 }
 
 #[test]
 fn help_documents_the_exit_codes() {
-    let output = Command::new(env!("CARGO_BIN_EXE_kvsim"))
-        .args(["replay", "--help"])
-        .output()
-        .expect("kvsim starts");
-    assert_eq!(output.status.code(), Some(0));
-    let help = String::from_utf8(output.stdout).expect("UTF-8");
+    let run = kvsim(&["replay", "--help"]);
+    assert_eq!(run.code, Some(0));
+    let help = run.stdout;
     for line in [
         "Usage: kvsim replay [OPTIONS] <FILE>",
         "  0  the script ran (run); every property held (replay)",

@@ -3,62 +3,10 @@
 //! flag errors, limits, schedules and trace output, with their exit codes.
 //! Scripts are written to a fresh directory under the system temp dir.
 
+mod common;
+
+use common::{Run, TempDir, kvsim};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// A directory of its own for one test, removed when dropped.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!(
-            "kvsim-script-run-{}-{n}-{test}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("create the temp dir");
-        TempDir { path }
-    }
-
-    /// Writes `bytes` to `<dir>/<name>` and returns its path.
-    fn script(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.path.join(name);
-        std::fs::write(&path, bytes).expect("write the script");
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-/// What one run of the binary printed.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// `kvsim <args>`.
-fn kvsim(args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_kvsim"))
-        .args(args)
-        .output()
-        .expect("kvsim starts");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
-}
 
 /// `kvsim run FILE <flags>`.
 fn run_file(file: &Path, flags: &[&str]) -> Run {
@@ -71,7 +19,7 @@ fn run_file(file: &Path, flags: &[&str]) -> Run {
 /// Writes `bytes` as a script in a fresh temp dir and runs it.
 fn run_bytes(test: &str, bytes: &[u8], flags: &[&str]) -> (Run, PathBuf) {
     let dir = TempDir::new(test);
-    let path = dir.script("script.kv", bytes);
+    let path = dir.file("script.kv", bytes);
     let run = run_file(&path, flags);
     (run, path)
 }

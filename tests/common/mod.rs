@@ -176,3 +176,56 @@ pub fn play_with(stage: Stage, schedule: Schedule, seed: u64, text: &str) -> Run
     };
     run_script(&script, &config)
 }
+
+/// A directory of its own for one test, under the system temp dir, removed
+/// when dropped.
+pub struct TempDir {
+    pub path: std::path::PathBuf,
+}
+
+impl TempDir {
+    pub fn new(test: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("kvsim-test-{}-{n}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the temp dir");
+        TempDir { path }
+    }
+
+    /// Writes `bytes` to `<dir>/<name>` and returns its path.
+    pub fn file(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = self.path.join(name);
+        std::fs::write(&path, bytes).expect("write the file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// What one run of the `kvsim` binary printed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `kvsim <args>`.
+pub fn kvsim<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kvsim"))
+        .args(args)
+        .output()
+        .expect("kvsim starts");
+    Run {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
