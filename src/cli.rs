@@ -297,10 +297,7 @@ fn replay(args: &ReplayArgs, out: &mut impl Write) -> Result<u8, ReplayError> {
             steps_max: args.max_steps,
             ..CheckConfig::default().limits
         },
-        // Always traced: untraced, a failure's detail names a dead process
-        // by pid (`<0.3.0>`) instead of its logical name (`bucket:a#0`), and
-        // would differ from the failure report's.
-        tracing: true,
+        tracing: args.trace.is_some(),
         ..CheckConfig::default()
     };
     let run = run_case(&case, &|| stage.registry(), &config);
@@ -322,6 +319,9 @@ fn replay(args: &ReplayArgs, out: &mut impl Write) -> Result<u8, ReplayError> {
             EXIT_OK
         }
     };
+    for fault in &run.unused_faults {
+        text.push_str(&format!("fault {fault} never fired\n"));
+    }
     if let (Some(format), Some(trace)) = (args.trace, &run.trace) {
         text.push_str("--- trace\n");
         text.push_str(&format.render(trace));

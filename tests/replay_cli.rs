@@ -335,7 +335,10 @@ fn a_step_limit_is_reported_with_exit_3() {
     for stage in ["unlinked", "fixed"] {
         let run = replay(&case, &["--registry", stage, "--max-steps", "2"]);
         assert_eq!(run.code, Some(3), "{stage}: {run:?}");
-        assert_eq!(run.stdout, "CREATE a\nOK\n\nLIMIT max-steps 2\n", "{stage}");
+        assert_eq!(
+            run.stdout, "CREATE a\nOK\n\nLIMIT max-steps 2\nfault 0 never fired\n",
+            "{stage}: the run stopped before the kill could fire"
+        );
         assert_eq!(run.stderr, "");
     }
     // Five steps reach the stale lookup on unlinked: the failure, not the limit.

@@ -84,6 +84,9 @@ pub struct CaseRun {
     /// Some lookup was delivered to the registry while a dead bucket of
     /// that name still had its `DOWN` on the way (the window of property 1).
     pub reached_stale_lookup_window: bool,
+    /// Stable ids of the faults that never fired (their target was never
+    /// alive while they were enabled, or the run stopped first).
+    pub unused_faults: Vec<u32>,
 }
 
 impl CaseRun {
@@ -146,6 +149,7 @@ pub fn run_case(
         steps: system.sim.steps(),
         dialogue,
         reached_stale_lookup_window: checker.stale_window,
+        unused_faults: system.sim.unused_faults(),
         trace: system.sim.take_trace(),
     }
 }

@@ -1360,14 +1360,6 @@ impl<M: Debug + 'static> Sim<M> {
         self.procs.contains_key(&pid)
     }
 
-    /// The live process with this logical name.
-    pub fn pid_named(&self, name: &str) -> Option<Pid> {
-        self.procs
-            .iter()
-            .find(|(_, e)| e.name == name)
-            .map(|(&pid, _)| pid)
-    }
-
     /// The most recently spawned live process registered under `role`.
     pub fn role_target(&self, role: &str) -> Option<Pid> {
         self.fault_target(role)
