@@ -12,12 +12,15 @@
 //! The unchanged copy holds every property on the same seeds, so each
 //! break comes from its one change.
 
+mod common;
+
+use common::{assert_one_minimal, review, shape, words};
 use insta::assert_snapshot;
 use kvsim::check::generate::{CommandKind, GenConfig};
 use kvsim::check::{
-    BUILTIN_PROPERTIES, Case, CaseMeta, CheckConfig, Counterexample, P2_NAMES_MATCH_BUCKETS,
-    P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
-    SearchConfig, check_registry, run_case,
+    BUILTIN_PROPERTIES, CheckConfig, Counterexample, P2_NAMES_MATCH_BUCKETS, P4_LINEARIZABLE,
+    P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet, SearchConfig,
+    check_registry,
 };
 use kvsim::kv::{KvMsg, Registry, spawn_bucket, spawn_custom_bucket};
 use kvsim::otp::{Agent, CallResult, Envelope, Flow, From, GenServer, Info};
@@ -200,33 +203,6 @@ fn search_with(generator: GenConfig, properties: PropertySet, seed: u64) -> Sear
     }
 }
 
-/// Every case with one element fewer — one command, one fault or one
-/// override — labelled by what was removed.
-fn one_deletions(case: &Case) -> Vec<(String, Case)> {
-    let mut out = Vec::new();
-    for (c, client) in case.clients.iter().enumerate() {
-        for (i, (id, command)) in client.commands.iter().enumerate() {
-            let mut smaller = case.clone();
-            smaller.clients[c].commands.remove(i);
-            out.push((
-                format!("client{} command {id} `{command}`", client.id),
-                smaller,
-            ));
-        }
-    }
-    for (i, fault) in case.faults.iter().enumerate() {
-        let mut smaller = case.clone();
-        smaller.faults.remove(i);
-        out.push((format!("fault {} `{}`", fault.id, fault.fault), smaller));
-    }
-    for (i, key) in case.schedule.iter().enumerate() {
-        let mut smaller = case.clone();
-        smaller.schedule.remove(i);
-        out.push((format!("override `{key}`"), smaller));
-    }
-    out
-}
-
 /// The mutant's counterexample for exactly `property` on every seed: found,
 /// naming `property`, 1-minimal (removing any one command, fault or
 /// override makes `property` hold). Returns seed 0's.
@@ -245,14 +221,7 @@ fn caught(mutant: Mutant, property: Property, generator: GenConfig) -> Counterex
             "{}, seed {seed}:\n{counterexample}",
             mutant.name()
         );
-        assert!(!run_case(&counterexample.case, &registry, &config.check).holds(property));
-        for (removed, smaller) in one_deletions(&counterexample.case) {
-            assert!(
-                run_case(&smaller, &registry, &config.check).holds(property),
-                "{}, seed {seed}: not 1-minimal: without {removed} it still fails {property}:\n{counterexample}",
-                mutant.name()
-            );
-        }
+        assert_one_minimal(&registry, &config.check, &counterexample);
         first.get_or_insert(counterexample);
     }
     first.expect("SEEDS is not empty")
@@ -278,41 +247,6 @@ fn first_found(mutant: Mutant) -> Property {
         Ok(cases) => panic!("{}: passed {cases} cases", mutant.name()),
         Err(counterexample) => counterexample.failure.property,
     }
-}
-
-/// The snapshot: the failure, the case file, the trace.
-fn review(mutant: Mutant, counterexample: &Counterexample) -> String {
-    let meta = CaseMeta {
-        registry: Some(format!("mutant:{}", mutant.name())),
-        property: Some(counterexample.failure.property.to_string()),
-    };
-    format!(
-        "{}\n\n{}\n{}",
-        counterexample.failure,
-        counterexample.case.to_json(&meta),
-        counterexample.trace
-    )
-}
-
-/// A case's commands (`client<id>: <command>`), faults and overrides.
-fn shape(case: &Case) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let commands = case
-        .clients
-        .iter()
-        .flat_map(|client| {
-            client
-                .commands
-                .iter()
-                .map(move |(_, command)| format!("client{}: {command}", client.id))
-        })
-        .collect();
-    let faults = case.faults.iter().map(|f| f.fault.to_string()).collect();
-    let schedule = case.schedule.iter().map(ToString::to_string).collect();
-    (commands, faults, schedule)
-}
-
-fn words(items: &[&str]) -> Vec<String> {
-    items.iter().map(ToString::to_string).collect()
 }
 
 // ----- the tests -----
@@ -358,7 +292,10 @@ fn create_always_spawns_breaks_one_bucket_per_name() {
             vec![]
         )
     );
-    assert_snapshot!("create_always_spawns", review(mutant, &counterexample));
+    assert_snapshot!(
+        "create_always_spawns",
+        review(&format!("mutant:{}", mutant.name()), &counterexample)
+    );
     // Two more properties break, each searched for alone: the orphaned
     // old bucket is a live bucket the registry does not name (2); and the
     // orphan's death, a model event that removes `a`, is followed by a
@@ -391,7 +328,10 @@ fn lookup_never_replies_breaks_no_call_times_out() {
         counterexample.failure.detail,
         "client0's LOOKUP a timed out"
     );
-    assert_snapshot!("lookup_never_replies", review(mutant, &counterexample));
+    assert_snapshot!(
+        "lookup_never_replies",
+        review(&format!("mutant:{}", mutant.name()), &counterexample)
+    );
     assert_eq!(broken_properties(mutant), [P6_NO_CALL_TIMES_OUT]);
     assert_eq!(first_found(mutant), P6_NO_CALL_TIMES_OUT);
 }
@@ -405,7 +345,10 @@ fn down_keeps_ref_breaks_names_match_buckets() {
     assert_eq!(commands[0], "client0: CREATE a");
     assert_eq!(counterexample.case.size(), 2);
     assert!(schedule.is_empty());
-    assert_snapshot!("down_keeps_ref", review(mutant, &counterexample));
+    assert_snapshot!(
+        "down_keeps_ref",
+        review(&format!("mutant:{}", mutant.name()), &counterexample)
+    );
     assert_eq!(broken_properties(mutant), [P2_NAMES_MATCH_BUCKETS]);
     assert_eq!(first_found(mutant), P2_NAMES_MATCH_BUCKETS);
 }
@@ -430,7 +373,10 @@ fn put_forgets_breaks_linearizability() {
             vec![]
         )
     );
-    assert_snapshot!("put_forgets", review(mutant, &counterexample));
+    assert_snapshot!(
+        "put_forgets",
+        review(&format!("mutant:{}", mutant.name()), &counterexample)
+    );
     assert_eq!(broken_properties(mutant), [P4_LINEARIZABLE]);
     assert_eq!(first_found(mutant), P4_LINEARIZABLE);
 }

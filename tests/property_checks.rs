@@ -8,6 +8,9 @@
 //! shape, kept as a reviewed snapshot (the case file and its trace). Each
 //! shape search is rerun on `fixed`, which must pass it.
 
+mod common;
+
+use common::{assert_one_minimal, review, shape, words};
 use insta::assert_snapshot;
 use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases};
 use kvsim::check::{
@@ -96,89 +99,6 @@ impl Search {
     }
 }
 
-/// Every case with one element fewer — one command, one fault or one
-/// override — labelled by what was removed.
-fn one_deletions(case: &Case) -> Vec<(String, Case)> {
-    let mut out = Vec::new();
-    for (c, client) in case.clients.iter().enumerate() {
-        for (i, (id, command)) in client.commands.iter().enumerate() {
-            let mut smaller = case.clone();
-            smaller.clients[c].commands.remove(i);
-            out.push((
-                format!("client{} command {id} `{command}`", client.id),
-                smaller,
-            ));
-        }
-    }
-    for (i, fault) in case.faults.iter().enumerate() {
-        let mut smaller = case.clone();
-        smaller.faults.remove(i);
-        out.push((format!("fault {} `{}`", fault.id, fault.fault), smaller));
-    }
-    for (i, key) in case.schedule.iter().enumerate() {
-        let mut smaller = case.clone();
-        smaller.schedule.remove(i);
-        out.push((format!("override `{key}`"), smaller));
-    }
-    out
-}
-
-/// Removing any one command, fault or override makes the failure of the
-/// counterexample's property go away (checked as the search checked it).
-fn assert_one_minimal(
-    registry: &dyn Fn() -> Box<dyn Registry>,
-    check: &CheckConfig,
-    counterexample: &Counterexample,
-) {
-    let property = counterexample.failure.property;
-    let still = run_case(&counterexample.case, registry, check);
-    assert!(
-        !still.holds(property),
-        "the shrunk case does not fail {property}:\n{counterexample}"
-    );
-    for (removed, smaller) in one_deletions(&counterexample.case) {
-        let run = run_case(&smaller, registry, check);
-        assert!(
-            run.holds(property),
-            "not 1-minimal: without {removed} the case still fails {property}:\n{counterexample}"
-        );
-    }
-}
-
-/// The snapshot of a counterexample: the failure, the case file a replay
-/// reads, and the trace.
-fn review(stage: Stage, counterexample: &Counterexample) -> String {
-    let meta = CaseMeta {
-        registry: Some(stage.name().to_string()),
-        property: Some(counterexample.failure.property.to_string()),
-    };
-    format!(
-        "{}\n\n{}\n{}",
-        counterexample.failure,
-        counterexample.case.to_json(&meta),
-        counterexample.trace
-    )
-}
-
-/// A case as three lists of words: commands (`client<id>: <command>`),
-/// faults and overrides.
-fn shape(case: &Case) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let commands = case
-        .clients
-        .iter()
-        .flat_map(|client| {
-            client
-                .commands
-                .iter()
-                .map(move |(_, command)| format!("client{}: {command}", client.id))
-        })
-        .collect();
-    let faults = case.faults.iter().map(|f| f.fault.to_string()).collect();
-    let schedule = case.schedule.iter().map(ToString::to_string).collect();
-    (commands, faults, schedule)
-}
-
-/// A failed run explained: the failure, the case file and the trace.
 /// A failure of `fixed`, as a report: proptest has shrunk the case; the
 /// harness's shrinker then takes it to a 1-minimal one (DESIGN.md: property
 /// tests run it after proptest's own shrinking), traced.
@@ -335,7 +255,7 @@ fn naive_flaw_is_found_and_shrunk() {
     let counterexample = assert_flaw_found(Stage::Naive, &can_break);
     assert_snapshot!(
         "naive_counterexample",
-        review(Stage::Naive, &counterexample)
+        review(Stage::Naive.name(), &counterexample)
     );
 }
 
@@ -349,7 +269,7 @@ fn monitored_flaw_is_found_and_shrunk() {
     let counterexample = assert_flaw_found(Stage::Monitored, &can_break);
     assert_snapshot!(
         "monitored_counterexample",
-        review(Stage::Monitored, &counterexample)
+        review(Stage::Monitored.name(), &counterexample)
     );
 }
 
@@ -363,7 +283,7 @@ fn no_catch_all_flaw_is_found_and_shrunk() {
     let counterexample = assert_flaw_found(Stage::NoCatchAll, &can_break);
     assert_snapshot!(
         "no_catch_all_counterexample",
-        review(Stage::NoCatchAll, &counterexample)
+        review(Stage::NoCatchAll.name(), &counterexample)
     );
 }
 
@@ -373,7 +293,7 @@ fn unlinked_flaw_is_found_and_shrunk() {
     let counterexample = assert_flaw_found(Stage::Unlinked, &can_break);
     assert_snapshot!(
         "unlinked_counterexample",
-        review(Stage::Unlinked, &counterexample)
+        review(Stage::Unlinked.name(), &counterexample)
     );
 }
 
@@ -411,10 +331,6 @@ fn assert_shape(stage: Stage, search: &Search, property: Property) -> Counterexa
     first.expect("SEEDS is not empty")
 }
 
-fn words(items: &[&str]) -> Vec<String> {
-    items.iter().map(ToString::to_string).collect()
-}
-
 /// `naive`: CREATE a, then the bucket crashes; being linked, it takes the
 /// registry down (property 3).
 #[test]
@@ -437,7 +353,7 @@ fn naive_bucket_crash_kills_the_registry() {
     );
     assert_snapshot!(
         "naive_create_crash_kills_registry",
-        review(Stage::Naive, &counterexample)
+        review(Stage::Naive.name(), &counterexample)
     );
 }
 
@@ -471,7 +387,7 @@ fn naive_lookup_after_stop_names_a_dead_bucket() {
     );
     assert_snapshot!(
         "naive_create_stop_lookup_names_dead_bucket",
-        review(Stage::Naive, &counterexample)
+        review(Stage::Naive.name(), &counterexample)
     );
 
     let by_hand = assemble(
@@ -530,7 +446,7 @@ fn monitored_bucket_crash_kills_the_registry() {
     );
     assert_snapshot!(
         "monitored_create_crash_kills_registry",
-        review(Stage::Monitored, &counterexample)
+        review(Stage::Monitored.name(), &counterexample)
     );
 }
 
@@ -547,7 +463,7 @@ fn no_catch_all_stray_message_kills_the_registry() {
     assert_eq!(counterexample.failure.step, 1);
     assert_snapshot!(
         "no_catch_all_stray_kills_registry",
-        review(Stage::NoCatchAll, &counterexample)
+        review(Stage::NoCatchAll.name(), &counterexample)
     );
 }
 
@@ -576,6 +492,6 @@ fn unlinked_kill_before_lookup_names_a_dead_bucket() {
     );
     assert_snapshot!(
         "unlinked_kill_before_lookup_names_dead_bucket",
-        review(Stage::Unlinked, &counterexample)
+        review(Stage::Unlinked.name(), &counterexample)
     );
 }

@@ -229,3 +229,90 @@ pub fn kvsim<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
         stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
     }
 }
+
+/// Every case with one element fewer — one command, one fault or one
+/// override — labelled by what was removed.
+pub fn one_deletions(case: &kvsim::check::Case) -> Vec<(String, kvsim::check::Case)> {
+    let mut out = Vec::new();
+    for (c, client) in case.clients.iter().enumerate() {
+        for (i, (id, command)) in client.commands.iter().enumerate() {
+            let mut smaller = case.clone();
+            smaller.clients[c].commands.remove(i);
+            out.push((
+                format!("client{} command {id} `{command}`", client.id),
+                smaller,
+            ));
+        }
+    }
+    for (i, fault) in case.faults.iter().enumerate() {
+        let mut smaller = case.clone();
+        smaller.faults.remove(i);
+        out.push((format!("fault {} `{}`", fault.id, fault.fault), smaller));
+    }
+    for (i, key) in case.schedule.iter().enumerate() {
+        let mut smaller = case.clone();
+        smaller.schedule.remove(i);
+        out.push((format!("override `{key}`"), smaller));
+    }
+    out
+}
+
+/// Removing any one command, fault or override makes the failure of the
+/// counterexample's property go away (checked as the search checked it).
+pub fn assert_one_minimal(
+    registry: &dyn Fn() -> Box<dyn kvsim::kv::Registry>,
+    check: &kvsim::check::CheckConfig,
+    counterexample: &kvsim::check::Counterexample,
+) {
+    use kvsim::check::run_case;
+    let property = counterexample.failure.property;
+    let still = run_case(&counterexample.case, registry, check);
+    assert!(
+        !still.holds(property),
+        "the shrunk case does not fail {property}:\n{counterexample}"
+    );
+    for (removed, smaller) in one_deletions(&counterexample.case) {
+        let run = run_case(&smaller, registry, check);
+        assert!(
+            run.holds(property),
+            "not 1-minimal: without {removed} the case still fails {property}:\n{counterexample}"
+        );
+    }
+}
+
+/// The snapshot of a counterexample: the failure, the case file a replay
+/// reads (naming `registry`), and the trace.
+pub fn review(registry: &str, counterexample: &kvsim::check::Counterexample) -> String {
+    let meta = kvsim::check::CaseMeta {
+        registry: Some(registry.to_string()),
+        property: Some(counterexample.failure.property.to_string()),
+    };
+    format!(
+        "{}\n\n{}\n{}",
+        counterexample.failure,
+        counterexample.case.to_json(&meta),
+        counterexample.trace
+    )
+}
+
+/// A case as three lists of words: commands (`client<id>: <command>`),
+/// faults and overrides.
+pub fn shape(case: &kvsim::check::Case) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let commands = case
+        .clients
+        .iter()
+        .flat_map(|client| {
+            client
+                .commands
+                .iter()
+                .map(move |(_, command)| format!("client{}: {command}", client.id))
+        })
+        .collect();
+    let faults = case.faults.iter().map(|f| f.fault.to_string()).collect();
+    let schedule = case.schedule.iter().map(ToString::to_string).collect();
+    (commands, faults, schedule)
+}
+
+pub fn words(items: &[&str]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
+}
