@@ -3,140 +3,16 @@
 
 mod common;
 
-use common::{Log, M, Probe, fifo_sim, log, spawn};
+use common::{Log, M, Probe, Seq, fifo_sim, log, spawn};
 use kvsim::otp::{self, Agent, Envelope, GenServerProcess};
 use kvsim::sim::choice::{Fifo, Overrides, RandomWalk};
 use kvsim::sim::{
-    ClientState, Control, Ctx, EventKey, Incoming, Limits, Naming, Outcome, Pid, Process, Reason,
-    Ref, Sim, SpawnOpts,
+    Control, EventKey, Incoming, Limits, Naming, Outcome, Pid, Reason, Ref, Sim, SpawnOpts,
 };
-use std::any::Any;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::rc::Rc;
-
-type Step<T> = Box<dyn FnOnce(&mut Ctx<'_, T>) -> Control>;
-type Handler<T> = Box<dyn FnMut(&mut Ctx<'_, T>, &Incoming<T>) -> Control>;
-
-/// A process that logs what it receives (with senders and refs) and runs an
-/// optional handler; spawned as a client, it also takes one step per client
-/// event, a `settle` step only once nothing is queued anywhere.
-struct Seq<T> {
-    name: String,
-    log: Log,
-    trap_exit: bool,
-    steps: VecDeque<(bool, Step<T>)>,
-    next_cmd: u32,
-    handler: Option<Handler<T>>,
-}
-
-impl<T: Debug + 'static> Seq<T> {
-    fn new(name: &str, log: &Log) -> Seq<T> {
-        Seq {
-            name: name.to_string(),
-            log: log.clone(),
-            trap_exit: false,
-            steps: VecDeque::new(),
-            next_cmd: 0,
-            handler: None,
-        }
-    }
-
-    fn trapping(mut self) -> Seq<T> {
-        self.trap_exit = true;
-        self
-    }
-
-    fn on(
-        mut self,
-        handler: impl FnMut(&mut Ctx<'_, T>, &Incoming<T>) -> Control + 'static,
-    ) -> Seq<T> {
-        self.handler = Some(Box::new(handler));
-        self
-    }
-
-    fn then(self, step: impl FnOnce(&mut Ctx<'_, T>) + 'static) -> Seq<T> {
-        self.push(false, move |ctx| {
-            step(ctx);
-            Control::Continue
-        })
-    }
-
-    fn settle(self, step: impl FnOnce(&mut Ctx<'_, T>) + 'static) -> Seq<T> {
-        self.push(true, move |ctx| {
-            step(ctx);
-            Control::Continue
-        })
-    }
-
-    fn then_exit(self, reason: Reason) -> Seq<T> {
-        self.push(false, move |_| Control::Exit(reason))
-    }
-
-    fn settle_exit(self, reason: Reason) -> Seq<T> {
-        self.push(true, move |_| Control::Exit(reason))
-    }
-
-    fn push(
-        mut self,
-        needs_quiet: bool,
-        step: impl FnOnce(&mut Ctx<'_, T>) -> Control + 'static,
-    ) -> Seq<T> {
-        self.steps.push_back((needs_quiet, Box::new(step)));
-        self
-    }
-}
-
-fn render<T: Debug>(incoming: &Incoming<T>) -> String {
-    match incoming {
-        Incoming::Message { msg, .. } => format!("msg {msg:?}"),
-        Incoming::Exit { from, reason } => format!("EXIT {from:?} {reason}"),
-        Incoming::Down { mref, pid, reason } => format!("DOWN {mref:?} {pid:?} {reason}"),
-        Incoming::Timer { .. } => "timer".to_string(),
-    }
-}
-
-impl<T: Debug + 'static> Process<T> for Seq<T> {
-    fn init(&mut self, ctx: &mut Ctx<'_, T>) -> Result<(), Reason> {
-        ctx.set_trap_exit(self.trap_exit);
-        Ok(())
-    }
-
-    fn handle(&mut self, ctx: &mut Ctx<'_, T>, incoming: Incoming<T>) -> Control {
-        self.log
-            .borrow_mut()
-            .push(format!("{}: {}", self.name, render(&incoming)));
-        match &mut self.handler {
-            Some(handler) => handler(ctx, &incoming),
-            None => Control::Continue,
-        }
-    }
-
-    fn client_state(&self) -> ClientState {
-        match self.steps.front() {
-            Some(&(needs_quiet, _)) => ClientState::Ready {
-                cmd: self.next_cmd,
-                needs_quiet,
-            },
-            None => ClientState::Done,
-        }
-    }
-
-    fn act(&mut self, ctx: &mut Ctx<'_, T>) -> Control {
-        match self.steps.pop_front() {
-            Some((_, step)) => {
-                self.next_cmd += 1;
-                step(ctx)
-            }
-            None => Control::Continue,
-        }
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
 
 fn push(log: &Log, line: impl Into<String>) {
     log.borrow_mut().push(line.into());

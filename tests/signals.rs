@@ -3,102 +3,14 @@
 
 mod common;
 
-use common::{Log, M, Probe, describe, fifo_sim, log, spawn};
+use common::{Log, M, Probe, Seq, describe, fifo_sim, log, spawn};
 use kvsim::sim::choice::{Overrides, RandomWalk};
 use kvsim::sim::{
-    ChoiceSource, ClientState, Control, Ctx, EventKey, Incoming, Limits, Outcome, Pid, Process,
-    Reason, Sim, SpawnOpts,
+    ChoiceSource, Control, EventKey, Incoming, Limits, Outcome, Pid, Reason, Sim, SpawnOpts,
 };
-use std::any::Any;
 use std::cell::RefCell;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::rc::Rc;
-
-type Step = Box<dyn FnOnce(&mut Ctx<'_, M>) -> Control>;
-
-/// A client driver taking one step per client event. A `settle` step waits
-/// until no signal is queued anywhere (the scripts' `SETTLE`). Logs what it
-/// receives as `"<name>: <signal>"`.
-struct Seq {
-    name: String,
-    log: Log,
-    steps: VecDeque<(bool, Step)>,
-    next_cmd: u32,
-}
-
-impl Seq {
-    fn new(name: &str, log: &Log) -> Seq {
-        Seq {
-            name: name.to_string(),
-            log: log.clone(),
-            steps: VecDeque::new(),
-            next_cmd: 0,
-        }
-    }
-
-    /// A step that keeps the driver running.
-    fn then(self, step: impl FnOnce(&mut Ctx<'_, M>) + 'static) -> Seq {
-        self.push(false, move |ctx| {
-            step(ctx);
-            Control::Continue
-        })
-    }
-
-    /// A step that runs only once nothing is queued anywhere.
-    fn settle(self, step: impl FnOnce(&mut Ctx<'_, M>) + 'static) -> Seq {
-        self.push(true, move |ctx| {
-            step(ctx);
-            Control::Continue
-        })
-    }
-
-    /// A step that decides whether the driver exits.
-    fn then_control(self, step: impl FnOnce(&mut Ctx<'_, M>) -> Control + 'static) -> Seq {
-        self.push(false, step)
-    }
-
-    fn push(
-        mut self,
-        needs_quiet: bool,
-        step: impl FnOnce(&mut Ctx<'_, M>) -> Control + 'static,
-    ) -> Seq {
-        self.steps.push_back((needs_quiet, Box::new(step)));
-        self
-    }
-}
-
-impl Process<M> for Seq {
-    fn handle(&mut self, _ctx: &mut Ctx<'_, M>, incoming: Incoming<M>) -> Control {
-        self.log
-            .borrow_mut()
-            .push(format!("{}: {}", self.name, describe(&incoming)));
-        Control::Continue
-    }
-
-    fn client_state(&self) -> ClientState {
-        match self.steps.front() {
-            Some(&(needs_quiet, _)) => ClientState::Ready {
-                cmd: self.next_cmd,
-                needs_quiet,
-            },
-            None => ClientState::Done,
-        }
-    }
-
-    fn act(&mut self, ctx: &mut Ctx<'_, M>) -> Control {
-        match self.steps.pop_front() {
-            Some((_, step)) => {
-                self.next_cmd += 1;
-                step(ctx)
-            }
-            None => Control::Continue,
-        }
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
 
 fn push(log: &Log, line: impl Into<String>) {
     log.borrow_mut().push(line.into());
@@ -126,7 +38,7 @@ fn s1_pids_are_never_reused() {
     let mut sim = Sim::<M>::new(Box::new(kvsim::sim::choice::Fifo), Limits::default(), false);
     let log = log();
     let pids: Rc<RefCell<Vec<Pid>>> = Rc::new(RefCell::new(Vec::new()));
-    let mut driver = Seq::new("d", &log);
+    let mut driver = Seq::<M>::new("d", &log).rendering(describe);
     for _ in 0..SPAWNS {
         let (pids, log) = (pids.clone(), log.clone());
         // Each child is dead before the next spawn, so a pid allocator that
@@ -166,7 +78,8 @@ fn s2_a_dead_process_stays_dead_and_receives_nothing() {
     let log = log();
     let p = spawn(&mut sim, stoppable("p", &log));
     let (l1, l2) = (log.clone(), log.clone());
-    let driver = Seq::new("d", &log)
+    let driver = Seq::<M>::new("d", &log)
+        .rendering(describe)
         .then(move |ctx| {
             ctx.send(p, "stop".to_string());
             // Queued behind `stop` on the same pair: p dies before it.
@@ -209,13 +122,15 @@ fn s3_is_alive_delivers_callers_pending_exit_first() {
         let log = log();
         let p = spawn(&mut sim, stoppable("p", &log));
         let l = log.clone();
-        let driver = Seq::new("q", &log).then(move |ctx| {
-            match signal {
-                "kill" => ctx.exit(p, Reason::Kill),
-                _ => ctx.send(p, "stop".to_string()),
-            }
-            push(&l, format!("q: alive {}", ctx.is_alive(p)));
-        });
+        let driver = Seq::<M>::new("q", &log)
+            .rendering(describe)
+            .then(move |ctx| {
+                match signal {
+                    "kill" => ctx.exit(p, Reason::Kill),
+                    _ => ctx.send(p, "stop".to_string()),
+                }
+                push(&l, format!("q: alive {}", ctx.is_alive(p)));
+            });
         sim.spawn_client(0, Box::new(driver));
         sim.run();
         let expected: &[&str] = if signal == "kill" {
@@ -230,9 +145,12 @@ fn s3_is_alive_delivers_callers_pending_exit_first() {
     let mut sim = fifo_sim();
     let log = log();
     let p = spawn(&mut sim, Probe::new("p", &log));
-    let q = Seq::new("q", &log).then(move |ctx| ctx.exit(p, Reason::Kill));
+    let q = Seq::<M>::new("q", &log)
+        .rendering(describe)
+        .then(move |ctx| ctx.exit(p, Reason::Kill));
     let (l1, l2) = (log.clone(), log.clone());
-    let r = Seq::new("r", &log)
+    let r = Seq::<M>::new("r", &log)
+        .rendering(describe)
         .then(move |ctx| push(&l1, format!("r: alive {}", ctx.is_alive(p))))
         .settle(move |ctx| push(&l2, format!("r: alive {}", ctx.is_alive(p))));
     sim.spawn_client(0, Box::new(q));
@@ -247,7 +165,8 @@ fn s4_send_is_asynchronous_and_to_a_dead_pid_is_a_no_op() {
     let log = log();
     let p = spawn(&mut sim, Probe::new("p", &log));
     let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
-    let driver = Seq::new("d", &log)
+    let driver = Seq::<M>::new("d", &log)
+        .rendering(describe)
         .then(move |ctx| {
             ctx.send(p, "hello".to_string());
             // Send returned before p ran.
@@ -291,8 +210,10 @@ fn payload<'a>(line: &'a str, who: &str) -> &'a str {
 
 /// A sender that links to `c`, sends `<tag>0..<tag>9` over five steps with
 /// an exit signal in the middle, and finally exits with `<tag>_done`.
-fn sender(tag: &'static str, c: Pid, log: &Log) -> Seq {
-    let mut seq = Seq::new(tag, log).then(move |ctx| ctx.link(c).expect("c is alive"));
+fn sender(tag: &'static str, c: Pid, log: &Log) -> Seq<M> {
+    let mut seq = Seq::<M>::new(tag, log)
+        .rendering(describe)
+        .then(move |ctx| ctx.link(c).expect("c is alive"));
     for pair in 0..5 {
         seq = seq.then(move |ctx| {
             ctx.send(c, format!("{tag}{}", 2 * pair));
@@ -353,10 +274,12 @@ fn relay(sim: &mut Sim<M>, log: &Log) {
             Control::Continue
         }),
     );
-    let a = Seq::new("a", log).then(move |ctx| {
-        ctx.send(c, "from a".to_string()); // signal 0 of client0.cmd0
-        ctx.send(b, "go".to_string()); // signal 1 of client0.cmd0
-    });
+    let a = Seq::<M>::new("a", log)
+        .rendering(describe)
+        .then(move |ctx| {
+            ctx.send(c, "from a".to_string()); // signal 0 of client0.cmd0
+            ctx.send(b, "go".to_string()); // signal 1 of client0.cmd0
+        });
     sim.spawn_client(0, Box::new(a));
 }
 
@@ -434,11 +357,13 @@ fn s7_messages_are_handled_in_arrival_order_one_handler_at_a_time() {
         }),
     );
     *c_pid.borrow_mut() = Some(c);
-    let driver = Seq::new("d", &log).then(move |ctx| {
-        for msg in ["x", "m1", "m2"] {
-            ctx.send(b, msg.to_string());
-        }
-    });
+    let driver = Seq::<M>::new("d", &log)
+        .rendering(describe)
+        .then(move |ctx| {
+            for msg in ["x", "m1", "m2"] {
+                ctx.send(b, msg.to_string());
+            }
+        });
     sim.spawn_client(0, Box::new(driver));
     sim.run();
 

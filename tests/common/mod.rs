@@ -316,3 +316,139 @@ pub fn shape(case: &kvsim::check::Case) -> (Vec<String>, Vec<String>, Vec<String
 pub fn words(items: &[&str]) -> Vec<String> {
     items.iter().map(ToString::to_string).collect()
 }
+
+pub type SeqStep<T> = Box<dyn FnOnce(&mut Ctx<'_, T>) -> Control>;
+pub type SeqHandler<T> = Box<dyn FnMut(&mut Ctx<'_, T>, &Incoming<T>) -> Control>;
+
+/// A process that logs what it receives (with senders and refs) and runs an
+/// optional handler; spawned as a client, it also takes one step per client
+/// event, a `settle` step only once nothing is queued anywhere.
+pub struct Seq<T> {
+    name: String,
+    log: Log,
+    trap_exit: bool,
+    steps: std::collections::VecDeque<(bool, SeqStep<T>)>,
+    next_cmd: u32,
+    handler: Option<SeqHandler<T>>,
+    render: fn(&Incoming<T>) -> String,
+}
+
+impl<T: std::fmt::Debug + 'static> Seq<T> {
+    /// Logs what it receives in its own words, e.g. [`describe`].
+    pub fn rendering(mut self, render: fn(&Incoming<T>) -> String) -> Seq<T> {
+        self.render = render;
+        self
+    }
+
+    /// A step that decides whether the driver exits.
+    pub fn then_control(self, step: impl FnOnce(&mut Ctx<'_, T>) -> Control + 'static) -> Seq<T> {
+        self.push(false, step)
+    }
+
+    pub fn new(name: &str, log: &Log) -> Seq<T> {
+        Seq {
+            name: name.to_string(),
+            log: log.clone(),
+            trap_exit: false,
+            steps: std::collections::VecDeque::new(),
+            next_cmd: 0,
+            handler: None,
+            render: render_full,
+        }
+    }
+
+    pub fn trapping(mut self) -> Seq<T> {
+        self.trap_exit = true;
+        self
+    }
+
+    pub fn on(
+        mut self,
+        handler: impl FnMut(&mut Ctx<'_, T>, &Incoming<T>) -> Control + 'static,
+    ) -> Seq<T> {
+        self.handler = Some(Box::new(handler));
+        self
+    }
+
+    pub fn then(self, step: impl FnOnce(&mut Ctx<'_, T>) + 'static) -> Seq<T> {
+        self.push(false, move |ctx| {
+            step(ctx);
+            Control::Continue
+        })
+    }
+
+    pub fn settle(self, step: impl FnOnce(&mut Ctx<'_, T>) + 'static) -> Seq<T> {
+        self.push(true, move |ctx| {
+            step(ctx);
+            Control::Continue
+        })
+    }
+
+    pub fn then_exit(self, reason: kvsim::sim::Reason) -> Seq<T> {
+        self.push(false, move |_| Control::Exit(reason))
+    }
+
+    pub fn settle_exit(self, reason: kvsim::sim::Reason) -> Seq<T> {
+        self.push(true, move |_| Control::Exit(reason))
+    }
+
+    pub fn push(
+        mut self,
+        needs_quiet: bool,
+        step: impl FnOnce(&mut Ctx<'_, T>) -> Control + 'static,
+    ) -> Seq<T> {
+        self.steps.push_back((needs_quiet, Box::new(step)));
+        self
+    }
+}
+
+/// Renders a signal with its sender, refs and reason.
+pub fn render_full<T: std::fmt::Debug>(incoming: &Incoming<T>) -> String {
+    match incoming {
+        Incoming::Message { msg, .. } => format!("msg {msg:?}"),
+        Incoming::Exit { from, reason } => format!("EXIT {from:?} {reason}"),
+        Incoming::Down { mref, pid, reason } => format!("DOWN {mref:?} {pid:?} {reason}"),
+        Incoming::Timer { .. } => "timer".to_string(),
+    }
+}
+
+impl<T: std::fmt::Debug + 'static> Process<T> for Seq<T> {
+    fn init(&mut self, ctx: &mut Ctx<'_, T>) -> Result<(), kvsim::sim::Reason> {
+        ctx.set_trap_exit(self.trap_exit);
+        Ok(())
+    }
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, T>, incoming: Incoming<T>) -> Control {
+        self.log
+            .borrow_mut()
+            .push(format!("{}: {}", self.name, (self.render)(&incoming)));
+        match &mut self.handler {
+            Some(handler) => handler(ctx, &incoming),
+            None => Control::Continue,
+        }
+    }
+
+    fn client_state(&self) -> ClientState {
+        match self.steps.front() {
+            Some(&(needs_quiet, _)) => ClientState::Ready {
+                cmd: self.next_cmd,
+                needs_quiet,
+            },
+            None => ClientState::Done,
+        }
+    }
+
+    fn act(&mut self, ctx: &mut Ctx<'_, T>) -> Control {
+        match self.steps.pop_front() {
+            Some((_, step)) => {
+                self.next_cmd += 1;
+                step(ctx)
+            }
+            None => Control::Continue,
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
