@@ -142,7 +142,12 @@ pub fn run_case(
     if checker.failure.is_none() && system.sim.outcome() == Outcome::Quiescent {
         checker.at_quiescence(&system);
     }
-    let dialogue = dialogue(&system, case);
+    let names: Vec<String> = case
+        .clients
+        .iter()
+        .map(|client| format!("client{}", client.id))
+        .collect();
+    let dialogue = system.dialogue(names.iter().map(String::as_str));
     CaseRun {
         failure: checker.failure,
         outcome: system.sim.outcome(),
@@ -152,19 +157,6 @@ pub fn run_case(
         unused_faults: system.sim.unused_faults(),
         trace: system.sim.take_trace(),
     }
-}
-
-fn dialogue(system: &KvSystem, case: &Case) -> String {
-    let clients = system.clients();
-    if let [only] = clients {
-        return system.transcript(*only);
-    }
-    let mut out = String::new();
-    for (client, pid) in case.clients.iter().zip(clients) {
-        out.push_str(&format!("== client{}\n", client.id));
-        out.push_str(&system.transcript(*pid));
-    }
-    out
 }
 
 fn lookup_reply_pid(msg: &Msg) -> Option<Pid> {

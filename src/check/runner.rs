@@ -115,18 +115,7 @@ pub fn run_script(script: &Script, config: &RunConfig) -> RunReport {
         system.add_client(client_id as u32, commands.into_iter(), true);
     }
     let outcome = system.sim.run();
-    let pids = system.clients().to_vec();
-    let mut dialogue = String::new();
-    if script.clients.len() == 1 {
-        dialogue = system.transcript(pids[0]);
-    } else {
-        for (client, pid) in script.clients.iter().zip(pids) {
-            dialogue.push_str("== ");
-            dialogue.push_str(&client.name);
-            dialogue.push('\n');
-            dialogue.push_str(&system.transcript(pid));
-        }
-    }
+    let dialogue = system.dialogue(script.clients.iter().map(|client| client.name.as_str()));
     RunReport {
         dialogue,
         outcome,

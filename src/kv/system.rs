@@ -174,6 +174,23 @@ impl KvSystem {
             .unwrap_or_default()
     }
 
+    /// The whole conversation, as `kvsim run` prints it: with one client
+    /// its dialogue; with several, each under a `== <name>` header, `names`
+    /// giving the clients' names in the order they were added.
+    pub fn dialogue<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> String {
+        if let [only] = self.clients.as_slice() {
+            return self.transcript(*only);
+        }
+        let mut out = String::new();
+        for (name, &pid) in names.into_iter().zip(&self.clients) {
+            out.push_str("== ");
+            out.push_str(name);
+            out.push('\n');
+            out.push_str(&self.transcript(pid));
+        }
+        out
+    }
+
     /// The registry's state, while it is alive and not mid-handler.
     pub fn registry_state(&self) -> Option<&dyn Registry> {
         let process = self

@@ -444,66 +444,51 @@ impl<M: Debug + 'static> Sim<M> {
     fn chosen_event(&mut self) -> Option<(Event, Option<KeyId>)> {
         let quiet = self.heads.is_empty();
         let mut events = Vec::new();
-        let mut candidates = Vec::new();
         for client in 0..self.clients.len() {
-            let (pid, stable_id) = self.clients[client];
+            let (pid, _) = self.clients[client];
             if let Some(cmd) = self.client_ready(pid, quiet) {
-                let key = self.keys.root(Root::Client {
-                    client: stable_id,
-                    cmd,
-                });
                 events.push(Event::Client { pid, client, cmd });
-                candidates.push(Candidate {
-                    key,
-                    actor: pid,
-                    kind: CandidateKind::Client,
-                });
             }
         }
-        let heads: Vec<(Pid, Pid)> = self.heads.iter().map(|&(_, from, to)| (from, to)).collect();
-        for (from, to) in heads {
-            let key = match self
-                .queues
-                .get(&(from, to))
-                .and_then(|q| q.front())
-                .and_then(|q| q.key)
-            {
-                Some(key) => key,
-                None => self.keys.root(Root::Setup),
-            };
-            events.push(Event::Deliver { from, to });
-            candidates.push(Candidate {
-                key,
-                actor: to,
-                kind: CandidateKind::Deliver { from },
-            });
-        }
+        events.extend(
+            self.heads
+                .iter()
+                .map(|&(_, from, to)| Event::Deliver { from, to }),
+        );
         for index in 0..self.faults.len() {
             if self.fault_enabled(&self.faults[index]) {
-                let target = self.fault_target(&self.faults[index].fault.target);
-                let key = self.keys.root(Root::Fault {
-                    fault: self.faults[index].fault.id,
-                });
                 events.push(Event::Fault(index));
-                candidates.push(Candidate {
-                    key,
-                    actor: target.unwrap_or(Pid::HARNESS),
-                    kind: CandidateKind::Fault,
-                });
             }
         }
-        if events.is_empty()
-            && let Some(timer) = self.timers.values().next()
-        {
-            let (owner, n) = (timer.owner, timer.n);
-            let key = self.timer_key(owner, n);
+        if events.is_empty() && !self.timers.is_empty() {
             events.push(Event::Timer);
-            candidates.push(Candidate {
-                key,
-                actor: owner,
-                kind: CandidateKind::Timer,
-            });
         }
+        let candidates: Vec<Candidate> = events
+            .iter()
+            .map(|&event| {
+                let (actor, kind) = match event {
+                    Event::Client { pid, .. } => (pid, CandidateKind::Client),
+                    Event::Deliver { from, to } => (to, CandidateKind::Deliver { from }),
+                    Event::Fault(index) => {
+                        let target = self.fault_target(&self.faults[index].fault.target);
+                        (target.unwrap_or(Pid::HARNESS), CandidateKind::Fault)
+                    }
+                    Event::Timer => {
+                        let owner = self
+                            .timers
+                            .values()
+                            .next()
+                            .map_or(Pid::HARNESS, |t| t.owner);
+                        (owner, CandidateKind::Timer)
+                    }
+                };
+                Candidate {
+                    key: self.key_of(event),
+                    actor,
+                    kind,
+                }
+            })
+            .collect();
         if events.is_empty() {
             return None;
         }
