@@ -49,10 +49,9 @@
 //! println!("{counterexample}\n{}", counterexample.trace);
 //! ```
 //!
-//! The shrunk case is one client with two commands (`CREATE a`, then `PUT a
-//! a 1`, which looks the bucket up first), one `kill bucket:a` fault and
-//! one schedule override, `fault0`; it breaks property 1 at its fifth
-//! event. Its trace (see [Debugging failures](#debugging-failures)):
+//! The shrunk case is one client with two commands (`CREATE a`, then
+//! `LOOKUP a`), one `kill bucket:a` fault and one schedule override,
+//! `fault0`; it breaks property 1 at its fifth event. Its trace (see [Debugging failures](#debugging-failures)):
 //!
 //! ```text
 //!     harness spawn registry
@@ -62,7 +61,7 @@
 //!     client0 -> registry: cast {:create, "a"}
 //!     client0: CREATE a => OK
 //! #2 t=0 [client0.cmd1] client0 acts
-//!     client0: PUT a a 1
+//!     client0: LOOKUP a
 //!     client0 monitors registry (ref 1)
 //!     client0 -> registry: call {:lookup, "a"} (tag 1)
 //!     client0 starts timer 0 (fires at t=5000)

@@ -46,20 +46,6 @@ pub struct Failure {
     pub detail: String,
 }
 
-impl Failure {
-    /// A failure whose property could not be established (a harness fault).
-    pub(crate) fn unknown() -> Failure {
-        Failure {
-            property: Property {
-                number: 0,
-                name: "unknown",
-            },
-            step: 0,
-            detail: String::new(),
-        }
-    }
-}
-
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

@@ -9,8 +9,7 @@ use crate::check::generate::{GenConfig, cases};
 use crate::check::shrink::shrink_case;
 use crate::kv::Registry;
 use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
-use std::cell::Cell;
+use proptest::test_runner::{Config, RngSeed, TestRunner};
 use std::fmt;
 
 /// How to search.
@@ -64,77 +63,58 @@ impl fmt::Display for Counterexample {
     }
 }
 
-/// Generates up to `config.cases` cases and checks `registry` on each.
-/// `Ok(cases run)` when every property held; otherwise the shrunk
-/// counterexample.
+/// How many steps proptest's own shrinking (walking the generated value
+/// tree toward simpler values) may take before the harness's shrinker
+/// takes over: the tree shrinks the generated structure, not the case's
+/// elements, and past a few dozen steps the shrinker does the real work in
+/// far fewer runs.
+pub const PROPTEST_SHRINK_STEPS_MAX: u32 = 64;
+
+/// Generates up to `config.cases` cases (the same cases, seed for seed, as
+/// [`find_failure`]) and checks `registry` on each. `Ok(cases run)` when
+/// every property held; otherwise the counterexample, shrunk first by
+/// proptest's value tree, then by [`shrink_case`].
 pub fn check_registry(
     registry: &dyn Fn() -> Box<dyn Registry>,
     config: &SearchConfig,
 ) -> Result<u32, Box<Counterexample>> {
     let runner_config = Config {
-        cases: config.cases,
         rng_seed: RngSeed::Fixed(config.seed),
-        failure_persistence: None,
-        // Proptest shrinks the generated structure, not the case's
-        // elements; past a few dozen steps our shrinker does the real work,
-        // in far fewer runs.
-        max_shrink_iters: 64,
         ..Config::default()
     };
     let mut runner = TestRunner::new(runner_config);
+    let strategy = cases(config.generator.clone());
     let quiet = CheckConfig {
         tracing: false,
         ..config.check.clone()
     };
-    let generated = Cell::new(0u32);
-    let first_failure: Cell<Option<(Failure, u32)>> = Cell::new(None);
-    let result = runner.run(&cases(config.generator.clone()), |case| {
-        let run = run_case(&case, registry, &quiet);
-        match run.failure {
-            None => {
-                generated.set(generated.get() + 1);
-                Ok(())
+    let fails = |case: &Case| run_case(case, registry, &quiet).failure;
+    for index in 1..=config.cases {
+        let Ok(mut tree) = strategy.new_tree(&mut runner) else {
+            return Ok(index - 1);
+        };
+        let Some(found) = fails(&tree.current()) else {
+            continue;
+        };
+        // Proptest's own shrinking, as its runner does it (without the
+        // runner, which prints to stderr when it stops early): simplify
+        // while the case still fails, complicate when it passes.
+        let mut smallest = tree.current();
+        let mut steps = 0;
+        let mut more = tree.simplify();
+        while more && steps < PROPTEST_SHRINK_STEPS_MAX {
+            steps += 1;
+            let candidate = tree.current();
+            if fails(&candidate).is_some() {
+                smallest = candidate;
+                more = tree.simplify();
+            } else {
+                more = tree.complicate();
             }
-            Some(failure) => {
-                // Proptest's own shrinking calls back with smaller cases:
-                // keep the first failure, the one generation found.
-                let first = first_failure.take();
-                first_failure.set(first.or(Some((failure.clone(), generated.get() + 1))));
-                Err(TestCaseError::fail(failure.to_string()))
-            }
         }
-    });
-    match result {
-        Ok(()) => Ok(generated.get()),
-        Err(TestError::Fail(_, case)) => {
-            let (found, cases_to_failure) = first_failure
-                .take()
-                .unwrap_or_else(|| (Failure::unknown(), generated.get()));
-            Err(Box::new(finish(
-                &case,
-                registry,
-                config,
-                found,
-                cases_to_failure,
-            )))
-        }
-        Err(TestError::Abort(reason)) => {
-            let (found, cases_to_failure) = first_failure
-                .take()
-                .unwrap_or_else(|| (Failure::unknown(), generated.get()));
-            let detail = format!("proptest aborted: {reason}");
-            Err(Box::new(Counterexample {
-                failure: Failure {
-                    detail,
-                    ..found.clone()
-                },
-                case: Case::default(),
-                found,
-                cases_to_failure,
-                trace: String::new(),
-            }))
-        }
+        return Err(Box::new(finish(&smallest, registry, config, found, index)));
     }
+    Ok(config.cases)
 }
 
 /// Generates cases one by one, without any shrinking, until one fails:

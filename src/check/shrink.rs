@@ -24,9 +24,15 @@ pub fn shrink(
     let mut still_fails =
         |candidate: &Case| fails(candidate).is_some_and(|f| f.property == property);
     let mut best = delete_to_fixpoint(case.clone(), &mut still_fails);
-    let merged = merge_clients(&best);
-    if merged != best && still_fails(&merged) {
-        best = delete_to_fixpoint(merged, &mut still_fails);
+    // Merging keeps the clients' commands in one order; a failure may need
+    // another (one client's write before another's read), so every order
+    // of the (at most a handful of) clients is tried, client order first.
+    for order in client_orders(best.clients.len()) {
+        let merged = merge_clients(&best, &order);
+        if merged != best && still_fails(&merged) {
+            best = delete_to_fixpoint(merged, &mut still_fails);
+            break;
+        }
     }
     // A plainer command or other names can make an element unnecessary:
     // each pass ends with deletion to a fixpoint, so the result stays
@@ -38,6 +44,14 @@ pub fn shrink(
     let renamed = rename_data(&best);
     if renamed != best && still_fails(&renamed) {
         best = delete_to_fixpoint(renamed, &mut still_fails);
+    }
+    // Deletions leave gaps in the ids; one client's ids (and the overrides
+    // naming them) are renumbered from 0, which changes no event.
+    if best.clients.len() == 1 {
+        let renumbered = merge_clients(&best, &[0]);
+        if renumbered != best && still_fails(&renumbered) {
+            best = renumbered;
+        }
     }
     best
 }
@@ -161,10 +175,34 @@ fn one_deletions(case: &Case) -> Vec<Case> {
 
 /// All commands in one client (id 0), in client order, ids renumbered from
 /// 0, faults renumbered from 0, and the overrides remapped to the new ids.
-fn merge_clients(case: &Case) -> Case {
+/// Every order of `count` clients (indices), the identity first; none
+/// beyond 5 clients, where 120 orders would cost more than they find.
+fn client_orders(count: usize) -> Vec<Vec<usize>> {
+    fn extend(prefix: &mut Vec<usize>, count: usize, out: &mut Vec<Vec<usize>>) {
+        if prefix.len() == count {
+            out.push(prefix.clone());
+            return;
+        }
+        for next in 0..count {
+            if !prefix.contains(&next) {
+                prefix.push(next);
+                extend(prefix, count, out);
+                prefix.pop();
+            }
+        }
+    }
+    if count > 5 {
+        return vec![(0..count).collect()];
+    }
+    let mut out = Vec::new();
+    extend(&mut Vec::new(), count, &mut out);
+    out
+}
+
+fn merge_clients(case: &Case, order: &[usize]) -> Case {
     let mut command_ids: BTreeMap<(u32, u32), u32> = BTreeMap::new();
     let mut commands = Vec::new();
-    for client in &case.clients {
+    for client in order.iter().filter_map(|&index| case.clients.get(index)) {
         for (id, command) in &client.commands {
             let new_id = commands.len() as u32;
             command_ids.insert((client.id, *id), new_id);
@@ -321,6 +359,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn client_orders_are_every_permutation_identity_first() {
+        assert_eq!(client_orders(1), [vec![0]]);
+        let three = client_orders(3);
+        assert_eq!(three.len(), 6);
+        assert_eq!(three[0], [0, 1, 2]);
+        assert!(three.contains(&vec![2, 0, 1]));
+    }
+
+    #[test]
     fn short_names_count_like_spreadsheet_columns() {
         let names: Vec<String> = [0, 1, 25, 26, 27, 51, 52]
             .into_iter()
@@ -352,7 +399,7 @@ mod tests {
                 EventKey::client(4, 0),
             ],
         };
-        let merged = merge_clients(&case);
+        let merged = merge_clients(&case, &[0, 1]);
         assert_eq!(merged.clients.len(), 1);
         assert_eq!(
             merged.clients[0]
