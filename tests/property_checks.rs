@@ -331,10 +331,9 @@ fn assert_shape(stage: Stage, search: &Search, property: Property) -> Counterexa
     first.expect("SEEDS is not empty")
 }
 
-/// `naive`: CREATE a, then the bucket crashes; being linked, it takes the
-/// registry down (property 3).
-#[test]
-fn naive_bucket_crash_kills_the_registry() {
+/// A linked stage: CREATE a, then the bucket crashes and takes the
+/// registry down (property 3), on every seed; the case is snapshotted.
+fn assert_create_crash_kills_registry(stage: Stage, snapshot: &str) {
     let search = Search::only(
         &[P3_REGISTRY_DIES_ONLY_WHEN_TOLD],
         GenConfig {
@@ -342,7 +341,7 @@ fn naive_bucket_crash_kills_the_registry() {
             ..GenConfig::default()
         },
     );
-    let counterexample = assert_shape(Stage::Naive, &search, P3_REGISTRY_DIES_ONLY_WHEN_TOLD);
+    let counterexample = assert_shape(stage, &search, P3_REGISTRY_DIES_ONLY_WHEN_TOLD);
     assert_eq!(
         shape(&counterexample.case),
         (
@@ -351,10 +350,14 @@ fn naive_bucket_crash_kills_the_registry() {
             vec![]
         )
     );
-    assert_snapshot!(
-        "naive_create_crash_kills_registry",
-        review(Stage::Naive.name(), &counterexample)
-    );
+    assert_snapshot!(snapshot, review(stage.name(), &counterexample));
+}
+
+/// `naive`: CREATE a, then the bucket crashes; being linked, it takes the
+/// registry down (property 3).
+#[test]
+fn naive_bucket_crash_kills_the_registry() {
+    assert_create_crash_kills_registry(Stage::Naive, "naive_create_crash_kills_registry");
 }
 
 /// `naive`: CREATE a, STOP a, then a lookup of `a`: with no monitor the
@@ -428,26 +431,7 @@ fn naive_lookup_after_stop_names_a_dead_bucket() {
 /// linked, it takes the registry down (property 3).
 #[test]
 fn monitored_bucket_crash_kills_the_registry() {
-    let search = Search::only(
-        &[P3_REGISTRY_DIES_ONLY_WHEN_TOLD],
-        GenConfig {
-            fault_kinds: vec![FaultKind::CrashBucket],
-            ..GenConfig::default()
-        },
-    );
-    let counterexample = assert_shape(Stage::Monitored, &search, P3_REGISTRY_DIES_ONLY_WHEN_TOLD);
-    assert_eq!(
-        shape(&counterexample.case),
-        (
-            words(&["client0: CREATE a"]),
-            words(&["crash bucket:a"]),
-            vec![]
-        )
-    );
-    assert_snapshot!(
-        "monitored_create_crash_kills_registry",
-        review(Stage::Monitored.name(), &counterexample)
-    );
+    assert_create_crash_kills_registry(Stage::Monitored, "monitored_create_crash_kills_registry");
 }
 
 /// `no-catch-all`: one stray message, and nothing else, kills the registry
