@@ -1,0 +1,266 @@
+//! Links, monitors and exit signals: linking (S14), monitoring and
+//! demonitoring (S15, S17, S18), an exit signal taking effect on its
+//! receiver (S9–S13), and death: the exit signals to links (S8) and the
+//! `DOWN`s to watchers (S16) a death sends, with their stable send indices,
+//! and everything a dead process leaves behind being dropped.
+
+use super::{DEATH_INDEX_BASE, Signal, Sim, Tapped, render_signal};
+use crate::sim::pid::{Pid, Ref};
+use crate::sim::process::Incoming;
+use crate::sim::reason::Reason;
+use crate::sim::trace::TraceEntry;
+use std::fmt::Debug;
+
+impl<M: Debug + 'static> Sim<M> {
+    /// An exit signal takes effect on `to` (S9–S13).
+    pub(super) fn exit_signal(&mut self, from: Pid, to: Pid, reason: Reason, linked: bool) {
+        let Some(entry) = self.procs.get_mut(&to) else {
+            return;
+        };
+        // A link's exit signal counts only while the link exists: after
+        // `unlink/1` returns, the link has no further effect on the caller.
+        if linked && !entry.links.remove(&from) {
+            return;
+        }
+        if reason == Reason::Kill && !linked {
+            self.die(to, Reason::Killed);
+        } else if entry.trap_exit {
+            self.invoke(to, |behaviour, ctx| {
+                behaviour.handle(ctx, Incoming::Exit { from, reason })
+            });
+        } else if !reason.is_normal() {
+            self.die(to, reason);
+        }
+    }
+
+    /// `pid` exits with `reason`: links get exit signals (S8), monitors get
+    /// `DOWN` on the (pid, watcher) pair, behind everything pid sent them
+    /// (S16); queues to pid and its timers are dropped.
+    pub(super) fn die(&mut self, pid: Pid, reason: Reason) {
+        let Some(entry) = self.procs.remove(&pid) else {
+            return;
+        };
+        if let Some(trace) = &mut self.trace {
+            trace.entries.push(TraceEntry::Exit {
+                pid: entry.name.clone(),
+                reason: reason.to_string(),
+            });
+        }
+        // The entry is out of the table, so name lookups below need it.
+        let name = entry.name;
+        if self.trace.is_some() {
+            self.dead_names.insert(pid, name.clone());
+        }
+        if self.taps.is_some() {
+            let (role, reason) = (entry.role.clone(), reason.clone());
+            self.tapped.push(Tapped::Exited { pid, role, reason });
+        }
+        // Death signals are indexed by recipient, not by position, so that a
+        // watcher or partner deleted from the case does not renumber the
+        // others (see `death_send_index`).
+        let mut used = Vec::new();
+        for partner in entry.links {
+            // The partner keeps its side of the link until the exit signal
+            // arrives, so that an `unlink` in between can still cancel it.
+            let n = self.death_send_index(partner, b'x', &mut used);
+            let exit = Signal::Exit {
+                reason: reason.clone(),
+                linked: true,
+            };
+            self.send_signal_at(n, pid, &name, partner, exit);
+        }
+        for (mref, watcher) in entry.watchers {
+            let n = self.death_send_index(watcher, b'd', &mut used);
+            let down = Signal::Down {
+                mref,
+                reason: reason.clone(),
+            };
+            self.send_signal_at(n, pid, &name, watcher, down);
+        }
+        for (mref, target) in entry.watching {
+            if let Some(target_entry) = self.procs.get_mut(&target) {
+                target_entry.watchers.remove(&mref);
+            }
+        }
+        for sender in entry.senders {
+            if let Some(queue) = self.queues.remove(&(sender, pid)) {
+                if let Some(head) = queue.front() {
+                    self.heads.remove(&(head.send_no, sender, pid));
+                }
+                // S17: a monitor request that finds the process dead is
+                // answered with `DOWN noproc`.
+                for queued in &queue {
+                    if let Signal::Monitor { mref } = queued.signal {
+                        let n = self.death_send_index(sender, b'm', &mut used);
+                        let down = Signal::Down {
+                            mref,
+                            reason: Reason::Noproc,
+                        };
+                        self.send_signal_at(n, pid, &name, sender, down);
+                    }
+                }
+                if self.trace.is_some() {
+                    let sender_name = self.name_of(sender);
+                    for queued in &queue {
+                        self.trace_push(TraceEntry::Drop {
+                            from: sender_name.clone(),
+                            to: name.clone(),
+                            signal: render_signal(&queued.signal),
+                        });
+                    }
+                }
+            }
+        }
+        for tref in entry.timers {
+            if let Some(deadline) = self.timer_deadlines.remove(&tref) {
+                self.timers.remove(&(deadline, tref.0));
+            }
+        }
+        if let Some(role) = entry.role
+            && let Some(pids) = self.roles.get_mut(&role)
+        {
+            pids.retain(|&p| p != pid);
+            if pids.is_empty() {
+                self.roles.remove(&role);
+            }
+        }
+    }
+
+    /// The send index of a signal sent at a death: `DEATH_INDEX_BASE` plus
+    /// an FNV-1a hash of the recipient's logical name (without its
+    /// generation number) and the signal's kind, probing past collisions
+    /// within the same death. Stable when other recipients come or go.
+    pub(super) fn death_send_index(&self, recipient: Pid, kind: u8, used: &mut Vec<u32>) -> u32 {
+        let name = self
+            .procs
+            .get(&recipient)
+            .map(|e| e.name.as_str())
+            .unwrap_or("");
+        let stem = match name.rfind('#') {
+            Some(at) if name[at + 1..].bytes().all(|b| b.is_ascii_digit()) => &name[..at],
+            _ => name,
+        };
+        let mut hash: u32 = 0x811c_9dc5;
+        for byte in stem.bytes().chain([0, kind]) {
+            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+        }
+        let mut n = DEATH_INDEX_BASE | (hash & !DEATH_INDEX_BASE);
+        while used.contains(&n) {
+            n = DEATH_INDEX_BASE | (n.wrapping_add(1) & !DEATH_INDEX_BASE);
+        }
+        used.push(n);
+        n
+    }
+
+    pub(super) fn link(&mut self, from: Pid, to: Pid) -> Result<(), Reason> {
+        let n = self.next_send_index();
+        if !self.procs.contains_key(&to) {
+            let trapping = self.procs.get(&from).is_some_and(|e| e.trap_exit);
+            if trapping {
+                // S14: documented as an `{'EXIT', Pid, noproc}` message
+                // (no link was made, so it is not a link's exit).
+                let name = self.name_of(to);
+                let exit = Signal::Exit {
+                    reason: Reason::Noproc,
+                    linked: false,
+                };
+                self.send_signal_at(n, to, &name, from, exit);
+                return Ok(());
+            }
+            return Err(Reason::Noproc);
+        }
+        if let Some(entry) = self.procs.get_mut(&from) {
+            entry.links.insert(to);
+        }
+        if let Some(entry) = self.procs.get_mut(&to) {
+            entry.links.insert(from);
+        }
+        if self.trace.is_some() {
+            let (from, to) = (self.name_of(from), self.name_of(to));
+            self.trace_push(TraceEntry::Link { from, to });
+        }
+        Ok(())
+    }
+
+    pub(super) fn monitor(&mut self, watcher: Pid, target: Pid) -> Ref {
+        let mref = Ref(self.next_ref);
+        self.next_ref += 1;
+        let n = self.next_send_index();
+        if let Some(entry) = self.procs.get_mut(&watcher) {
+            entry.watching.insert(mref, target);
+        }
+        if self.trace.is_some() {
+            let (w, t) = (self.name_of(watcher), self.name_of(target));
+            self.trace_push(TraceEntry::Monitor {
+                watcher: w,
+                target: t,
+                mref: mref.0,
+            });
+        }
+        let behind_exit = self.queues.get(&(watcher, target)).is_some_and(|queue| {
+            queue
+                .iter()
+                .any(|q| matches!(q.signal, Signal::Exit { .. }))
+        });
+        match self.procs.get_mut(&target) {
+            Some(_) if behind_exit => {
+                let key = match (self.keyed, self.current_key) {
+                    (true, Some(cause)) => Some(self.keys.child(cause, n)),
+                    _ => None,
+                };
+                if let Some(entry) = self.procs.get_mut(&target) {
+                    entry.senders.insert(watcher);
+                }
+                let name = self.name_of(watcher);
+                self.enqueue(watcher, &name, target, key, Signal::Monitor { mref });
+            }
+            Some(entry) => {
+                entry.watchers.insert(mref, watcher);
+            }
+            // S17: monitoring a dead pid gives a DOWN with `noproc`.
+            None => {
+                let name = self.name_of(target);
+                let down = Signal::Down {
+                    mref,
+                    reason: Reason::Noproc,
+                };
+                self.send_signal_at(n, target, &name, watcher, down);
+            }
+        }
+        mref
+    }
+
+    pub(super) fn demonitor(&mut self, watcher: Pid, mref: Ref, flush: bool) {
+        let Some(target) = self
+            .procs
+            .get_mut(&watcher)
+            .and_then(|e| e.watching.remove(&mref))
+        else {
+            return;
+        };
+        if let Some(entry) = self.procs.get_mut(&target) {
+            entry.watchers.remove(&mref);
+        }
+        let _ = self.remove_queued(
+            watcher,
+            target,
+            |q| matches!(q.signal, Signal::Monitor { mref: m } if m == mref),
+        );
+        if flush {
+            let _ = self.remove_queued(
+                target,
+                watcher,
+                |q| matches!(q.signal, Signal::Down { mref: m, .. } if m == mref),
+            );
+        }
+        if self.trace.is_some() {
+            let (w, t) = (self.name_of(watcher), self.name_of(target));
+            self.trace_push(TraceEntry::Demonitor {
+                watcher: w,
+                target: t,
+                mref: mref.0,
+                flushed: flush,
+            });
+        }
+    }
+}

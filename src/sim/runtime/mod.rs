@@ -1,0 +1,495 @@
+//! The simulator proper. Owns every BEAM rule about signals (S2–S19); the
+//! behaviours above only decide what to send.
+//!
+//! Signals travel on per-(sender, receiver) FIFO queues with nothing ordered
+//! across pairs; which queue delivers next is the [`ChoiceSource`]'s pick.
+//! A dead process is removed from every table (its pid is never reused), and
+//! so is every queue to it, so memory is bounded by what is alive and in
+//! flight.
+//!
+//! Where each rule lives:
+//! - this file: the [`Sim`] value, its construction, the public types of a
+//!   run (limits, taps, outcome, spawn options, faults) and read-only
+//!   inspection;
+//! - `table.rs`: the process table, spawning (`init` inside the spawner's
+//!   step, S29), logical names and roles;
+//! - `queues.rs`: the per-pair signal queues, sending (S2, S4), delivery and
+//!   dispatch of a signal to its handler (S9–S18), monitor requests behind an
+//!   exit signal (S5) and the `is_alive` flush (S3);
+//! - `links.rs`: links, monitors, exit signals taking effect (S8–S14), and
+//!   death: the exit and `DOWN` signals a death sends (S16, S17);
+//! - `scheduler.rs`: the step loop, the `fifo` order, the candidates offered
+//!   to a choice source, event keys, faults, timers and limits;
+//! - `ctx.rs`: running one handler as an atomic part of a step (a panic
+//!   becomes the exit reason, S26) and the [`Ctx`] handle it gets.
+
+mod ctx;
+mod links;
+mod queues;
+mod scheduler;
+mod table;
+
+pub use ctx::Ctx;
+
+use crate::sim::choice::ChoiceSource;
+use crate::sim::key::{EventKey, KeyArena, KeyId};
+use crate::sim::panic_hook::install_panic_hook;
+use crate::sim::pid::{Pid, Ref, TimerRef};
+use crate::sim::process::Process;
+use crate::sim::reason::Reason;
+use crate::sim::trace::{Trace, TraceEntry};
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Debug;
+
+/// Send indices from here up name signals sent at a death (DESIGN.md's
+/// `Deliver{cause, n}` for a `DOWN` or exit signal names the event in which
+/// the process died).
+pub const DEATH_INDEX_BASE: u32 = 1 << 31;
+
+/// Bounds on a run. Hitting one ends the run with [`Outcome::Limit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Scheduler steps (events) per run.
+    pub steps_max: u64,
+    /// Signals queued on one (sender, receiver) pair.
+    pub queue_len_max: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            steps_max: 100_000,
+            queue_len_max: 100_000,
+        }
+    }
+}
+
+/// What a checker wants to hear about, as plain functions of a message so
+/// that taps cost nothing when unset and never capture run state.
+#[derive(Clone, Copy)]
+pub struct Taps<M> {
+    /// For each message sent: a pid it names whose liveness at that moment
+    /// should be recorded (e.g. the bucket in a lookup reply).
+    pub pid_in_message: fn(&M) -> Option<Pid>,
+    /// Which delivered messages to record (e.g. a registry's create cast).
+    pub delivery_of_interest: fn(&M) -> Option<String>,
+}
+
+/// One fact a [`Taps`]-equipped run recorded during its last step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Tapped {
+    /// A message naming `named` was sent; `named_alive` is the table's
+    /// answer at that moment.
+    PidSent {
+        from: Pid,
+        to: Pid,
+        named: Pid,
+        named_alive: bool,
+    },
+    /// A message of interest was delivered (and is being handled), with
+    /// the label `delivery_of_interest` gave it.
+    Delivered {
+        from: Pid,
+        to: Pid,
+        label: String,
+    },
+    Spawned {
+        pid: Pid,
+        name: String,
+        role: Option<String>,
+    },
+    Exited {
+        pid: Pid,
+        role: Option<String>,
+        reason: Reason,
+    },
+    FaultFired {
+        id: u32,
+        target: Pid,
+    },
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing was enabled any more.
+    Quiescent,
+    /// A limit was hit: `LIMIT <name> <value>`.
+    Limit { name: &'static str, value: u64 },
+}
+
+/// How a spawned process is named (DESIGN.md § Words, "logical name").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// Exactly this name (`registry`).
+    Exact(String),
+    /// `<role>#<g>`: the g-th process spawned with this naming role, from 0.
+    Role(String),
+    /// `<parent>/<n>`: the parent's n-th spawn, from 0.
+    Child,
+}
+
+/// Options of [`Ctx::spawn`] and [`Sim::spawn`].
+#[derive(Clone, Debug)]
+pub struct SpawnOpts {
+    pub naming: Naming,
+    /// Fault targets name processes by role: the most recently spawned live
+    /// process registered under it.
+    pub role: Option<String>,
+    /// Link the spawner and the new process (`start_link`).
+    pub link: bool,
+    /// The spawner monitors the new process.
+    pub monitor: bool,
+}
+
+impl SpawnOpts {
+    pub fn child() -> SpawnOpts {
+        SpawnOpts {
+            naming: Naming::Child,
+            role: None,
+            link: false,
+            monitor: false,
+        }
+    }
+}
+
+/// A successful spawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spawned {
+    pub pid: Pid,
+    /// The spawner's monitor, when [`SpawnOpts::monitor`] asked for one.
+    pub mref: Option<Ref>,
+}
+
+/// What a fault does to its target, within its own step.
+#[derive(Clone, Debug)]
+pub enum FaultAction<M> {
+    /// Untrappable: the target is dead at the end of the step, reason `killed`.
+    Kill,
+    /// An exit signal with this reason, taking effect at once.
+    Exit(Reason),
+    /// A message the target handles at once (a stray message).
+    Send(M),
+}
+
+/// One fault of a plan: an event, enabled only while its target is alive,
+/// fired at most once.
+#[derive(Clone, Debug)]
+pub struct Fault<M> {
+    /// Stable id (event key `Fault{id}`).
+    pub id: u32,
+    /// A role (see [`SpawnOpts::role`]), e.g. `bucket:shopping` or `registry`.
+    pub target: String,
+    pub action: FaultAction<M>,
+}
+
+enum Signal<M> {
+    Message(M),
+    /// A message sent to one of the receiver's aliases: dropped on arrival
+    /// if the alias is no longer active (how OTP >= 24 drops late replies).
+    AliasMessage {
+        alias: Ref,
+        msg: M,
+    },
+    Exit {
+        reason: Reason,
+        linked: bool,
+    },
+    Down {
+        mref: Ref,
+        reason: Reason,
+    },
+    /// A monitor request still behind other signals on its pair (S5): it
+    /// takes effect, without an event of its own, once it reaches the head.
+    Monitor {
+        mref: Ref,
+    },
+}
+
+struct Queued<M> {
+    send_no: u64,
+    key: Option<KeyId>,
+    signal: Signal<M>,
+}
+
+struct Entry<M> {
+    name: String,
+    /// `None` while one of its handlers runs.
+    behaviour: Option<Box<dyn Process<M>>>,
+    links: BTreeSet<Pid>,
+    /// Monitors others hold on this process: ref -> watcher.
+    watchers: BTreeMap<Ref, Pid>,
+    /// Monitors this process holds, until their `DOWN` is delivered or
+    /// flushed: ref -> target.
+    watching: BTreeMap<Ref, Pid>,
+    trap_exit: bool,
+    children_spawned: u32,
+    timers_started: u32,
+    timers: BTreeSet<TimerRef>,
+    /// Senders with signals queued to this process.
+    senders: BTreeSet<Pid>,
+    role: Option<String>,
+    /// Active aliases (`alias/0`): refs under which messages are accepted.
+    aliases: BTreeSet<Ref>,
+}
+
+struct TimerEntry {
+    owner: Pid,
+    tref: TimerRef,
+    n: u32,
+}
+
+struct FaultSlot<M> {
+    fault: Fault<M>,
+    fired: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Event {
+    Client { pid: Pid, client: usize, cmd: u32 },
+    Deliver { from: Pid, to: Pid },
+    Fault(usize),
+    Timer,
+}
+
+/// One simulated system. Build it (spawn processes, add faults), then
+/// [`Sim::run`] or [`Sim::step`] it.
+pub struct Sim<M> {
+    procs: BTreeMap<Pid, Entry<M>>,
+    queues: BTreeMap<(Pid, Pid), VecDeque<Queued<M>>>,
+    /// The head of every non-empty queue, by global send number.
+    heads: BTreeSet<(u64, Pid, Pid)>,
+    next_pid: u64,
+    next_ref: u64,
+    next_send_no: u64,
+    next_timer: u64,
+    /// Processes the harness spawned with a `Child` name.
+    harness_children: u32,
+    /// Client drivers in priority order, with their stable ids.
+    clients: Vec<(Pid, u32)>,
+    /// Live processes per role, in spawn order.
+    roles: BTreeMap<String, Vec<Pid>>,
+    role_generations: BTreeMap<String, u32>,
+    faults: Vec<FaultSlot<M>>,
+    /// Pending timers by (deadline, creation order).
+    timers: BTreeMap<(u64, u64), TimerEntry>,
+    timer_deadlines: BTreeMap<TimerRef, u64>,
+    now_ms: u64,
+    steps: u64,
+    keys: KeyArena,
+    /// Whether signals carry event keys (needed by any non-`fifo` source
+    /// and by the trace; skipped on the fast path).
+    keyed: bool,
+    current_key: Option<KeyId>,
+    sends_in_event: u32,
+    trace: Option<Trace>,
+    /// Names of dead processes, kept only while tracing so that the trace
+    /// can name them.
+    dead_names: BTreeMap<Pid, String>,
+    chooser: Box<dyn ChoiceSource>,
+    prepared: bool,
+    taken: Vec<KeyId>,
+    limits: Limits,
+    limit_hit: Option<(&'static str, u64)>,
+    taps: Option<Taps<M>>,
+    tapped: Vec<Tapped>,
+}
+
+impl<M: Debug + 'static> Sim<M> {
+    /// A new, empty system scheduled by `chooser`.
+    pub fn new(chooser: Box<dyn ChoiceSource>, limits: Limits, tracing: bool) -> Sim<M> {
+        install_panic_hook();
+        let keyed = tracing || !chooser.is_fifo();
+        Sim {
+            procs: BTreeMap::new(),
+            queues: BTreeMap::new(),
+            heads: BTreeSet::new(),
+            next_pid: 1,
+            next_ref: 1,
+            next_send_no: 0,
+            next_timer: 0,
+            harness_children: 0,
+            clients: Vec::new(),
+            roles: BTreeMap::new(),
+            role_generations: BTreeMap::new(),
+            faults: Vec::new(),
+            timers: BTreeMap::new(),
+            timer_deadlines: BTreeMap::new(),
+            now_ms: 0,
+            steps: 0,
+            keys: KeyArena::new(),
+            keyed,
+            current_key: None,
+            sends_in_event: 0,
+            trace: tracing.then(Trace::default),
+            dead_names: BTreeMap::new(),
+            chooser,
+            prepared: false,
+            taken: Vec::new(),
+            limits,
+            limit_hit: None,
+            taps: None,
+            tapped: Vec::new(),
+        }
+    }
+
+    /// Starts recording the facts `taps` selects; read them with
+    /// [`Sim::drain_tapped`] after each step.
+    pub fn set_taps(&mut self, taps: Taps<M>) {
+        self.taps = Some(taps);
+    }
+
+    /// The facts recorded since the last call.
+    pub fn drain_tapped(&mut self) -> std::vec::Drain<'_, Tapped> {
+        self.tapped.drain(..)
+    }
+
+    fn trace_step(&mut self, event: String) {
+        let key = self
+            .current_key
+            .map(|k| self.keys.key(k).to_string())
+            .unwrap_or_default();
+        let entry = TraceEntry::Step {
+            step: self.steps,
+            time_ms: self.now_ms,
+            key,
+            event,
+        };
+        self.trace_push(entry);
+    }
+
+    fn trace_push(&mut self, entry: TraceEntry) {
+        if let Some(trace) = &mut self.trace {
+            trace.entries.push(entry);
+        }
+    }
+
+    /// The logical name of a process (of a dead one only while tracing;
+    /// otherwise its pid).
+    pub fn name_of(&self, pid: Pid) -> String {
+        match self.procs.get(&pid) {
+            Some(entry) => entry.name.clone(),
+            None if pid == Pid::HARNESS => "harness".to_string(),
+            None => match self.dead_names.get(&pid) {
+                Some(name) => name.clone(),
+                None => format!("{pid:?}"),
+            },
+        }
+    }
+
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.procs.contains_key(&pid)
+    }
+
+    /// The most recently spawned live process registered under `role`.
+    pub fn role_target(&self, role: &str) -> Option<Pid> {
+        self.fault_target(role)
+    }
+
+    /// The live processes registered under `role`, in spawn order.
+    pub fn role_members(&self, role: &str) -> &[Pid] {
+        self.roles.get(role).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every role with live members.
+    pub fn roles(&self) -> impl Iterator<Item = (&str, &[Pid])> {
+        self.roles
+            .iter()
+            .map(|(role, pids)| (role.as_str(), pids.as_slice()))
+    }
+
+    /// A process's behaviour, for inspection (None while its handler runs).
+    pub fn process(&self, pid: Pid) -> Option<&dyn Any> {
+        self.procs.get(&pid)?.behaviour.as_ref().map(|b| b.as_any())
+    }
+
+    /// The client drivers, in priority order.
+    pub fn clients(&self) -> Vec<Pid> {
+        self.clients.iter().map(|&(pid, _)| pid).collect()
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Signals queued on the (from, to) pair.
+    pub fn queue_len(&self, from: Pid, to: Pid) -> usize {
+        self.queues.get(&(from, to)).map_or(0, VecDeque::len)
+    }
+
+    /// Whether no signal is queued on any pair.
+    pub fn is_quiet(&self) -> bool {
+        self.heads.is_empty()
+    }
+
+    /// Signals queued on all pairs.
+    pub fn queued_signals(&self) -> usize {
+        self.queues.values().map(VecDeque::len).sum()
+    }
+
+    /// Processes alive now.
+    pub fn live_processes(&self) -> usize {
+        self.procs.len()
+    }
+
+    /// Whether every link and monitor table is consistent (a harness
+    /// invariant, for tests).
+    pub fn tables_consistent(&self) -> bool {
+        self.procs.iter().all(|(&pid, entry)| {
+            // A dead partner's side is gone; ours waits for its exit signal.
+            entry
+                .links
+                .iter()
+                .all(|l| self.procs.get(l).is_none_or(|e| e.links.contains(&pid)))
+                && entry.watchers.iter().all(|(r, w)| {
+                    self.procs
+                        .get(w)
+                        .is_some_and(|e| e.watching.get(r) == Some(&pid))
+                })
+        })
+    }
+
+    /// The stable ids of faults that never fired.
+    pub fn unused_faults(&self) -> Vec<u32> {
+        self.faults
+            .iter()
+            .filter(|slot| !slot.fired)
+            .map(|slot| slot.fault.id)
+            .collect()
+    }
+
+    /// The events a non-`fifo` source picked, as an override list that
+    /// replays this run exactly.
+    pub fn schedule_taken(&self) -> Vec<EventKey> {
+        self.taken.iter().map(|&k| self.keys.key(k)).collect()
+    }
+
+    pub fn trace(&self) -> Option<&Trace> {
+        self.trace.as_ref()
+    }
+
+    pub fn take_trace(&mut self) -> Option<Trace> {
+        self.trace.take()
+    }
+}
+
+fn render_signal<M: Debug>(signal: &Signal<M>) -> String {
+    match signal {
+        Signal::Message(msg) | Signal::AliasMessage { msg, .. } => format!("{msg:?}"),
+        Signal::Exit {
+            reason,
+            linked: true,
+        } => format!("exit {reason} (link)"),
+        Signal::Exit {
+            reason,
+            linked: false,
+        } => format!("exit {reason}"),
+        Signal::Down { mref, reason } => format!("DOWN ref {} {reason}", mref.0),
+        Signal::Monitor { mref } => format!("monitor (ref {})", mref.0),
+    }
+}

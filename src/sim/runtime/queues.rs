@@ -1,0 +1,261 @@
+//! Signal queues: one FIFO per (sender, receiver) pair, nothing ordered
+//! across pairs (S2). Sending (to a dead process a signal is dropped, S4),
+//! the send index that names each signal in its event's key, delivery of a
+//! queue's head and its dispatch to the receiver's handler (S9–S18), monitor
+//! requests still behind an exit signal (S5), and the `is_alive` flush (S3).
+
+use super::{Queued, Signal, Sim, Tapped, render_signal};
+use crate::sim::key::KeyId;
+use crate::sim::pid::Pid;
+use crate::sim::process::Incoming;
+use crate::sim::trace::TraceEntry;
+use std::fmt::Debug;
+
+impl<M: Debug + 'static> Sim<M> {
+    pub(super) fn send_signal(&mut self, from: Pid, to: Pid, signal: Signal<M>) {
+        if self.trace.is_some() {
+            let name = self.name_of(from);
+            self.send_signal_named(from, &name, to, signal);
+        } else {
+            self.send_signal_named(from, "", to, signal);
+        }
+    }
+
+    /// Queues `signal` on the (from, to) pair; to a dead process it is
+    /// dropped (S2, S4). Every send counts toward the event's send index,
+    /// dropped or not, so that keys do not depend on who is alive.
+    pub(super) fn send_signal_named(
+        &mut self,
+        from: Pid,
+        from_name: &str,
+        to: Pid,
+        signal: Signal<M>,
+    ) {
+        let n = self.next_send_index();
+        self.send_signal_at(n, from, from_name, to, signal);
+    }
+
+    /// Every operation that may send a signal (a send, an exit, a monitor,
+    /// a link) takes the next index of the event, whether or not it sends:
+    /// so the key of a later send does not depend on whether, say, a
+    /// monitored process was already dead.
+    pub(super) fn next_send_index(&mut self) -> u32 {
+        let n = self.sends_in_event;
+        self.sends_in_event += 1;
+        n
+    }
+
+    pub(super) fn send_signal_at(
+        &mut self,
+        n: u32,
+        from: Pid,
+        from_name: &str,
+        to: Pid,
+        signal: Signal<M>,
+    ) {
+        let Some(to_entry) = self.procs.get_mut(&to) else {
+            if let Some(trace) = &mut self.trace {
+                let to_name = match self.dead_names.get(&to) {
+                    Some(name) => name.clone(),
+                    None => format!("{to:?}"),
+                };
+                trace.entries.push(TraceEntry::Drop {
+                    from: from_name.to_string(),
+                    to: to_name,
+                    signal: render_signal(&signal),
+                });
+            }
+            return;
+        };
+        to_entry.senders.insert(from);
+        let key = match (self.keyed, self.current_key) {
+            (true, Some(cause)) => Some(self.keys.child(cause, n)),
+            _ => None,
+        };
+        self.enqueue(from, from_name, to, key, signal);
+    }
+
+    pub(super) fn enqueue(
+        &mut self,
+        from: Pid,
+        from_name: &str,
+        to: Pid,
+        key: Option<KeyId>,
+        signal: Signal<M>,
+    ) {
+        if let Some(trace) = &mut self.trace {
+            let to_name = self
+                .procs
+                .get(&to)
+                .map(|e| e.name.clone())
+                .unwrap_or_default();
+            trace.entries.push(TraceEntry::Send {
+                from: from_name.to_string(),
+                to: to_name,
+                signal: render_signal(&signal),
+            });
+        }
+        if let (Some(taps), Signal::Message(msg) | Signal::AliasMessage { msg, .. }) =
+            (&self.taps, &signal)
+            && let Some(named) = (taps.pid_in_message)(msg)
+        {
+            let named_alive = self.procs.contains_key(&named);
+            self.tapped.push(Tapped::PidSent {
+                from,
+                to,
+                named,
+                named_alive,
+            });
+        }
+        let send_no = self.next_send_no;
+        self.next_send_no += 1;
+        let queue = self.queues.entry((from, to)).or_default();
+        if queue.is_empty() {
+            self.heads.insert((send_no, from, to));
+        }
+        queue.push_back(Queued {
+            send_no,
+            key,
+            signal,
+        });
+        if queue.len() > self.limits.queue_len_max && self.limit_hit.is_none() {
+            self.limit_hit = Some(("queue-len", self.limits.queue_len_max as u64));
+        }
+    }
+
+    pub(super) fn pop_queue(&mut self, from: Pid, to: Pid) -> Option<Queued<M>> {
+        let queue = self.queues.get_mut(&(from, to))?;
+        let queued = queue.pop_front()?;
+        self.heads.remove(&(queued.send_no, from, to));
+        match queue.front() {
+            Some(next) => {
+                self.heads.insert((next.send_no, from, to));
+            }
+            None => {
+                self.queues.remove(&(from, to));
+                if let Some(entry) = self.procs.get_mut(&to) {
+                    entry.senders.remove(&from);
+                }
+            }
+        }
+        Some(queued)
+    }
+
+    /// Removes the first queued signal on (from, to) that `matches`, if any
+    /// (a flushed `DOWN`, S18, a cancelled or granted monitor request).
+    pub(super) fn remove_queued(
+        &mut self,
+        from: Pid,
+        to: Pid,
+        matches: impl Fn(&Queued<M>) -> bool,
+    ) -> Option<Signal<M>> {
+        let queue = self.queues.get_mut(&(from, to))?;
+        let position = queue.iter().position(matches)?;
+        if position > 0 {
+            return queue.remove(position).map(|q| q.signal);
+        }
+        self.pop_queue(from, to).map(|q| q.signal)
+    }
+
+    /// Monitor requests no longer behind an exit signal take effect now.
+    /// On the BEAM a message is in the receiver's mailbox as soon as it
+    /// arrives, handled or not, so a monitor sent after it is in force when
+    /// it is handled; only an exit signal sent before the monitor can
+    /// decide it (S5): the receiver may die first, and the monitor then
+    /// answers `noproc` (S17).
+    pub(super) fn take_monitors(&mut self, watcher: Pid, target: Pid) {
+        let Some(queue) = self.queues.get(&(watcher, target)) else {
+            return;
+        };
+        let free: Vec<u64> = queue
+            .iter()
+            .take_while(|q| !matches!(q.signal, Signal::Exit { .. }))
+            .filter(|q| matches!(q.signal, Signal::Monitor { .. }))
+            .map(|q| q.send_no)
+            .collect();
+        for send_no in free {
+            let taken = self.remove_queued(watcher, target, |q| q.send_no == send_no);
+            if let Some(Signal::Monitor { mref }) = taken
+                && let Some(entry) = self.procs.get_mut(&target)
+            {
+                entry.watchers.insert(mref, watcher);
+            }
+        }
+    }
+
+    /// Hands one delivered signal to its receiver (S9–S18).
+    pub(super) fn dispatch(&mut self, from: Pid, to: Pid, signal: Signal<M>) {
+        match signal {
+            Signal::AliasMessage { alias, msg } => {
+                let active = self
+                    .procs
+                    .get(&to)
+                    .is_some_and(|e| e.aliases.contains(&alias));
+                if active {
+                    self.dispatch(from, to, Signal::Message(msg));
+                } else if self.trace.is_some() {
+                    let (from, to) = (self.name_of(from), self.name_of(to));
+                    let signal = format!("{msg:?} (alias {} inactive)", alias.0);
+                    self.trace_push(TraceEntry::Drop { from, to, signal });
+                }
+            }
+            Signal::Message(msg) => {
+                if let Some(taps) = &self.taps
+                    && let Some(label) = (taps.delivery_of_interest)(&msg)
+                {
+                    self.tapped.push(Tapped::Delivered { from, to, label });
+                }
+                self.invoke(to, |behaviour, ctx| {
+                    behaviour.handle(ctx, Incoming::Message { from, msg })
+                });
+            }
+            Signal::Down { mref, reason } => {
+                if let Some(entry) = self.procs.get_mut(&to) {
+                    entry.watching.remove(&mref);
+                }
+                self.invoke(to, |behaviour, ctx| {
+                    behaviour.handle(
+                        ctx,
+                        Incoming::Down {
+                            mref,
+                            pid: from,
+                            reason,
+                        },
+                    )
+                });
+            }
+            Signal::Exit { reason, linked } => self.exit_signal(from, to, reason, linked),
+            Signal::Monitor { mref } => {
+                if let Some(entry) = self.procs.get_mut(&to) {
+                    entry.watchers.insert(mref, from);
+                }
+            }
+        }
+    }
+
+    /// S3: delivers what `caller` has queued to `target`, then answers from
+    /// the table. A signal to a process whose handler is running (it called
+    /// us, directly or not) stays queued: handlers never nest into themselves.
+    pub(super) fn is_alive_from(&mut self, caller: Pid, target: Pid) -> bool {
+        loop {
+            let runnable = self
+                .procs
+                .get(&target)
+                .is_some_and(|e| e.behaviour.is_some());
+            if !runnable {
+                break;
+            }
+            let Some(queued) = self.pop_queue(caller, target) else {
+                break;
+            };
+            if self.trace.is_some() {
+                let (from, to) = (self.name_of(caller), self.name_of(target));
+                let signal = render_signal(&queued.signal);
+                self.trace_push(TraceEntry::Deliver { from, to, signal });
+            }
+            self.dispatch(caller, target, queued.signal);
+            self.take_monitors(caller, target);
+        }
+        self.procs.contains_key(&target)
+    }
+}

@@ -1,0 +1,335 @@
+//! The scheduler: one event per step, chosen by the `fifo` order or by a
+//! [`ChoiceSource`] from every enabled event; the event keys it records;
+//! faults (enabled while their target lives, fired at most once); timers
+//! (enabled only when nothing else is, so virtual time jumps to the next
+//! deadline); and the step limit.
+
+use super::{
+    Event, Fault, FaultAction, FaultSlot, Outcome, Sim, Tapped, TimerEntry, render_signal,
+};
+use crate::sim::choice::{Candidate, CandidateKind, Choice};
+use crate::sim::key::{KeyId, Root};
+use crate::sim::pid::{Pid, TimerRef};
+use crate::sim::process::{ClientState, Incoming};
+use crate::sim::reason::Reason;
+use crate::sim::trace::TraceEntry;
+use std::fmt::Debug;
+
+impl<M: Debug + 'static> Sim<M> {
+    /// Adds a fault to the plan; plan order is the `fifo` priority.
+    pub fn add_fault(&mut self, fault: Fault<M>) {
+        self.faults.push(FaultSlot {
+            fault,
+            fired: false,
+        });
+    }
+
+    /// Runs until nothing is enabled or a limit is hit.
+    pub fn run(&mut self) -> Outcome {
+        while self.step() {}
+        self.outcome()
+    }
+
+    /// How the run stands: a limit, or quiescent.
+    pub fn outcome(&self) -> Outcome {
+        match self.limit_hit {
+            Some((name, value)) => Outcome::Limit { name, value },
+            None => Outcome::Quiescent,
+        }
+    }
+
+    /// Runs one event; `false` when nothing is enabled or a limit was hit.
+    pub fn step(&mut self) -> bool {
+        if self.limit_hit.is_some() {
+            return false;
+        }
+        if !self.prepared {
+            self.chooser.prepare(&mut self.keys);
+            self.prepared = true;
+        }
+        let picked = if self.chooser.is_fifo() {
+            self.fifo_event().map(|event| (event, None))
+        } else {
+            self.chosen_event()
+        };
+        let Some((event, key)) = picked else {
+            return false;
+        };
+        if self.steps >= self.limits.steps_max {
+            self.limit_hit = Some(("max-steps", self.limits.steps_max));
+            return false;
+        }
+        self.steps += 1;
+        let key = match key {
+            Some(key) => Some(key),
+            None if self.keyed => Some(self.key_of(event)),
+            None => None,
+        };
+        self.current_key = key;
+        self.sends_in_event = 0;
+        self.execute(event);
+        true
+    }
+
+    /// The `fifo` order (DESIGN.md): clients that can act, lowest first;
+    /// else the oldest queued signal; else the first live-target fault;
+    /// else the earliest timer.
+    pub(super) fn fifo_event(&self) -> Option<Event> {
+        let quiet = self.heads.is_empty();
+        for (client, &(pid, _)) in self.clients.iter().enumerate() {
+            if let Some(cmd) = self.client_ready(pid, quiet) {
+                return Some(Event::Client { pid, client, cmd });
+            }
+        }
+        if let Some(&(_, from, to)) = self.heads.first() {
+            return Some(Event::Deliver { from, to });
+        }
+        if let Some(index) = self.faults.iter().position(|slot| self.fault_enabled(slot)) {
+            return Some(Event::Fault(index));
+        }
+        self.timers.keys().next().map(|_| Event::Timer)
+    }
+
+    /// Every enabled event, in `fifo` priority order, for a choice source.
+    pub(super) fn chosen_event(&mut self) -> Option<(Event, Option<KeyId>)> {
+        let quiet = self.heads.is_empty();
+        let mut events = Vec::new();
+        for client in 0..self.clients.len() {
+            let (pid, _) = self.clients[client];
+            if let Some(cmd) = self.client_ready(pid, quiet) {
+                events.push(Event::Client { pid, client, cmd });
+            }
+        }
+        events.extend(
+            self.heads
+                .iter()
+                .map(|&(_, from, to)| Event::Deliver { from, to }),
+        );
+        for index in 0..self.faults.len() {
+            if self.fault_enabled(&self.faults[index]) {
+                events.push(Event::Fault(index));
+            }
+        }
+        if events.is_empty() && !self.timers.is_empty() {
+            events.push(Event::Timer);
+        }
+        let candidates: Vec<Candidate> = events
+            .iter()
+            .map(|&event| {
+                let (actor, kind) = match event {
+                    Event::Client { pid, .. } => (pid, CandidateKind::Client),
+                    Event::Deliver { from, to } => (to, CandidateKind::Deliver { from }),
+                    Event::Fault(index) => {
+                        let target = self.fault_target(&self.faults[index].fault.target);
+                        (target.unwrap_or(Pid::HARNESS), CandidateKind::Fault)
+                    }
+                    Event::Timer => {
+                        let owner = self
+                            .timers
+                            .values()
+                            .next()
+                            .map_or(Pid::HARNESS, |t| t.owner);
+                        (owner, CandidateKind::Timer)
+                    }
+                };
+                Candidate {
+                    key: self.key_of(event),
+                    actor,
+                    kind,
+                }
+            })
+            .collect();
+        if events.is_empty() {
+            return None;
+        }
+        // Candidates are built in fifo priority order, so fifo's pick is
+        // the first one.
+        let index = self.chooser.choose(&Choice {
+            step: self.steps,
+            candidates: &candidates,
+            fifo: 0,
+            keys: &self.keys,
+        });
+        let index = index.min(events.len() - 1);
+        self.taken.push(candidates[index].key);
+        Some((events[index], Some(candidates[index].key)))
+    }
+
+    pub(super) fn client_ready(&self, pid: Pid, quiet: bool) -> Option<u32> {
+        let behaviour = self.procs.get(&pid)?.behaviour.as_ref()?;
+        match behaviour.client_state() {
+            ClientState::Ready { cmd, needs_quiet } if quiet || !needs_quiet => Some(cmd),
+            _ => None,
+        }
+    }
+
+    pub(super) fn fault_enabled(&self, slot: &FaultSlot<M>) -> bool {
+        !slot.fired && self.fault_target(&slot.fault.target).is_some()
+    }
+
+    pub(super) fn timer_key(&mut self, owner: Pid, n: u32) -> KeyId {
+        let owner = self
+            .procs
+            .get(&owner)
+            .map(|e| e.name.clone())
+            .unwrap_or_default();
+        self.keys.root(Root::Timer { owner, n })
+    }
+
+    pub(super) fn key_of(&mut self, event: Event) -> KeyId {
+        match event {
+            Event::Client { client, cmd, .. } => {
+                let stable_id = self.clients[client].1;
+                self.keys.root(Root::Client {
+                    client: stable_id,
+                    cmd,
+                })
+            }
+            Event::Deliver { from, to } => self
+                .queues
+                .get(&(from, to))
+                .and_then(|q| q.front())
+                .and_then(|q| q.key)
+                .unwrap_or_else(|| self.keys.root(Root::Setup)),
+            Event::Fault(index) => self.keys.root(Root::Fault {
+                fault: self.faults[index].fault.id,
+            }),
+            Event::Timer => {
+                let (owner, n) = match self.timers.values().next() {
+                    Some(timer) => (timer.owner, timer.n),
+                    None => (Pid::HARNESS, 0),
+                };
+                self.timer_key(owner, n)
+            }
+        }
+    }
+
+    pub(super) fn execute(&mut self, event: Event) {
+        match event {
+            Event::Client { pid, .. } => {
+                if self.trace.is_some() {
+                    let name = self.name_of(pid);
+                    self.trace_step(format!("{name} acts"));
+                }
+                self.invoke(pid, |behaviour, ctx| behaviour.act(ctx));
+            }
+            Event::Deliver { from, to } => {
+                let Some(queued) = self.pop_queue(from, to) else {
+                    return;
+                };
+                if self.trace.is_some() {
+                    let (from_name, to_name) = (self.name_of(from), self.name_of(to));
+                    let signal = render_signal(&queued.signal);
+                    self.trace_step(format!("{from_name} -> {to_name}: {signal}"));
+                    self.trace_push(TraceEntry::Deliver {
+                        from: from_name,
+                        to: to_name,
+                        signal,
+                    });
+                }
+                self.dispatch(from, to, queued.signal);
+                self.take_monitors(from, to);
+            }
+            Event::Fault(index) => {
+                let slot = &mut self.faults[index];
+                slot.fired = true;
+                let (id, target_role) = (slot.fault.id, slot.fault.target.clone());
+                // A fault fires at most once, so its action (and message) moves out.
+                let action = std::mem::replace(&mut slot.fault.action, FaultAction::Kill);
+                let Some(target) = self.fault_target(&target_role) else {
+                    return;
+                };
+                if self.taps.is_some() {
+                    self.tapped.push(Tapped::FaultFired { id, target });
+                }
+                if self.trace.is_some() {
+                    let what = match &action {
+                        FaultAction::Kill => "kill".to_string(),
+                        FaultAction::Exit(reason) => format!("exit {reason}"),
+                        FaultAction::Send(msg) => format!("send {msg:?}"),
+                    };
+                    let text = format!("fault {id}: {what} {}", self.name_of(target));
+                    self.trace_step(text);
+                }
+                match action {
+                    FaultAction::Kill => self.die(target, Reason::Killed),
+                    FaultAction::Exit(reason) => {
+                        self.exit_signal(Pid::HARNESS, target, reason, false)
+                    }
+                    FaultAction::Send(msg) => self.invoke(target, |behaviour, ctx| {
+                        behaviour.handle(
+                            ctx,
+                            Incoming::Message {
+                                from: Pid::HARNESS,
+                                msg,
+                            },
+                        )
+                    }),
+                }
+            }
+            Event::Timer => {
+                let Some(((deadline, _), timer)) = self.timers.pop_first() else {
+                    return;
+                };
+                self.timer_deadlines.remove(&timer.tref);
+                self.now_ms = self.now_ms.max(deadline);
+                if let Some(entry) = self.procs.get_mut(&timer.owner) {
+                    entry.timers.remove(&timer.tref);
+                }
+                if self.trace.is_some() {
+                    let text = format!(
+                        "timer {} of {} fires",
+                        timer.tref.0,
+                        self.name_of(timer.owner)
+                    );
+                    self.trace_step(text);
+                }
+                self.invoke(timer.owner, |behaviour, ctx| {
+                    behaviour.handle(ctx, Incoming::Timer { tref: timer.tref })
+                });
+            }
+        }
+    }
+
+    pub(super) fn start_timer(&mut self, owner: Pid, after_ms: u64) -> TimerRef {
+        let tref = TimerRef(self.next_timer);
+        self.next_timer += 1;
+        let deadline = self.now_ms.saturating_add(after_ms);
+        let n = match self.procs.get_mut(&owner) {
+            Some(entry) => {
+                entry.timers.insert(tref);
+                entry.timers_started += 1;
+                entry.timers_started - 1
+            }
+            None => 0,
+        };
+        self.timers
+            .insert((deadline, tref.0), TimerEntry { owner, tref, n });
+        self.timer_deadlines.insert(tref, deadline);
+        if self.trace.is_some() {
+            let owner = self.name_of(owner);
+            self.trace_push(TraceEntry::TimerStart {
+                owner,
+                timer: tref.0,
+                deadline_ms: deadline,
+            });
+        }
+        tref
+    }
+
+    pub(super) fn cancel_timer(&mut self, owner: Pid, tref: TimerRef) {
+        if let Some(deadline) = self.timer_deadlines.remove(&tref) {
+            self.timers.remove(&(deadline, tref.0));
+            if let Some(entry) = self.procs.get_mut(&owner) {
+                entry.timers.remove(&tref);
+            }
+            if self.trace.is_some() {
+                let owner = self.name_of(owner);
+                self.trace_push(TraceEntry::TimerCancel {
+                    owner,
+                    timer: tref.0,
+                });
+            }
+        }
+    }
+}
