@@ -1,7 +1,8 @@
 //! Checking speed (issue 5, item 7): how fast generated cases find each
 //! flawed stage, how many cases per second pass on `fixed`, how long
-//! shrinking takes and how short its results are, and the scenarios of
-//! `../shared/PEERS.md` where they map. Informs, never gates: nothing here
+//! shrinking takes and how short its results are, and the dead-lookup
+//! scenarios the peer tools were measured on (README § Figures) where they
+//! map. Informs, never gates: nothing here
 //! asserts on a time.
 //!
 //! ```text
@@ -24,8 +25,9 @@
 //! - [`check_registry`] end to end with the default 256 cases, as a user
 //!   runs it: search, proptest's own shrinking (its "Aborting shrinking"
 //!   notes on stderr come from there), [`shrink_case`], a traced run;
-//! - (d) PEERS.md-like generated scenarios on `unlinked` with property 1
-//!   only, plus PEERS.md's exact `2x3` scripts with generated faults and
+//! - (d) the peers' `CxN` scenarios (C clients × N CREATE/LOOKUP commands
+//!   over `a` and `b`, up to two bucket kills) generated on `unlinked` with
+//!   property 1 only, plus the exact `2x3` scripts with generated faults and
 //!   overrides (and `fixed` throughput on the same shapes in (b)).
 //!
 //! There is no exhaustive mode to compare with stateright's or shuttle's
@@ -500,7 +502,7 @@ fn rate_pair(values: &[f64]) -> String {
     format!("{} (min {})", fmt_rate(median), fmt_rate(min))
 }
 
-/// A generator of PEERS.md-shaped cases: `clients` × `commands` CREATE /
+/// A generator of the peers' `CxN`-shaped cases: `clients` × `commands` CREATE /
 /// LOOKUP commands over names `a`, `b`, up to 2 `kill bucket` faults, the
 /// default override lists, no swarm (every kind always on).
 fn peers_shape(clients: usize, commands: usize) -> GenConfig {
@@ -524,7 +526,7 @@ fn peer_proptest_shape() -> GenConfig {
     }
 }
 
-/// PEERS.md's exact `2x3` scripts (c1 [create a, lookup a, create b];
+/// The peers' exact `2x3` scripts (c1 [create a, lookup a, create b];
 /// c2 [create b, lookup b, lookup a]) with generated kill faults (0-2, on
 /// `a` or `b`) and override lists: only the faults and the schedule vary.
 fn exact_2x3() -> impl Strategy<Value = Case> {
@@ -624,7 +626,7 @@ fn main() {
         "`check_registry` end to end (256 cases, proptest's shrinking, then `shrink_case`, then a traced run)",
         &rows,
     );
-    // Property 1's known minimum (PEERS.md): 5 events.
+    // Property 1's known minimum on these scenarios: 5 events.
     if let Some(row) = rows.iter().find(|row| row.name == Stage::Unlinked.name()) {
         println!(
             "\n- unlinked: {}/{} seeds shrink to the 5-event minimum",
@@ -663,7 +665,7 @@ fn main() {
         );
     }
 
-    // (d): PEERS.md scenarios on unlinked, property 1 only.
+    // (d): the peers' scenarios on unlinked, property 1 only.
     let unlinked = stage_registry(Stage::Unlinked);
     let peer_rows: Vec<StageFigures> = [
         ("`2x3`-like", peers_shape(2, 3)),
@@ -684,7 +686,7 @@ fn main() {
     .chain(std::iter::once(search_exact_2x3(&unlinked, &p1_only)))
     .collect();
     println!(
-        "\n## PEERS.md scenarios: `unlinked`, property 1 only, CREATE/LOOKUP over `a`, `b`, 0-2 `kill bucket` faults, 0-6 overrides, proptest seeds 0..{}",
+        "\n## Peer scenarios: `unlinked`, property 1 only, CREATE/LOOKUP over `a`, `b`, 0-2 `kill bucket` faults, 0-6 overrides, proptest seeds 0..{}",
         SEEDS - 1
     );
     print_search_table("(d) time to the first counterexample", &peer_rows);

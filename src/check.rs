@@ -1,4 +1,4 @@
-//! Cases, properties and their checking (DESIGN.md § Checking). The only
+//! Cases, properties and their checking (docs/design.md § Checking). The only
 //! layer that knows about generation: it turns a [`Case`] into a run of a
 //! KV system, watches the run online for the six properties, and shrinks a
 //! failing case to a minimal one. Also runs plain `.kv` scripts for the CLI.

@@ -1,4 +1,4 @@
-//! The application (DESIGN.md § The application): the chapter's buckets and
+//! The application (docs/design.md § The application): the chapter's buckets and
 //! registry stages, the registry protocol they all speak, the `.kv` command
 //! language, and the client driver that plays it. Knows nothing of
 //! generation or properties ([`crate::check`] does).

@@ -1,4 +1,4 @@
-//! OTP's behaviours on top of the core (DESIGN.md § Behaviours): GenServer
+//! OTP's behaviours on top of the core (docs/design.md § Behaviours): GenServer
 //! and Agent, and the client side of `call`, `cast`, `stop` and
 //! `send_request`. Owns the gen_server protocol (call tags, replies, the
 //! stop request, `terminate`); signal semantics stay in [`crate::sim`].

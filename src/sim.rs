@@ -1,4 +1,4 @@
-//! The deterministic core (DESIGN.md § The core): processes, per-pair
+//! The deterministic core (docs/design.md § The core): processes, per-pair
 //! signal queues, links, monitors, exit signals, virtual time, the
 //! scheduler, faults and the trace. It knows nothing of KV or of OTP's
 //! behaviours: a process is anything implementing [`Process`].

@@ -66,7 +66,7 @@ fn registry_spawns_buckets() {
 const REMOVES_ON_EXIT: &str = "CREATE shopping\nLOOKUP shopping\nSTOP shopping\nLOOKUP shopping\n";
 
 /// "removes buckets on exit" passes under `fifo` (the common BEAM outcome,
-/// OTP-SEMANTICS S33) on every stage that monitors its buckets.
+/// docs/semantics.md S33) on every stage that monitors its buckets.
 #[test]
 fn registry_removes_buckets_on_exit() {
     for stage in [

@@ -1,4 +1,4 @@
-//! Event keys keep their meaning when a case shrinks (DESIGN.md § Stable
+//! Event keys keep their meaning when a case shrinks (docs/design.md § Stable
 //! ids and event keys): deleting any one command, client or fault of a case
 //! leaves every remaining override naming the same event.
 

@@ -1,4 +1,4 @@
-//! OTP-SEMANTICS S20–S32: GenServer calls, casts, stops, `terminate`,
+//! docs/semantics.md S20–S32: GenServer calls, casts, stops, `terminate`,
 //! `handle_info`, `init`, and Agent, driven through `kvsim::otp` by a
 //! client process that records every outcome.
 

@@ -1,4 +1,4 @@
-//! The KV system's own statements of OTP-SEMANTICS.md, S33–S38: the
+//! The KV system's own statements of docs/semantics.md, S33–S38: the
 //! chapter's hidden assumption (S33), stale lookups after an exit signal
 //! (S34, S36), what each registry stage does when a bucket or the registry
 //! dies or a stray message arrives (S35, the table in § 8, one test per
@@ -365,7 +365,7 @@ fn s36_settle_after_crash_then_get_is_not_found() {
     }
 }
 
-// ----- S35: the table of OTP-SEMANTICS § 8, one test per row and stage -----
+// ----- S35: the table of docs/semantics.md § 8, one test per row and stage -----
 
 const STOP_SCRIPT: &str =
     "CREATE b\nPUT b k 1\nSTOP b\nSETTLE\nLOOKUP b\nGET b k\nCREATE c\nPUT c k 2\nGET c k\n";

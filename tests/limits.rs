@@ -1,5 +1,5 @@
 //! Every run is bounded: hitting a limit is a reported outcome, never a
-//! hang or a panic (DESIGN.md § The core, "Limits").
+//! hang or a panic (docs/design.md § Limits).
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! OTP-SEMANTICS S8–S19: links, exit signals, trapping, monitors and DOWN,
+//! docs/semantics.md S8–S19: links, exit signals, trapping, monitors and DOWN,
 //! and the exit reasons the watchers see, driven through the core.
 
 mod common;

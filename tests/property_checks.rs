@@ -1,5 +1,5 @@
 //! Property checking end to end (issue 5, items 3 and 5): `fixed` holds
-//! every property of DESIGN.md § Checking over generated cases; the
+//! every property of docs/design.md § Checking over generated cases; the
 //! generator reaches the window of property 1 (a lookup delivered while the
 //! looked-up bucket's `DOWN` is still in flight) often enough that no
 //! property passes vacuously; and for each flawed stage the harness finds
@@ -100,7 +100,7 @@ impl Search {
 }
 
 /// A failure of `fixed`, as a report: proptest has shrunk the case; the
-/// harness's shrinker then takes it to a 1-minimal one (DESIGN.md: property
+/// harness's shrinker then takes it to a 1-minimal one (docs/design.md: property
 /// tests run it after proptest's own shrinking), traced.
 fn explain(case: &Case, run: &CaseRun) -> String {
     let Some(failure) = &run.failure else {

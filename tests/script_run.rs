@@ -1,5 +1,5 @@
 //! `kvsim run` end to end, through the binary: the answer of every command
-//! and directive (SCENARIO-LANGUAGE.md), several clients, script errors,
+//! and directive (docs/script-language.md), several clients, script errors,
 //! flag errors, limits, schedules and trace output, with their exit codes.
 //! Scripts are written to a fresh directory under the system temp dir.
 
@@ -879,7 +879,7 @@ fn every_trace_format_follows_the_dialogue() {
 }
 
 /// trace.rs documents the Mermaid diagram as "an arrow per delivery", and
-/// DESIGN.md says the trace records deliveries. Every step whose key is a
+/// docs/design.md says the trace records deliveries. Every step whose key is a
 /// delivery (`cause/n`) must show up as a `deliver` entry and as a `->>`
 /// arrow between two participants.
 #[test]
@@ -940,7 +940,7 @@ fn a_stale_name_answers_ok_to_crash_and_kill_and_noproc_to_stop() {
 
 #[test]
 fn crash_then_get_without_settle_under_fifo() {
-    // SCENARIO-LANGUAGE.md: under fifo the lookup was sent before the
+    // docs/script-language.md: under fifo the lookup was sent before the
     // bucket's DOWN, so unlinked returns the dead pid; fixed checks liveness.
     let text = "CREATE b\nPUT b k v\nCRASH b\nGET b k\nSETTLE\nGET b k\n";
     for (stage, first_get) in [("unlinked", NOPROC), ("fixed", NOT_FOUND)] {

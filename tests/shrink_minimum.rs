@@ -1,5 +1,5 @@
 //! The shrinker reaches the true minimum (issue 5, item 5): on `unlinked`,
-//! scenario `2x3` of PEERS.md (two clients, three commands each, up to two
+//! the peers' scenario `2x3` (two clients, three commands each, up to two
 //! bucket-kill faults, generated overrides), checking property 1 only, every
 //! proptest seed 0..19 shrinks to the same 5-event counterexample. Proptest
 //! over a plain "i-th enabled event" index reached it on 1 seed of 20.

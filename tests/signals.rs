@@ -1,4 +1,4 @@
-//! OTP-SEMANTICS S1–S7: pids, liveness, sends and delivery order, driven
+//! docs/semantics.md S1–S7: pids, liveness, sends and delivery order, driven
 //! through the core (`kvsim::sim`) with string messages.
 
 mod common;

@@ -5,7 +5,7 @@
 //!
 //! Everything goes through the binary, so the snapshots also pin what the
 //! command line prints. A snapshot here is a claim checked by hand against
-//! SCENARIO-LANGUAGE.md and OTP-SEMANTICS.md § 8, not a recording: when one
+//! docs/script-language.md and docs/semantics.md § 8, not a recording: when one
 //! changes, read the diff against those documents before accepting it.
 //! (insta trims trailing newlines, so the dialogue's final blank line is
 //! not pinned here; `script_run.rs` pins exact bytes.)

@@ -1,4 +1,4 @@
-# Reference runner: plays single-client `.kv` scripts (../../SCENARIO-LANGUAGE
+# Reference runner: plays single-client `.kv` scripts (docs/script-language.md
 # format, see conformance/README.md) on a real BEAM with the KV registry code of
 # the Elixir "Mix and OTP" guide's GenServer chapter, and prints the dialogue in
 # exactly kvsim's format.

@@ -1,4 +1,4 @@
-//! The case: what one checked run is made of (DESIGN.md § Checking) —
+//! The case: what one checked run is made of (docs/design.md § Checking) —
 //! client scripts, a fault plan and a schedule, every element carrying a
 //! stable id. One type for every source (proptest, the fuzzer, case files,
 //! the shrinker). Owns the case file format (`"kvsim_case": 1`, pretty

@@ -1,5 +1,5 @@
 //! Runs one case and checks its properties online, each at the step where
-//! it could first break (DESIGN.md § Checking). Owns the history that
+//! it could first break (docs/design.md § Checking). Owns the history that
 //! property 4 checks: client operations with their intervals, and deaths as
 //! model events.
 

@@ -1,4 +1,4 @@
-//! Linearizability of KV histories (DESIGN.md § Checking, property 4).
+//! Linearizability of KV histories (docs/design.md § Checking, property 4).
 //!
 //! A history is the operations of all clients together, each with the
 //! interval from its invocation to its response (scheduler steps, closed

@@ -1,4 +1,4 @@
-//! The properties of DESIGN.md § Checking, as named values, and the trait
+//! The properties of docs/design.md § Checking, as named values, and the trait
 //! through which a user adds their own. Which step each one is checked at
 //! is the checker's business ([`crate::check::run_case`]).
 
@@ -6,7 +6,7 @@ use crate::kv::KvSystem;
 use std::fmt;
 use std::rc::Rc;
 
-/// A property, by its DESIGN.md number and name.
+/// A property, by its docs/design.md number and name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Property {
     pub number: u8,

@@ -1,4 +1,4 @@
-//! The one shrinker (DESIGN.md § Checking): delta debugging over clients,
+//! The one shrinker (docs/design.md § Checking): delta debugging over clients,
 //! commands, faults and overrides to 1-minimality — removing any one
 //! element makes the failure of the same property go away — then
 //! normalising passes, each kept only if the same property still fails:

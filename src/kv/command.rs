@@ -1,4 +1,4 @@
-//! The commands of the `.kv` language (SCENARIO-LANGUAGE.md) as data: what a
+//! The commands of the `.kv` language (docs/script-language.md) as data: what a
 //! client does, independent of where it came from (a script, a generated
 //! case, fuzzer bytes). Owns their echo text; running them is the client's.
 

@@ -1,4 +1,4 @@
-//! The registry protocol (DESIGN.md): the messages every stage — and a
+//! The registry protocol (docs/design.md § The application): the messages every stage — and a
 //! user's own registry — speaks, the `Registry` trait that exposes its state
 //! to properties, and `spawn_bucket`, through which buckets are started so
 //! that the harness knows which bucket belongs to which name.

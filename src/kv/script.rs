@@ -1,4 +1,4 @@
-//! The `.kv` text format (SCENARIO-LANGUAGE.md): splitting a file into
+//! The `.kv` text format (docs/script-language.md): splitting a file into
 //! lines and words, recognising commands and harness directives, grouping
 //! them into client scripts, and the script errors with their messages.
 //! Owns parsing only: what a [`Command`] does when played is the client's

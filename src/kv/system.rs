@@ -11,7 +11,7 @@ use crate::sim::{ChoiceSource, Fault, FaultAction, Limits, Naming, Pid, Reason, 
 /// The message type of the KV system's simulation.
 pub type Msg = Envelope<KvMsg>;
 
-/// A fault of the plan, by role (DESIGN.md § The core, "Faults").
+/// A fault of the plan, by role (docs/design.md § Faults).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KvFault {
     /// `kill bucket:<name>`: untrappable.

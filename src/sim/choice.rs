@@ -1,5 +1,5 @@
 //! Choice sources: who picks the next event among the enabled ones
-//! (DESIGN.md § The core, "A schedule"). One file per strategy. A source
+//! (docs/design.md § Schedules and choice sources). One file per strategy. A source
 //! picks among enabled event *keys* (never "the i-th event"), so a recorded
 //! choice keeps its meaning when the case around it shrinks. The scheduler
 //! records every pick, so any run replays as an override list.

@@ -1,4 +1,4 @@
-//! Event keys: the stable names of scheduler events (DESIGN.md § Stable ids
+//! Event keys: the stable names of scheduler events (docs/design.md § Stable ids
 //! and event keys). Owns their meaning and their interning within a run; the
 //! scheduler decides which enabled key runs.
 //!

@@ -1,5 +1,5 @@
 //! Process, monitor and timer identifiers. Owns numbering only: a counter
-//! per run, never reused (OTP-SEMANTICS S1).
+//! per run, never reused (docs/semantics.md S1).
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
-//! The one pseudo-random generator that may shape a run (DESIGN.md § The
-//! core, "Virtual time"). Owns the algorithm and its exact output stream, so
+//! The one pseudo-random generator that may shape a run (docs/design.md §
+//! Virtual time). Owns the algorithm and its exact output stream, so
 //! that a seed replays the same run on every platform and every release: the
 //! algorithm is written out here (xoshiro256** by Blackman and Vigna, seeded
 //! through SplitMix64) rather than taken from a crate whose stream may change

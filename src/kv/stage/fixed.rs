@@ -1,4 +1,4 @@
-//! `fixed`: the registry done right (DESIGN.md § The application). Buckets
+//! `fixed`: the registry done right (docs/design.md § The application). Buckets
 //! are started unlinked and monitored; `lookup` answers "not found" for a
 //! name whose bucket is dead even before its `DOWN` is handled; `create`
 //! over a dead bucket demonitors the old ref with flush, drops it and starts

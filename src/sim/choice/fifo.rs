@@ -1,4 +1,4 @@
-//! The canonical schedule (DESIGN.md § The core, "The `fifo` order"). Owns
+//! The canonical schedule (docs/design.md § The `fifo` order). Owns
 //! nothing but the decision to defer: the scheduler computes the `fifo`
 //! event, and this source always takes it, which lets the scheduler skip
 //! building candidates and keys altogether.

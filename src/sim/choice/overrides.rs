@@ -1,5 +1,5 @@
 //! A schedule written down: the `fifo` order plus an ordered list of event
-//! keys that jump the queue (DESIGN.md § The core, "A schedule"). Every run
+//! keys that jump the queue (docs/design.md § Schedules and choice sources). Every run
 //! replays through this source, and proptest, the fuzzer and the shrinker
 //! edit its list. Owns the matching rule: at each step the first
 //! not-yet-consumed override whose event is enabled runs and is consumed;

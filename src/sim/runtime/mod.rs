@@ -42,7 +42,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 
-/// Send indices from here up name signals sent at a death (DESIGN.md's
+/// Send indices from here up name signals sent at a death (docs/design.md's
 /// `Deliver{cause, n}` for a `DOWN` or exit signal names the event in which
 /// the process died).
 pub const DEATH_INDEX_BASE: u32 = 1 << 31;
@@ -119,7 +119,7 @@ pub enum Outcome {
     Limit { name: &'static str, value: u64 },
 }
 
-/// How a spawned process is named (DESIGN.md § Words, "logical name").
+/// How a spawned process is named (docs/design.md § Words, "logical name").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Naming {
     /// Exactly this name (`registry`).

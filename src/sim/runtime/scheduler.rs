@@ -71,7 +71,7 @@ impl<M: Debug + 'static> Sim<M> {
         true
     }
 
-    /// The `fifo` order (DESIGN.md): clients that can act, lowest first;
+    /// The `fifo` order (docs/design.md): clients that can act, lowest first;
     /// else the oldest queued signal; else the first live-target fault;
     /// else the earliest timer.
     pub(super) fn fifo_event(&self) -> Option<Event> {

@@ -26,7 +26,7 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// Spawns a client driver, named `client<stable_id>` and keyed by
     /// `stable_id` in event keys. A case numbers its clients in order of
-    /// first appearance, so this is DESIGN.md's `client<k>`; keeping the id
+    /// first appearance, so this is docs/design.md's `client<k>`; keeping the id
     /// (not the position) keeps names and timer keys stable when the
     /// shrinker deletes a client. Clients act in spawn order under `fifo`.
     pub fn spawn_client(&mut self, stable_id: u32, behaviour: Box<dyn Process<M>>) -> Pid {
