@@ -18,7 +18,7 @@ mod runtime;
 pub mod trace;
 
 pub use choice::{Candidate, CandidateKind, Choice, ChoiceSource};
-pub use key::{EventKey, KeyArena, KeyId, Root};
+pub use key::{DeathKind, EventKey, KeyArena, KeyError, KeyId, Root, Segment, without_generation};
 pub use panic_hook::install_panic_hook;
 pub use pid::{Pid, Ref, TimerRef};
 pub use prng::Prng;

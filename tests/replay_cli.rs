@@ -180,7 +180,7 @@ fn every_corrupt_case_file_is_bad_input_naming_the_file() {
             STALE_LOOKUP
                 .replace("[\"fault0\"]", "[\"fault0\", \"client0\"]")
                 .into_bytes(),
-            ": schedule entry 1: \"client0\" is not an event key (e.g. client0.cmd1/0, fault2, timer(client0,0))\n",
+            ": schedule entry 1: \"client0\" is not an event key: at character 8: expected \".cmd\" after the client id, found the end\n",
         ),
         (
             "command-ids.case.json",

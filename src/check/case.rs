@@ -174,9 +174,12 @@ impl Case {
             });
         }
         for (index, key) in file.schedule.iter().enumerate() {
-            let parsed = key
-                .parse::<EventKey>()
-                .map_err(|message| error(CaseFileErrorKind::Schedule { index, message }))?;
+            let parsed = key.parse::<EventKey>().map_err(|e| {
+                error(CaseFileErrorKind::Schedule {
+                    index,
+                    message: e.to_string(),
+                })
+            })?;
             case.schedule.push(parsed);
         }
         case.validate()
@@ -419,7 +422,7 @@ mod tests {
         );
         assert_eq!(
             read("{\"kvsim_case\": 1, \"clients\": [], \"schedule\": [\"client0\"]}"),
-            "c.case.json: schedule entry 0: \"client0\" is not an event key (e.g. client0.cmd1/0, fault2, timer(client0,0))"
+            "c.case.json: schedule entry 0: \"client0\" is not an event key: at character 8: expected \".cmd\" after the client id, found the end"
         );
         assert_eq!(
             read(

@@ -6,7 +6,7 @@
 
 use crate::check::case::{Case, CaseClient, CaseFault};
 use crate::kv::{Command, KvFault, Target};
-use crate::sim::{EventKey, Root};
+use crate::sim::{EventKey, Root, Segment};
 use proptest::prelude::*;
 use std::ops::RangeInclusive;
 
@@ -175,8 +175,10 @@ pub fn overrides(
         prop_oneof![3 => client_root, 2 => (0..faults).prop_map(|fault| Root::Fault { fault })]
             .boxed()
     };
-    let key = (root, proptest::collection::vec(0u32..3, 0..=2))
-        .prop_map(|(root, path)| EventKey { root, path });
+    let key = (root, proptest::collection::vec(0u32..3, 0..=2)).prop_map(|(root, path)| EventKey {
+        root,
+        path: path.into_iter().map(Segment::Send).collect(),
+    });
     proptest::collection::vec(key, length)
 }
 
@@ -300,7 +302,7 @@ impl<'a> arbitrary::Arbitrary<'a> for Case {
             let depth = u.int_in_range(0..=2)?;
             let mut path = Vec::new();
             for _ in 0..depth {
-                path.push(u.int_in_range(0..=2)?);
+                path.push(Segment::Send(u.int_in_range(0..=2)?));
             }
             schedule.push(EventKey { root, path });
         }

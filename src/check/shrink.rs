@@ -11,7 +11,7 @@ use crate::check::case::{Case, CaseClient};
 use crate::check::checker::{CheckConfig, Failure, run_case};
 use crate::check::property::Property;
 use crate::kv::{Command, KvFault, Registry, Target};
-use crate::sim::{EventKey, Root};
+use crate::sim::{EventKey, Root, Segment, without_generation};
 use std::collections::BTreeMap;
 
 /// Shrinks `case`, which breaks `property`, with `fails` deciding which
@@ -238,10 +238,12 @@ fn merge_clients(case: &Case, order: &[usize]) -> Case {
                 },
                 Root::Setup => Root::Setup,
             };
-            Some(EventKey {
-                root,
-                path: key.path.clone(),
-            })
+            let path = key
+                .path
+                .iter()
+                .map(|segment| rename_in_segment(segment, &|name| client_names.get(name).cloned()))
+                .collect();
+            Some(EventKey { root, path })
         })
         .collect();
     let faults = case
@@ -321,7 +323,44 @@ fn rename_data(case: &Case) -> Case {
             other => other,
         };
     }
+    // Overrides name buckets' processes (`bucket:<name>`, with a generation
+    // number in a timer's owner), which follow their buckets' new names.
+    let bucket = |process: &str| -> Option<String> {
+        let stem = without_generation(process);
+        let name = stem.strip_prefix("bucket:")?;
+        let renamed = names.map.get(name)?;
+        Some(format!("bucket:{renamed}{}", &process[stem.len()..]))
+    };
+    for key in &mut renamed.schedule {
+        if let Root::Timer { owner, .. } = &mut key.root
+            && let Some(new) = bucket(owner)
+        {
+            *owner = new;
+        }
+        for segment in &mut key.path {
+            *segment = rename_in_segment(segment, &bucket);
+        }
+    }
     renamed
+}
+
+/// `segment` with the process names of a death segment replaced where
+/// `rename` gives a new one.
+fn rename_in_segment(segment: &Segment, rename: &dyn Fn(&str) -> Option<String>) -> Segment {
+    match segment {
+        Segment::Death {
+            kind,
+            from,
+            to,
+            ordinal,
+        } => Segment::Death {
+            kind: *kind,
+            from: rename(from).unwrap_or_else(|| from.clone()),
+            to: rename(to).unwrap_or_else(|| to.clone()),
+            ordinal: *ordinal,
+        },
+        other => other.clone(),
+    }
 }
 
 /// Maps each distinct word to the next unused short name.
@@ -397,6 +436,7 @@ mod tests {
                 EventKey::client(5, 2).deliver(1),
                 EventKey::fault(9),
                 EventKey::client(4, 0),
+                EventKey::fault(9).down("bucket:x", "client5"),
             ],
         };
         let merged = merge_clients(&case, &[0, 1]);
@@ -411,7 +451,11 @@ mod tests {
         );
         assert_eq!(
             merged.schedule,
-            [EventKey::client(0, 1).deliver(1), EventKey::fault(0)]
+            [
+                EventKey::client(0, 1).deliver(1),
+                EventKey::fault(0),
+                EventKey::fault(0).down("bucket:x", "client0"),
+            ]
         );
     }
 
@@ -442,9 +486,21 @@ mod tests {
                 id: 0,
                 fault: KvFault::KillBucket("yy".into()),
             }],
-            schedule: Vec::new(),
+            schedule: vec![
+                EventKey::fault(0).down("bucket:yy", "registry"),
+                EventKey::timer("bucket:zz#1", 0).exit_signal("registry", "bucket:zz"),
+                EventKey::fault(0).down("bucket:unseen", "registry"),
+            ],
         };
         let renamed = rename_data(&case);
+        assert_eq!(
+            renamed.schedule,
+            [
+                EventKey::fault(0).down("bucket:b", "registry"),
+                EventKey::timer("bucket:a#1", 0).exit_signal("registry", "bucket:a"),
+                EventKey::fault(0).down("bucket:unseen", "registry"),
+            ]
+        );
         assert_eq!(
             renamed.clients[0].commands[0].1,
             Command::Put {
