@@ -35,13 +35,13 @@
 
 use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases, overrides};
 use kvsim::check::{
-    Case, CheckConfig, Failure, P1_LOOKUP_IS_ALIVE, Property, PropertySet, SearchConfig,
-    check_registry, find_failure, run_case, shrink_case,
+    Case, CheckConfig, Failure, P1_LOOKUP_IS_ALIVE, Property, PropertySet, RegistryFactory,
+    SearchConfig, check_registry, find_failure, run_case, shrink_case,
 };
-use kvsim::kv::{Command, KvFault, Registry, Stage};
+use kvsim::kv::{Command, KvFault, Stage};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
-use std::cell::Cell;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 const SEEDS: u64 = 20;
@@ -69,7 +69,7 @@ fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
     (out, start.elapsed())
 }
 
-type MakeRegistry = Box<dyn Fn() -> Box<dyn Registry>>;
+type MakeRegistry = Box<RegistryFactory<'static>>;
 
 fn stage_registry(stage: Stage) -> MakeRegistry {
     Box::new(move || stage.registry())
@@ -142,7 +142,7 @@ struct Found {
 
 /// (a): one [`find_failure`] per seed.
 fn search_seeds(
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     generator: &GenConfig,
     check: &CheckConfig,
 ) -> (Vec<Found>, u64) {
@@ -197,11 +197,7 @@ struct Shrunk {
     one_minimal: bool,
 }
 
-fn shrink_found(
-    found: &Found,
-    registry: &dyn Fn() -> Box<dyn Registry>,
-    check: &CheckConfig,
-) -> Shrunk {
+fn shrink_found(found: &Found, registry: &RegistryFactory<'_>, check: &CheckConfig) -> Shrunk {
     let property = found.failure.property;
     let ((case, failure), time) = timed(|| shrink_case(&found.case, registry, check, property));
     let same_property = failure.as_ref().is_some_and(|f| f.property == property);
@@ -218,7 +214,7 @@ fn shrink_found(
 /// `property` failing. Untimed.
 fn is_one_minimal(
     case: &Case,
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     check: &CheckConfig,
     property: Property,
 ) -> bool {
@@ -273,7 +269,7 @@ struct StageFigures {
 
 fn measure_stage(
     name: &str,
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     generator: &GenConfig,
     check: &CheckConfig,
 ) -> StageFigures {
@@ -293,9 +289,9 @@ fn measure_stage(
             generator: generator.clone(),
             check: check.clone(),
         };
-        let runs = Cell::new(0u32);
+        let runs = AtomicU32::new(0);
         let counting = || {
-            runs.set(runs.get() + 1);
+            runs.fetch_add(1, Ordering::Relaxed);
             registry()
         };
         let (result, time) = timed(|| check_registry(&counting, &config));
@@ -303,7 +299,7 @@ fn measure_stage(
             Err(counterexample) => {
                 runner_cases.push(f64::from(counterexample.cases_to_failure));
                 runner_time.push(ms(time));
-                runner_runs.push(f64::from(runs.get()));
+                runner_runs.push(f64::from(runs.load(Ordering::Relaxed)));
             }
             Ok(_) => runner_missed += 1,
         }
@@ -410,7 +406,7 @@ struct LoopFigures {
 }
 
 fn throughput_loop(
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     generator: &GenConfig,
     check: &CheckConfig,
 ) -> LoopFigures {
@@ -460,7 +456,7 @@ fn throughput_loop(
 
 /// Cases per second through `check_registry` (256 cases per seed).
 fn throughput_runner(
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     generator: &GenConfig,
     check: &CheckConfig,
 ) -> (Vec<f64>, u32) {
@@ -545,7 +541,7 @@ fn exact_2x3() -> impl Strategy<Value = Case> {
 }
 
 /// (d) on the exact `2x3` scripts: find_failure's loop over [`exact_2x3`].
-fn search_exact_2x3(registry: &dyn Fn() -> Box<dyn Registry>, check: &CheckConfig) -> StageFigures {
+fn search_exact_2x3(registry: &RegistryFactory<'_>, check: &CheckConfig) -> StageFigures {
     let quiet = CheckConfig {
         tracing: false,
         ..check.clone()

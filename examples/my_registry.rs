@@ -126,7 +126,9 @@ impl Registry for Forgetful {
 }
 
 /// A property of the user's own: the registry never maps more than `max`
-/// names. Checked after every step; reported as `P0 <name>`.
+/// names. Checked after every step; reported as `P0 <name>`. Each run
+/// gets a fresh one from the factory given to `with_custom`, so it could
+/// keep state across the steps of a run.
 struct AtMostNames {
     max: usize,
     name: &'static str,
@@ -137,7 +139,7 @@ impl CustomProperty for AtMostNames {
         self.name
     }
 
-    fn check(&self, system: &KvSystem) -> Result<(), String> {
+    fn check(&mut self, system: &KvSystem) -> Result<(), String> {
         let Some(registry) = system.registry_state() else {
             return Ok(());
         };
@@ -158,9 +160,11 @@ impl CustomProperty for AtMostNames {
 /// names" (the generator's name alphabet is `a`, `b`, so a correct registry
 /// never maps more).
 fn harness() -> SearchConfig {
-    let properties = PropertySet::default().with_custom(AtMostNames {
-        max: 2,
-        name: "at-most-2-names",
+    let properties = PropertySet::default().with_custom(|| {
+        Box::new(AtMostNames {
+            max: 2,
+            name: "at-most-2-names",
+        })
     });
     SearchConfig {
         check: CheckConfig {
@@ -240,9 +244,11 @@ mod tests {
         // Lower the bound to one name: now `fixed` breaks it with two CREATEs.
         let config = SearchConfig {
             check: CheckConfig {
-                properties: PropertySet::none().with_custom(AtMostNames {
-                    max: 1,
-                    name: "at-most-1-name",
+                properties: PropertySet::none().with_custom(|| {
+                    Box::new(AtMostNames {
+                        max: 1,
+                        name: "at-most-1-name",
+                    })
                 }),
                 ..CheckConfig::default()
             },
@@ -258,5 +264,28 @@ mod tests {
             }
         );
         assert_eq!(counterexample.case.command_count(), 2, "{counterexample}");
+    }
+
+    #[test]
+    fn threads_share_one_harness() {
+        // The configuration and the registry factory are `Send + Sync`:
+        // several threads search with the same ones, each run getting its
+        // own registry and its own property instances.
+        let config = harness();
+        let factory = || -> Box<dyn Registry> { Box::new(Forgetful::default()) };
+        let found: Vec<Property> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..2)
+                .map(|_| scope.spawn(|| check_registry(&factory, &config)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| match worker.join() {
+                    Ok(Err(counterexample)) => counterexample.failure.property,
+                    Ok(Ok(cases)) => panic!("the bug went unnoticed in {cases} cases"),
+                    Err(_) => panic!("a search thread panicked"),
+                })
+                .collect()
+        });
+        assert_eq!(found[0], found[1], "same seed, same counterexample");
     }
 }

@@ -16,13 +16,29 @@ mod shrink;
 pub use case::{
     CASE_FORMAT_VERSION, Case, CaseClient, CaseFault, CaseFileError, CaseFileErrorKind, CaseMeta,
 };
-pub use checker::{CaseRun, CheckConfig, Failure, run_case};
+pub use checker::{CaseRun, CheckConfig, Failure, RegistryFactory, run_case};
 pub use property::{
-    BUILTIN_PROPERTIES, CustomProperty, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS,
-    P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT,
-    Property, PropertySet,
+    BUILTIN_PROPERTIES, CustomProperty, CustomPropertyFactory, P1_LOOKUP_IS_ALIVE,
+    P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE,
+    P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
 };
 pub use report::{CASE_FILE_SUFFIX_MAX, FailureReport, save_case};
 pub use runner::{RunConfig, RunReport, Schedule, run_script};
 pub use search::{Counterexample, SearchConfig, check_registry, find_failure, finish};
 pub use shrink::{shrink, shrink_case};
+
+#[cfg(test)]
+mod tests {
+    /// A compile-time assertion: this test fails to build, not to run, if a
+    /// configuration stops being shareable between threads.
+    #[test]
+    fn configs_and_factories_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync + ?Sized>() {}
+        shared::<super::SearchConfig>();
+        shared::<super::CheckConfig>();
+        shared::<super::PropertySet>();
+        shared::<super::RegistryFactory<'static>>();
+        shared::<super::CustomPropertyFactory>();
+        shared::<super::linearizability::LinearizabilityModel>();
+    }
+}

@@ -228,11 +228,17 @@
 //! proptest seed (the same seed generates the same cases), the shape of the
 //! generated cases ([`GenConfig`](check::generate::GenConfig): clients,
 //! commands, faults, overrides, names, the command and fault kinds) and
-//! what is checked ([`CheckConfig`](check::CheckConfig)). The properties
-//! are a [`PropertySet`](check::PropertySet): pick built-in ones with
-//! [`PropertySet::only`](check::PropertySet::only), and add your own by
-//! implementing [`CustomProperty`](check::CustomProperty), checked after
-//! every step and reported by its name with number 0:
+//! what is checked ([`CheckConfig`](check::CheckConfig)). Both configs are
+//! `Send + Sync`, and a registry comes from a `Send + Sync` factory
+//! ([`RegistryFactory`](check::RegistryFactory)) called once per run, so
+//! threads can share them and no registry instance serves two runs. The
+//! properties are a [`PropertySet`](check::PropertySet): pick built-in ones
+//! with [`PropertySet::only`](check::PropertySet::only), and add your own by
+//! implementing [`CustomProperty`](check::CustomProperty) and giving
+//! [`PropertySet::with_custom`](check::PropertySet::with_custom) a factory
+//! (each run gets a fresh instance, which may keep state across that run's
+//! steps); it is checked after every step and reported by its name with
+//! number 0:
 //!
 //! ```
 //! use kvsim::check::{CheckConfig, CustomProperty, PropertySet, SearchConfig, check_registry};
@@ -244,7 +250,7 @@
 //!     fn name(&self) -> &'static str {
 //!         "at-most-one-name"
 //!     }
-//!     fn check(&self, system: &KvSystem) -> Result<(), String> {
+//!     fn check(&mut self, system: &KvSystem) -> Result<(), String> {
 //!         match system.registry_state().map(|r| r.names().len()) {
 //!             Some(names) if names > 1 => Err(format!("the registry maps {names} names")),
 //!             _ => Ok(()),
@@ -255,7 +261,7 @@
 //! let config = SearchConfig {
 //!     cases: 256,
 //!     check: CheckConfig {
-//!         properties: PropertySet::default().with_custom(AtMostOneName),
+//!         properties: PropertySet::default().with_custom(|| Box::new(AtMostOneName)),
 //!         ..CheckConfig::default()
 //!     },
 //!     ..SearchConfig::default()
@@ -264,6 +270,62 @@
 //! assert_eq!(counterexample.failure.property.name, "at-most-one-name");
 //! assert_eq!(counterexample.case.command_count(), 2); // CREATE a, CREATE b
 //! ```
+//!
+//! Property 4 checks the clients' history against a sequential model, the
+//! chapter's [`KvModel`](check::linearizability::KvModel) unless
+//! [`CheckConfig::model`](check::CheckConfig::model) names another. A
+//! registry with other semantics states its own by implementing
+//! [`SequentialModel`](check::linearizability::SequentialModel): its states,
+//! which answers each operation may give from each state, and which object
+//! (for the KV models, the bucket name) each operation is about, so that
+//! each object's subhistory is checked on its own. A get-or-start registry,
+//! whose `LOOKUP` starts a missing bucket, would be flagged by `KvModel`
+//! (a lookup found a name nobody created) and passes against its own:
+//!
+//! ```
+//! use kvsim::check::linearizability::{
+//!     KvModel, KvOp, KvResult, LinearizabilityModel, SequentialModel,
+//! };
+//! use kvsim::check::CheckConfig;
+//!
+//! /// The chapter's model, except that the lookup every client operation on
+//! /// a bucket begins with starts the bucket when it is missing.
+//! #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+//! struct GetOrStart(KvModel);
+//!
+//! impl SequentialModel for GetOrStart {
+//!     fn successors(&self, op: &KvOp, result: &KvResult) -> Vec<GetOrStart> {
+//!         let looks_up = !op.is_model_event() && !matches!(op, KvOp::Create { .. });
+//!         let mut next = Vec::new();
+//!         if let (true, Some(name)) = (looks_up, op.name()) {
+//!             let create = KvOp::Create { name: name.to_string() };
+//!             let started = self.0.apply(&create, &KvResult::None);
+//!             next.extend(started.iter().flat_map(|state| state.successors(op, result)));
+//!             if *result == KvResult::Indeterminate {
+//!                 next.extend(self.0.successors(op, result)); // it may not have run
+//!             }
+//!         } else {
+//!             next = self.0.successors(op, result);
+//!         }
+//!         next.sort();
+//!         next.dedup();
+//!         next.into_iter().map(GetOrStart).collect()
+//!     }
+//!
+//!     fn partition(op: &KvOp) -> Option<String> {
+//!         KvModel::partition(op) // one object per bucket name
+//!     }
+//! }
+//!
+//! let config = CheckConfig {
+//!     model: LinearizabilityModel::new(GetOrStart(KvModel::new())),
+//!     ..CheckConfig::default()
+//! };
+//! # let _ = config;
+//! ```
+//!
+//! `tests/linearizability_models.rs` runs a get-or-start registry against
+//! both models.
 //!
 //! `examples/my_registry.rs` is a complete user registry with a bug no
 //! built-in stage has (its `DOWN` handler ignores reason `normal`, so a

@@ -51,6 +51,7 @@ fn config() -> CheckConfig {
         properties: PropertySet::only(&[P1_LOOKUP_IS_ALIVE]),
         limits: Limits::default(),
         tracing: false,
+        ..CheckConfig::default()
     }
 }
 

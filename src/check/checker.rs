@@ -4,10 +4,10 @@
 //! model events.
 
 use crate::check::case::Case;
-use crate::check::linearizability::{self, KvOp, KvResult, Linearizability, Operation};
+use crate::check::linearizability::{KvOp, KvResult, LinearizabilityModel, Operation};
 use crate::check::property::{
-    P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE,
-    P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
+    CustomProperty, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD,
+    P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
 };
 use crate::kv::{Command, KvMsg, KvSystem, Msg, Registry, Target};
 use crate::otp::Envelope;
@@ -16,10 +16,19 @@ use crate::sim::{Limits, Outcome, Pid, Tapped, Taps, Trace};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
-/// How to check a case.
+/// What builds a fresh registry for each run: a built-in stage
+/// (`&|| Stage::Fixed.registry()`) or a user's own. `Send + Sync` so that
+/// threads running cases can share it; it is called once per run, so one
+/// registry instance never serves two runs.
+pub type RegistryFactory<'a> = dyn Fn() -> Box<dyn Registry> + Send + Sync + 'a;
+
+/// How to check a case. `Send + Sync`, so that threads can share one.
 #[derive(Clone, Debug)]
 pub struct CheckConfig {
     pub properties: PropertySet,
+    /// The sequential model property 4 checks histories against (the
+    /// chapter's `KvModel` by default).
+    pub model: LinearizabilityModel,
     pub limits: Limits,
     pub tracing: bool,
 }
@@ -28,6 +37,7 @@ impl Default for CheckConfig {
     fn default() -> CheckConfig {
         CheckConfig {
             properties: PropertySet::default(),
+            model: LinearizabilityModel::default(),
             limits: Limits {
                 steps_max: 10_000,
                 ..Limits::default()
@@ -83,11 +93,7 @@ impl CaseRun {
 }
 
 /// Checks `case` against a registry built by `registry`.
-pub fn run_case(
-    case: &Case,
-    registry: &dyn Fn() -> Box<dyn Registry>,
-    config: &CheckConfig,
-) -> CaseRun {
+pub fn run_case(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfig) -> CaseRun {
     let chooser = Box::new(Overrides::new(case.schedule.clone()));
     let mut system = KvSystem::new(registry(), chooser, config.limits, config.tracing);
     system.sim.set_taps(Taps {
@@ -108,6 +114,8 @@ pub fn run_case(
     }
     let mut checker = Checker {
         properties: &config.properties,
+        model: &config.model,
+        custom: config.properties.instantiate_custom(),
         registry: system.registry,
         client_ids,
         registry_faults,
@@ -171,6 +179,9 @@ fn registry_request(msg: &Msg) -> Option<String> {
 
 struct Checker<'a> {
     properties: &'a PropertySet,
+    model: &'a LinearizabilityModel,
+    /// This run's own instances of the custom properties.
+    custom: Vec<Box<dyn CustomProperty>>,
     registry: Pid,
     client_ids: BTreeMap<Pid, u32>,
     /// Faults whose firing licenses the registry's death.
@@ -309,19 +320,13 @@ impl Checker<'_> {
         if self.failure.is_none() && system.sim.is_quiet() {
             self.check_names(system, step);
         }
-        for property in self.properties.custom() {
+        for index in 0..self.custom.len() {
             if self.failure.is_some() {
                 break;
             }
-            if let Err(detail) = property.check(system) {
-                self.fail(
-                    Property {
-                        number: 0,
-                        name: property.name(),
-                    },
-                    step,
-                    detail,
-                );
+            if let Err(detail) = self.custom[index].check(system) {
+                let name = self.custom[index].name();
+                self.fail(Property { number: 0, name }, step, detail);
             }
         }
     }
@@ -443,28 +448,11 @@ impl Checker<'_> {
                 });
             }
         }
-        // Linearizability is local (Herlihy & Wing 1990): each bucket name is
-        // an object of its own, so each name's subhistory is checked alone,
-        // with the registry's death (a point, on every name) in each. The
-        // search is exponential in concurrent operations; splitting keeps
-        // it small.
-        let mut by_name: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
-        let mut everywhere = Vec::new();
-        for operation in history {
-            match op_name(&operation.op) {
-                Some(name) => by_name.entry(name.to_string()).or_default().push(operation),
-                None => everywhere.push(operation),
-            }
-        }
-        for (_, mut operations) in by_name {
-            operations.extend(everywhere.iter().cloned());
-            if let Linearizability::NotLinearizable(violation) =
-                linearizability::check_bounded(&operations, 200_000)
-            {
-                let detail = violation.explain(&operations);
-                self.fail(P4_LINEARIZABLE, step, detail);
-                return;
-            }
+        // The model splits the history into independent objects (for
+        // `KvModel`, bucket names): the search is exponential in concurrent
+        // operations, and splitting keeps it small.
+        if let Err(violation) = self.model.check(&history, 200_000) {
+            self.fail(P4_LINEARIZABLE, step, violation.explain());
         }
     }
 
@@ -517,22 +505,6 @@ impl Checker<'_> {
             );
             self.fail(P2_NAMES_MATCH_BUCKETS, step, detail);
         }
-    }
-}
-
-/// The bucket name an operation is about; `None` for the registry's death,
-/// which concerns every name.
-fn op_name(op: &KvOp) -> Option<&str> {
-    match op {
-        KvOp::Create { name }
-        | KvOp::Lookup { name }
-        | KvOp::Put { name, .. }
-        | KvOp::Get { name, .. }
-        | KvOp::Delete { name, .. }
-        | KvOp::Stop { name }
-        | KvOp::Crash { name }
-        | KvOp::BucketDied { name } => Some(name),
-        KvOp::RegistryDied => None,
     }
 }
 

@@ -5,8 +5,11 @@
 //! intervals), plus *model events*: a bucket's death and the registry's
 //! death, each a point at the step it happened. The history is linearizable
 //! when every operation can be given one point inside its interval so that,
-//! in the order of those points, each operation's result is what the
-//! sequential model [`KvModel`] allows from the state left by the ones before.
+//! in the order of those points, each operation's result is what a
+//! sequential model allows from the state left by the ones before. The
+//! model is a [`SequentialModel`]: the chapter's [`KvModel`] by default, or
+//! a user's own for a registry with other semantics (a get-or-start
+//! registry, say), chosen through [`LinearizabilityModel`].
 //!
 //! The search is the standard one:
 //!
@@ -28,12 +31,20 @@
 //! operation has up to two successor states and the search tries both.
 //! It still takes effect, if at all, inside its own interval.
 //!
+//! Linearizability is local (Herlihy and Wing, "Linearizability: a
+//! correctness condition for concurrent objects", TOPLAS 12(3), 1990): a
+//! history is linearizable iff each object's subhistory is. A model names
+//! each operation's object ([`SequentialModel::partition`]) and
+//! [`check_partitioned`] checks each object's subhistory on its own, which
+//! keeps the exponential search small.
+//!
 //! The search is bounded by a number of distinct configurations
 //! ([`check_bounded`]); past the bound the answer is
 //! [`Linearizability::Unknown`], never a guess.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 /// The bound [`check`] uses: distinct (linearized set, state) configurations.
 pub const DEFAULT_STATES_MAX: usize = 1_000_000;
@@ -70,6 +81,22 @@ impl KvOp {
     /// Deaths are observed by the harness, not requested by a client.
     pub fn is_model_event(&self) -> bool {
         matches!(self, KvOp::BucketDied { .. } | KvOp::RegistryDied)
+    }
+
+    /// The bucket name the operation is about; `None` for the registry's
+    /// death, which concerns every name.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            KvOp::Create { name }
+            | KvOp::Lookup { name }
+            | KvOp::Put { name, .. }
+            | KvOp::Get { name, .. }
+            | KvOp::Delete { name, .. }
+            | KvOp::Stop { name }
+            | KvOp::Crash { name }
+            | KvOp::BucketDied { name } => Some(name),
+            KvOp::RegistryDied => None,
+        }
     }
 }
 
@@ -153,6 +180,29 @@ impl fmt::Display for Operation {
         }
         Ok(())
     }
+}
+
+/// A sequential specification for property 4, as the type of its states.
+///
+/// The search memoises (linearized operations, state) configurations, so a
+/// state is `Ord`; it is `Send + Sync` so that threads can share a
+/// configuration holding an initial state.
+///
+/// [`SequentialModel::partition`] must be honest: operations of different
+/// partitions must commute and never influence each other's answers (the
+/// model is a product of independent objects), and an operation whose
+/// partition is `None` (the registry's death) acts on every object at
+/// once. Otherwise checking each partition alone can miss violations.
+pub trait SequentialModel: Clone + Ord + Send + Sync + 'static {
+    /// Every state `op` answering `result` may lead to from this one,
+    /// without duplicates: none when that answer is impossible here, and
+    /// possibly several for a nondeterministic model (an
+    /// [`KvResult::Indeterminate`] answer may or may not have taken effect).
+    fn successors(&self, op: &KvOp, result: &KvResult) -> Vec<Self>;
+
+    /// The object `op` is about (for the KV models, the bucket name), or
+    /// `None` for an operation that concerns every object.
+    fn partition(op: &KvOp) -> Option<String>;
 }
 
 /// The sequential specification: the registry's names, each bucket's data,
@@ -280,6 +330,17 @@ impl KvModel {
     }
 }
 
+impl SequentialModel for KvModel {
+    fn successors(&self, op: &KvOp, result: &KvResult) -> Vec<KvModel> {
+        KvModel::successors(self, op, result)
+    }
+
+    /// The bucket name; the registry's death concerns every name.
+    fn partition(op: &KvOp) -> Option<String> {
+        op.name().map(str::to_string)
+    }
+}
+
 /// Why a history is not linearizable: where the deepest attempt got stuck.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
@@ -370,13 +431,145 @@ pub fn check(history: &[Operation]) -> Result<(), Violation> {
 ///
 /// If an operation responds before it is invoked (`response < invoke`).
 pub fn check_bounded(history: &[Operation], states_max: usize) -> Linearizability {
+    check_bounded_from(KvModel::new(), history, states_max)
+}
+
+/// Whether `history`, as one object, is linearizable against the model
+/// whose initial state is `initial`, exploring at most `states_max`
+/// distinct (linearized set, state) configurations.
+///
+/// # Panics
+///
+/// If an operation responds before it is invoked (`response < invoke`).
+pub fn check_bounded_from<M: SequentialModel>(
+    initial: M,
+    history: &[Operation],
+    states_max: usize,
+) -> Linearizability {
     for operation in history {
         assert!(
             operation.invoke <= operation.response,
             "operation {operation} responds before it is invoked"
         );
     }
-    Search::new(history, states_max).run()
+    Search::new(history, states_max).run(initial)
+}
+
+/// One partition's subhistory that is not linearizable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionViolation {
+    /// The object, as [`SequentialModel::partition`] names it; `None` when
+    /// the history had only operations that concern every object.
+    pub partition: Option<String>,
+    /// That object's subhistory (with every `None`-partition operation).
+    pub history: Vec<Operation>,
+    pub violation: Violation,
+}
+
+impl PartitionViolation {
+    /// A multi-line account naming each operation, for a failure report.
+    pub fn explain(&self) -> String {
+        self.violation.explain(&self.history)
+    }
+}
+
+/// Checks each object's subhistory on its own (linearizability is local),
+/// objects in order of their partition keys: the first one that is not
+/// linearizable, if any. A subhistory whose search reaches `states_max`
+/// is skipped (its answer is unknown, never a guess).
+pub fn check_partitioned<M: SequentialModel>(
+    initial: &M,
+    history: &[Operation],
+    states_max: usize,
+) -> Result<(), PartitionViolation> {
+    let mut by_object: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
+    let mut everywhere = Vec::new();
+    for operation in history {
+        match M::partition(&operation.op) {
+            Some(object) => by_object.entry(object).or_default().push(operation.clone()),
+            None => everywhere.push(operation.clone()),
+        }
+    }
+    let mut objects: Vec<(Option<String>, Vec<Operation>)> = by_object
+        .into_iter()
+        .map(|(object, mut operations)| {
+            operations.extend(everywhere.iter().cloned());
+            (Some(object), operations)
+        })
+        .collect();
+    if objects.is_empty() && !everywhere.is_empty() {
+        objects.push((None, everywhere));
+    }
+    for (partition, operations) in objects {
+        if let Linearizability::NotLinearizable(violation) =
+            check_bounded_from(initial.clone(), &operations, states_max)
+        {
+            return Err(PartitionViolation {
+                partition,
+                history: operations,
+                violation,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The sequential model property 4 checks against, type-erased so that a
+/// [`CheckConfig`](crate::check::CheckConfig) can hold any
+/// [`SequentialModel`] and stay `Clone + Send + Sync`. The default is the
+/// chapter's [`KvModel`].
+#[derive(Clone)]
+pub struct LinearizabilityModel {
+    model: Arc<dyn ErasedModel>,
+}
+
+impl LinearizabilityModel {
+    /// The model whose initial state is `initial`.
+    pub fn new<M: SequentialModel + fmt::Debug>(initial: M) -> LinearizabilityModel {
+        LinearizabilityModel {
+            model: Arc::new(initial),
+        }
+    }
+
+    /// [`check_partitioned`] against this model.
+    pub fn check(
+        &self,
+        history: &[Operation],
+        states_max: usize,
+    ) -> Result<(), PartitionViolation> {
+        self.model.check(history, states_max)
+    }
+}
+
+impl Default for LinearizabilityModel {
+    /// The chapter's [`KvModel`], from a live registry with no names.
+    fn default() -> LinearizabilityModel {
+        LinearizabilityModel::new(KvModel::new())
+    }
+}
+
+impl fmt::Debug for LinearizabilityModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("LinearizabilityModel")
+            .field(&self.model.describe())
+            .finish()
+    }
+}
+
+/// The object-safe face of a [`SequentialModel`]'s initial state.
+trait ErasedModel: Send + Sync {
+    fn check(&self, history: &[Operation], states_max: usize) -> Result<(), PartitionViolation>;
+    fn describe(&self) -> String;
+}
+
+impl<M: SequentialModel + fmt::Debug> ErasedModel for M {
+    fn check(&self, history: &[Operation], states_max: usize) -> Result<(), PartitionViolation> {
+        check_partitioned(self, history, states_max)
+    }
+
+    fn describe(&self) -> String {
+        format!("{self:?}")
+    }
 }
 
 /// A set of operation indices, as words so that it can be part of a
@@ -506,9 +699,9 @@ impl EntryList {
 }
 
 /// One linearized operation on the backtracking stack.
-struct Frame {
+struct Frame<M> {
     call: usize,
-    state_before: KvModel,
+    state_before: M,
     /// Which of the operation's successor states was taken.
     choice: usize,
 }
@@ -532,13 +725,13 @@ impl<'h> Search<'h> {
         ops.into_iter().map(|op| self.history[op].id).collect()
     }
 
-    fn run(mut self) -> Linearizability {
-        let mut state = KvModel::new();
+    fn run<M: SequentialModel>(mut self, initial: M) -> Linearizability {
+        let mut state = initial;
         let mut linearized = OpSet::with_capacity(self.history.len());
         // Lowe's memoisation: a configuration already reached leads nowhere
         // new, whichever order of the same operations reached it.
-        let mut seen: BTreeSet<(OpSet, KvModel)> = BTreeSet::new();
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut seen: BTreeSet<(OpSet, M)> = BTreeSet::new();
+        let mut stack: Vec<Frame<M>> = Vec::new();
         let mut deepest = Violation {
             longest_prefix: Vec::new(),
             stuck_at: self.ids(self.entries.candidates()),

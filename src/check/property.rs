@@ -4,7 +4,7 @@
 
 use crate::kv::KvSystem;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A property, by its docs/design.md number and name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,7 +39,9 @@ pub const P3_REGISTRY_DIES_ONLY_WHEN_TOLD: Property = Property {
     number: 3,
     name: "registry-dies-only-when-told",
 };
-/// 4: the history of all clients is linearizable against `KvModel`.
+/// 4: the history of all clients is linearizable against the configured
+/// sequential model ([`CheckConfig::model`](crate::check::CheckConfig::model),
+/// the chapter's `KvModel` by default).
 pub const P4_LINEARIZABLE: Property = Property {
     number: 4,
     name: "linearizable",
@@ -65,19 +67,26 @@ pub const BUILTIN_PROPERTIES: [Property; 6] = [
     P6_NO_CALL_TIMES_OUT,
 ];
 
-/// A property of a user's own, checked after every step.
+/// A property of a user's own, checked after every step. Each run gets a
+/// fresh instance from the property's factory ([`PropertySet::with_custom`]),
+/// so a property may keep state across the steps of one run (hence
+/// `&mut self`) and one instance never serves two runs.
 pub trait CustomProperty {
     /// Its name, e.g. `"at-most-three-buckets"`; reported with number 0.
     fn name(&self) -> &'static str;
     /// `Err(why)` when the system, as it stands after a step, breaks it.
-    fn check(&self, system: &KvSystem) -> Result<(), String>;
+    fn check(&mut self, system: &KvSystem) -> Result<(), String>;
 }
+
+/// What builds a fresh [`CustomProperty`] for each run. `Send + Sync` so
+/// that threads running cases can share one configuration.
+pub type CustomPropertyFactory = dyn Fn() -> Box<dyn CustomProperty> + Send + Sync;
 
 /// Which properties a run checks.
 #[derive(Clone)]
 pub struct PropertySet {
     builtin: Vec<Property>,
-    custom: Vec<Rc<dyn CustomProperty>>,
+    custom: Vec<Arc<CustomPropertyFactory>>,
 }
 
 impl Default for PropertySet {
@@ -92,10 +101,9 @@ impl Default for PropertySet {
 
 impl fmt::Debug for PropertySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let custom: Vec<&str> = self.custom.iter().map(|p| p.name()).collect();
         f.debug_struct("PropertySet")
             .field("builtin", &self.builtin)
-            .field("custom", &custom)
+            .field("custom_factories", &self.custom.len())
             .finish()
     }
 }
@@ -125,9 +133,13 @@ impl PropertySet {
         self
     }
 
-    /// Adds a property of your own.
-    pub fn with_custom(mut self, property: impl CustomProperty + 'static) -> PropertySet {
-        self.custom.push(Rc::new(property));
+    /// Adds a property of your own, built afresh for every run by
+    /// `factory` (e.g. `|| Box::new(AtMostOneName)`).
+    pub fn with_custom(
+        mut self,
+        factory: impl Fn() -> Box<dyn CustomProperty> + Send + Sync + 'static,
+    ) -> PropertySet {
+        self.custom.push(Arc::new(factory));
         self
     }
 
@@ -135,7 +147,8 @@ impl PropertySet {
         self.builtin.contains(&property)
     }
 
-    pub(crate) fn custom(&self) -> &[Rc<dyn CustomProperty>] {
-        &self.custom
+    /// One fresh instance of each custom property, for one run.
+    pub(crate) fn instantiate_custom(&self) -> Vec<Box<dyn CustomProperty>> {
+        self.custom.iter().map(|factory| factory()).collect()
     }
 }

@@ -4,10 +4,9 @@
 //! entry point for checking a registry of your own.
 
 use crate::check::case::Case;
-use crate::check::checker::{CheckConfig, Failure, run_case};
+use crate::check::checker::{CheckConfig, Failure, RegistryFactory, run_case};
 use crate::check::generate::{GenConfig, cases};
 use crate::check::shrink::shrink_case;
-use crate::kv::Registry;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use std::fmt;
@@ -75,7 +74,7 @@ pub const PROPTEST_SHRINK_STEPS_MAX: u32 = 64;
 /// every property held; otherwise the counterexample, shrunk first by
 /// proptest's value tree, then by [`shrink_case`].
 pub fn check_registry(
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     config: &SearchConfig,
 ) -> Result<u32, Box<Counterexample>> {
     let runner_config = Config {
@@ -121,7 +120,7 @@ pub fn check_registry(
 /// the case, its failure and how many cases it took. For measuring how
 /// fast a flaw is found.
 pub fn find_failure(
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     config: &SearchConfig,
 ) -> Option<(Case, Failure, u32)> {
     let runner_config = Config {
@@ -146,7 +145,7 @@ pub fn find_failure(
 /// Shrinks a failing case with [`shrink_case`] and traces the result.
 pub fn finish(
     case: &Case,
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     config: &SearchConfig,
     found: Failure,
     cases_to_failure: u32,

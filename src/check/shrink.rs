@@ -8,9 +8,9 @@
 //! element never changes what the remaining overrides mean.
 
 use crate::check::case::{Case, CaseClient};
-use crate::check::checker::{CheckConfig, Failure, run_case};
+use crate::check::checker::{CheckConfig, Failure, RegistryFactory, run_case};
 use crate::check::property::Property;
-use crate::kv::{Command, KvFault, Registry, Target};
+use crate::kv::{Command, KvFault, Target};
 use crate::sim::{EventKey, Root, Segment, without_generation};
 use std::collections::BTreeMap;
 
@@ -111,7 +111,7 @@ fn plainer_commands(command: &Command) -> Vec<Command> {
 /// candidate with [`run_case`]. Returns the shrunk case and its failure.
 pub fn shrink_case(
     case: &Case,
-    registry: &dyn Fn() -> Box<dyn Registry>,
+    registry: &RegistryFactory<'_>,
     config: &CheckConfig,
     property: Property,
 ) -> (Case, Option<Failure>) {

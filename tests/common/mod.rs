@@ -260,7 +260,7 @@ pub fn one_deletions(case: &kvsim::check::Case) -> Vec<(String, kvsim::check::Ca
 /// Removing any one command, fault or override makes the failure of the
 /// counterexample's property go away (checked as the search checked it).
 pub fn assert_one_minimal(
-    registry: &dyn Fn() -> Box<dyn kvsim::kv::Registry>,
+    registry: &kvsim::check::RegistryFactory<'_>,
     check: &kvsim::check::CheckConfig,
     counterexample: &kvsim::check::Counterexample,
 ) {
