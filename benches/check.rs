@@ -33,7 +33,7 @@
 //! There is no exhaustive mode to compare with stateright's or shuttle's
 //! DFS: a case is one schedule, so (b) gives throughput, not coverage.
 
-use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases, overrides};
+use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases, strategy};
 use kvsim::check::{
     Case, CheckConfig, Failure, P1_LOOKUP_IS_ALIVE, Property, PropertySet, RegistryFactory,
     SearchConfig, check_registry, find_failure, run_case, shrink_case,
@@ -524,7 +524,8 @@ fn peer_proptest_shape() -> GenConfig {
 
 /// The peers' exact `2x3` scripts (c1 [create a, lookup a, create b];
 /// c2 [create b, lookup b, lookup a]) with generated kill faults (0-2, on
-/// `a` or `b`) and override lists: only the faults and the schedule vary.
+/// `a` or `b`) and a schedule from the default portfolio: only the faults
+/// and the schedule vary.
 fn exact_2x3() -> impl Strategy<Value = Case> {
     let create = |b: &str| Command::Create { bucket: b.into() };
     let lookup = |b: &str| Command::Lookup { bucket: b.into() };
@@ -535,9 +536,13 @@ fn exact_2x3() -> impl Strategy<Value = Case> {
     let kill = proptest::sample::select(vec!["a", "b"]).prop_map(|n| KvFault::KillBucket(n.into()));
     (
         proptest::collection::vec(kill, 0..=2),
-        overrides(2, 3, 2, GenConfig::default().overrides),
+        strategy(&GenConfig::default()),
     )
-        .prop_map(move |(faults, schedule)| assemble(scripts.clone(), faults, schedule))
+        .prop_map(move |(faults, strategy)| {
+            let mut case = assemble(scripts.clone(), faults, Vec::new());
+            case.strategy = Some(strategy);
+            case
+        })
 }
 
 /// (d) on the exact `2x3` scripts: find_failure's loop over [`exact_2x3`].

@@ -10,13 +10,16 @@ pub mod linearizability;
 mod property;
 mod report;
 mod runner;
+pub mod schedule;
 mod search;
 mod shrink;
 
 pub use case::{
     CASE_FORMAT_VERSION, Case, CaseClient, CaseFault, CaseFileError, CaseFileErrorKind, CaseMeta,
 };
-pub use checker::{CaseRun, CheckConfig, Failure, RegistryFactory, run_case};
+pub use checker::{
+    CaseRun, CheckConfig, Failure, RegistryFactory, choice_source, explicit, fifo_length, run_case,
+};
 pub use property::{
     BUILTIN_PROPERTIES, CustomProperty, CustomPropertyFactory, P1_LOOKUP_IS_ALIVE,
     P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE,
@@ -24,7 +27,10 @@ pub use property::{
 };
 pub use report::{CASE_FILE_SUFFIX_MAX, FailureReport, save_case};
 pub use runner::{RunConfig, RunReport, Schedule, run_script};
-pub use search::{Counterexample, SearchConfig, check_registry, find_failure, finish};
+pub use schedule::{Strategy, StrategyKind, case_seed};
+pub use search::{
+    Counterexample, SearchConfig, case_tree, check_registry, find_failure, finish, nth_case,
+};
 pub use shrink::{shrink, shrink_case};
 
 #[cfg(test)]

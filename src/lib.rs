@@ -38,10 +38,13 @@
 //! until a property breaks, and shrinks the failing one:
 //!
 //! ```
-//! use kvsim::check::{P1_LOOKUP_IS_ALIVE, SearchConfig, check_registry};
+//! use kvsim::check::{CheckConfig, P1_LOOKUP_IS_ALIVE, PropertySet, SearchConfig, check_registry};
 //! use kvsim::kv::Stage;
 //!
-//! let config = SearchConfig { cases: 256, ..SearchConfig::default() };
+//! // Property 1 only: with all six, the search may first meet another of
+//! // this registry's bugs (a lost restart, property 4).
+//! let check = CheckConfig { properties: PropertySet::only(&[P1_LOOKUP_IS_ALIVE]), ..CheckConfig::default() };
+//! let config = SearchConfig { cases: 256, check, ..SearchConfig::default() };
 //! let counterexample = check_registry(&|| Stage::Unlinked.registry(), &config)
 //!     .expect_err("the chapter's registry hands out dead buckets");
 //! assert_eq!(counterexample.failure.property, P1_LOOKUP_IS_ALIVE);
@@ -141,11 +144,12 @@
 //!    by timeout.
 //!
 //! Here is the chapter's registry written by hand, with a switch for the
-//! liveness check. Without it the harness reports property 1; with it,
-//! every property holds:
+//! liveness check. Without it the harness reports property 1 (a dead
+//! bucket handed out) or property 4 (a restart lost behind a stale `DOWN`),
+//! whichever the search meets first; with it, every property holds:
 //!
 //! ```
-//! use kvsim::check::{P1_LOOKUP_IS_ALIVE, SearchConfig, check_registry};
+//! use kvsim::check::{P1_LOOKUP_IS_ALIVE, P4_LINEARIZABLE, SearchConfig, check_registry};
 //! use kvsim::kv::{KvMsg, Registry, spawn_bucket};
 //! use kvsim::otp::{CallResult, Envelope, Flow, From, GenServer, Info};
 //! use kvsim::sim::{Ctx, Pid, Reason, Ref};
@@ -215,7 +219,7 @@
 //!
 //! let flawed = || -> Box<dyn Registry> { Box::new(MyRegistry::default()) };
 //! let counterexample = check_registry(&flawed, &config).expect_err("no liveness check");
-//! assert_eq!(counterexample.failure.property, P1_LOOKUP_IS_ALIVE);
+//! assert!([P1_LOOKUP_IS_ALIVE, P4_LINEARIZABLE].contains(&counterexample.failure.property));
 //!
 //! let fixed = || -> Box<dyn Registry> {
 //!     Box::new(MyRegistry { check_alive: true, ..MyRegistry::default() })
@@ -388,10 +392,11 @@
 //! let config = SearchConfig { cases: 256, ..SearchConfig::default() };
 //! let counterexample = check_registry(&registry, &config).unwrap_err();
 //!
-//! let meta = CaseMeta {
-//!     registry: Some("unlinked".to_string()),
-//!     property: Some(counterexample.failure.property.to_string()),
-//! };
+//! let meta = CaseMeta::found(
+//!     "unlinked",
+//!     Some(counterexample.failure.property.to_string()),
+//!     "check_registry seed 0",
+//! );
 //! let text = counterexample.case.to_json(&meta); // the `.case.json` file
 //! let (case, _) = Case::from_json(Path::new("lookup.case.json"), &text).unwrap();
 //!

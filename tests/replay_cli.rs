@@ -22,7 +22,7 @@ fn replay(file: &Path, flags: &[&str]) -> Run {
 /// among the enabled events once it can be, so it lands after the bucket
 /// starts and before the lookup is handled.
 const STALE_LOOKUP: &str = r#"{
-  "kvsim_case": 1,
+  "kvsim_case": 2,
   "clients": [
     {
       "id": 0,
@@ -40,8 +40,8 @@ const STALE_LOOKUP: &str = r#"{
 /// `STALE_LOOKUP` with a `"registry"` field naming `stage`.
 fn stale_lookup_on(stage: &str) -> String {
     STALE_LOOKUP.replacen(
-        "\"kvsim_case\": 1,",
-        &format!("\"kvsim_case\": 1,\n  \"registry\": \"{stage}\","),
+        "\"kvsim_case\": 2,",
+        &format!("\"kvsim_case\": 2,\n  \"registry\": \"{stage}\","),
         1,
     )
 }
@@ -150,12 +150,22 @@ fn every_corrupt_case_file_is_bad_input_naming_the_file() {
         ),
         (
             "version.case.json",
-            STALE_LOOKUP.replace("\"kvsim_case\": 1", "\"kvsim_case\": 2").into_bytes(),
-            ": case file version 2 is not supported (this kvsim reads version 1)\n",
+            STALE_LOOKUP.replace("\"kvsim_case\": 2", "\"kvsim_case\": 3").into_bytes(),
+            ": case file version 3 is not supported (this kvsim reads version 2)\n",
+        ),
+        (
+            "old-version.case.json",
+            STALE_LOOKUP.replace("\"kvsim_case\": 2", "\"kvsim_case\": 1").into_bytes(),
+            ": case file version 1 is from an older kvsim",
+        ),
+        (
+            "string-version.case.json",
+            STALE_LOOKUP.replace("\"kvsim_case\": 2", "\"kvsim_case\": \"2\"").into_bytes(),
+            ": \"kvsim_case\" must be a number (this kvsim reads version 2)\n",
         ),
         (
             "no-version.case.json",
-            STALE_LOOKUP.replace("\"kvsim_case\": 1,", "").into_bytes(),
+            STALE_LOOKUP.replace("\"kvsim_case\": 2,", "").into_bytes(),
             ": not a case file: no \"kvsim_case\" version field\n",
         ),
         (
@@ -202,7 +212,7 @@ fn every_corrupt_case_file_is_bad_input_naming_the_file() {
         (
             "unknown-field.case.json",
             STALE_LOOKUP
-                .replace("\"kvsim_case\": 1,", "\"kvsim_case\": 1, \"seed\": 7,")
+                .replace("\"kvsim_case\": 2,", "\"kvsim_case\": 2, \"seed\": 7,")
                 .into_bytes(),
             ": not a case file: unknown field `seed`",
         ),
@@ -218,7 +228,7 @@ fn every_corrupt_case_file_is_bad_input_naming_the_file() {
         ),
         (
             "latin1.case.json",
-            b"{\"kvsim_case\": 1, \"clients\": [], \"x\": \"caf\xe9\"}".to_vec(),
+            b"{\"kvsim_case\": 2, \"clients\": [], \"x\": \"caf\xe9\"}".to_vec(),
             ": not a case file: not UTF-8 (bad byte at offset 42)\n",
         ),
         (

@@ -4,9 +4,9 @@
 //! proptest seed 0..19 shrinks to the same 5-event counterexample. Proptest
 //! over a plain "i-th enabled event" index reached it on 1 seed of 20.
 
-use kvsim::check::generate::{assemble, overrides};
+use kvsim::check::generate::{GenConfig, assemble, strategy};
 use kvsim::check::{
-    Case, CaseMeta, CheckConfig, P1_LOOKUP_IS_ALIVE, PropertySet, run_case, shrink_case,
+    Case, CaseMeta, CheckConfig, P1_LOOKUP_IS_ALIVE, PropertySet, explicit, run_case, shrink_case,
 };
 use kvsim::kv::{Command, KvFault, Registry, Stage};
 use kvsim::sim::{EventKey, Limits};
@@ -26,19 +26,22 @@ fn lookup(name: &str) -> Command {
 }
 
 /// `2x3`: c1 [create a, lookup a, create b]; c2 [create b, lookup b, lookup a];
-/// up to two kill faults, each on any bucket; generated overrides.
+/// up to two kill faults, each on any bucket; a schedule from the default
+/// portfolio (generated overrides, random walk, POS, PCT).
 fn scenario_2x3() -> impl Strategy<Value = Case> {
     let kill = prop_oneof![
         Just(KvFault::KillBucket("a".into())),
         Just(KvFault::KillBucket("b".into()))
     ];
     let faults = proptest::collection::vec(kill, 0..=2);
-    (faults, overrides(2, 3, 2, 0..=8)).prop_map(|(faults, schedule)| {
+    (faults, strategy(&GenConfig::default())).prop_map(|(faults, strategy)| {
         let clients = vec![
             vec![create("a"), lookup("a"), create("b")],
             vec![create("b"), lookup("b"), lookup("a")],
         ];
-        assemble(clients, faults, schedule)
+        let mut case = assemble(clients, faults, Vec::new());
+        case.strategy = Some(strategy);
+        case
     })
 }
 
@@ -73,6 +76,7 @@ fn shrunk_counterexample(seed: u64) -> Case {
     let Err(TestError::Fail(_, found)) = result else {
         panic!("seed {seed}: no counterexample in 1000 cases: {result:?}");
     };
+    let found = explicit(&found, &run_case(&found, &unlinked, &config()));
     let (shrunk, failure) = shrink_case(&found, &unlinked, &config(), P1_LOOKUP_IS_ALIVE);
     assert!(
         failure.is_some(),

@@ -1,9 +1,19 @@
 //! The case: what one checked run is made of (docs/design.md § Checking) —
 //! client scripts, a fault plan and a schedule, every element carrying a
 //! stable id. One type for every source (proptest, the fuzzer, case files,
-//! the shrinker). Owns the case file format (`"kvsim_case": 1`, pretty
+//! the shrinker). Owns the case file format (`"kvsim_case": 2`, pretty
 //! JSON, `.case.json`) and its errors.
+//!
+//! Format 2 (this one): `schedule` is either an override list (an array of
+//! event keys) or an object `{"strategy": "random"|"pos"|"pct"|"mutation",
+//! "seed": N, ...}` with an optional `"overrides"` array run first; and an
+//! optional `meta` object carries free-form facts about the case (the
+//! kvsim version that wrote it, how it was found), kept as written so later
+//! front ends can add fields without a format change. Format 1 files named
+//! death signals by hashed indices that no longer mean anything, so they
+//! are refused with an error that says so.
 
+use crate::check::schedule::Strategy;
 use crate::kv::script;
 use crate::kv::{Command, KvFault};
 use crate::sim::EventKey;
@@ -13,7 +23,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// The case file format version this build reads and writes.
-pub const CASE_FORMAT_VERSION: u32 = 1;
+pub const CASE_FORMAT_VERSION: u32 = 2;
 
 /// One client's script.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,12 +41,15 @@ pub struct CaseFault {
     pub fault: KvFault,
 }
 
-/// Client scripts, a fault plan and a schedule (an override list).
+/// Client scripts, a fault plan and a schedule: an override list, then a
+/// strategy (or the `fifo` order when `strategy` is `None`) wherever no
+/// override is enabled.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Case {
     pub clients: Vec<CaseClient>,
     pub faults: Vec<CaseFault>,
     pub schedule: Vec<EventKey>,
+    pub strategy: Option<Strategy>,
 }
 
 impl Case {
@@ -105,7 +118,18 @@ impl Case {
                     fault: fault.fault.to_string(),
                 })
                 .collect(),
-            schedule: self.schedule.iter().map(ToString::to_string).collect(),
+            schedule: {
+                let overrides: Vec<String> =
+                    self.schedule.iter().map(ToString::to_string).collect();
+                match &self.strategy {
+                    None => ScheduleFile::Overrides(overrides),
+                    Some(strategy) => ScheduleFile::Strategy(StrategyFile {
+                        strategy: strategy.clone(),
+                        overrides,
+                    }),
+                }
+            },
+            meta: (!meta.extra.is_empty()).then(|| meta.extra.clone()),
         };
         // Plain strings and numbers: serializing cannot fail.
         let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
@@ -128,11 +152,15 @@ impl Case {
         })?;
         match value.get("kvsim_case").and_then(serde_json::Value::as_u64) {
             Some(found) if found == u64::from(CASE_FORMAT_VERSION) => {}
+            Some(1) => return Err(error(CaseFileErrorKind::OldVersion)),
             Some(found) => {
                 return Err(error(CaseFileErrorKind::Version {
                     found,
                     expected: CASE_FORMAT_VERSION,
                 }));
+            }
+            None if value.get("kvsim_case").is_some() => {
+                return Err(error(CaseFileErrorKind::VersionType));
             }
             None => return Err(error(CaseFileErrorKind::NotACase)),
         }
@@ -173,7 +201,20 @@ impl Case {
                 fault: parsed,
             });
         }
-        for (index, key) in file.schedule.iter().enumerate() {
+        let (overrides, strategy) = match file.schedule {
+            ScheduleFile::Overrides(list) => (list, None),
+            ScheduleFile::Strategy(StrategyFile {
+                strategy,
+                overrides,
+            }) => (overrides, Some(strategy)),
+        };
+        if let Some(Strategy::Pct { depth: 0, .. }) = strategy {
+            return Err(error(CaseFileErrorKind::Strategy {
+                message: "pct depth must be at least 1".to_string(),
+            }));
+        }
+        case.strategy = strategy;
+        for (index, key) in overrides.iter().enumerate() {
             let parsed = key.parse::<EventKey>().map_err(|e| {
                 error(CaseFileErrorKind::Schedule {
                     index,
@@ -187,6 +228,7 @@ impl Case {
         let meta = CaseMeta {
             registry: file.registry,
             property: file.property,
+            extra: file.meta.unwrap_or_default(),
         };
         Ok((case, meta))
     }
@@ -199,6 +241,27 @@ pub struct CaseMeta {
     pub registry: Option<String>,
     /// The property it broke, e.g. `P1 lookup-is-alive`.
     pub property: Option<String>,
+    /// The `meta` object: free-form facts, e.g. `kvsim_version` and
+    /// `found_by` (written by kvsim's front ends), kept as read.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl CaseMeta {
+    /// Meta for a case kvsim writes: the registry, the property, this
+    /// kvsim's version and how the case was found (free text).
+    pub fn found(registry: &str, property: Option<String>, found_by: &str) -> CaseMeta {
+        let mut extra = serde_json::Map::new();
+        extra.insert(
+            "kvsim_version".to_string(),
+            env!("CARGO_PKG_VERSION").into(),
+        );
+        extra.insert("found_by".to_string(), found_by.into());
+        CaseMeta {
+            registry: Some(registry.to_string()),
+            property,
+            extra,
+        }
+    }
 }
 
 /// One `.kv` command line, as a case file holds it.
@@ -231,7 +294,30 @@ struct CaseFile {
     #[serde(default)]
     faults: Vec<FaultFile>,
     #[serde(default)]
-    schedule: Vec<String>,
+    schedule: ScheduleFile,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    meta: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum ScheduleFile {
+    Overrides(Vec<String>),
+    Strategy(StrategyFile),
+}
+
+impl Default for ScheduleFile {
+    fn default() -> ScheduleFile {
+        ScheduleFile::Overrides(Vec::new())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StrategyFile {
+    #[serde(flatten)]
+    strategy: Strategy,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    overrides: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -284,6 +370,14 @@ pub enum CaseFileErrorKind {
     },
     /// JSON without a `"kvsim_case"` version.
     NotACase,
+    /// `"kvsim_case"` is there but not a number.
+    VersionType,
+    /// A format-1 file, from before readable death-signal keys.
+    OldVersion,
+    /// A schedule strategy that cannot run.
+    Strategy {
+        message: String,
+    },
     Version {
         found: u64,
         expected: u32,
@@ -325,6 +419,17 @@ impl fmt::Display for CaseFileError {
                     f,
                     "{path}: not a case file: no \"kvsim_case\" version field"
                 )
+            }
+            CaseFileErrorKind::VersionType => write!(
+                f,
+                "{path}: \"kvsim_case\" must be a number (this kvsim reads version {CASE_FORMAT_VERSION})"
+            ),
+            CaseFileErrorKind::OldVersion => write!(
+                f,
+                "{path}: case file version 1 is from an older kvsim whose event keys named death signals by hashed numbers; this kvsim reads version {CASE_FORMAT_VERSION} (re-find the case, or re-save it with the kvsim that wrote it)"
+            ),
+            CaseFileErrorKind::Strategy { message } => {
+                write!(f, "{path}: schedule: {message}")
             }
             CaseFileErrorKind::Version { found, expected } => {
                 write!(
@@ -375,6 +480,7 @@ mod tests {
                 fault: KvFault::KillBucket("a".into()),
             }],
             schedule: vec![EventKey::fault(0), EventKey::client(0, 1).deliver(1)],
+            strategy: None,
         }
     }
 
@@ -383,9 +489,10 @@ mod tests {
         let meta = CaseMeta {
             registry: Some("unlinked".into()),
             property: Some("P1 lookup-is-alive".into()),
+            extra: Default::default(),
         };
         let text = sample().to_json(&meta);
-        assert!(text.starts_with("{\n  \"kvsim_case\": 1,"), "{text}");
+        assert!(text.starts_with("{\n  \"kvsim_case\": 2,"), "{text}");
         let (case, read_meta) =
             Case::from_json(Path::new("x.case.json"), &text).expect("reads back");
         assert_eq!(case, sample());
@@ -400,8 +507,22 @@ mod tests {
                 .to_string()
         };
         assert_eq!(
-            read("{\"kvsim_case\": 2, \"clients\": []}"),
-            "c.case.json: case file version 2 is not supported (this kvsim reads version 1)"
+            read("{\"kvsim_case\": 3, \"clients\": []}"),
+            "c.case.json: case file version 3 is not supported (this kvsim reads version 2)"
+        );
+        assert!(
+            read("{\"kvsim_case\": 1, \"clients\": []}")
+                .starts_with("c.case.json: case file version 1 is from an older kvsim"),
+        );
+        assert_eq!(
+            read("{\"kvsim_case\": \"2\", \"clients\": []}"),
+            "c.case.json: \"kvsim_case\" must be a number (this kvsim reads version 2)"
+        );
+        assert_eq!(
+            read(
+                "{\"kvsim_case\": 2, \"clients\": [], \"schedule\": {\"strategy\": \"pct\", \"seed\": 1, \"depth\": 0}}"
+            ),
+            "c.case.json: schedule: pct depth must be at least 1"
         );
         assert_eq!(
             read("{\"clients\": []}"),
@@ -410,23 +531,23 @@ mod tests {
         assert!(read("{nope").starts_with("c.case.json:1:2: not a case file: "));
         assert_eq!(
             read(
-                "{\"kvsim_case\": 1, \"clients\": [{\"id\": 0, \"commands\": [{\"id\": 3, \"line\": \"CRASH\"}]}]}"
+                "{\"kvsim_case\": 2, \"clients\": [{\"id\": 0, \"commands\": [{\"id\": 3, \"line\": \"CRASH\"}]}]}"
             ),
             "c.case.json: client 0, command 3: CRASH needs a target"
         );
         assert_eq!(
             read(
-                "{\"kvsim_case\": 1, \"clients\": [], \"faults\": [{\"id\": 1, \"fault\": \"boom\"}]}"
+                "{\"kvsim_case\": 2, \"clients\": [], \"faults\": [{\"id\": 1, \"fault\": \"boom\"}]}"
             ),
             "c.case.json: fault 1: \"boom\" is not a fault (expected kill bucket:<name>, crash bucket:<name>, stray registry, kill-registry or crash-registry)"
         );
         assert_eq!(
-            read("{\"kvsim_case\": 1, \"clients\": [], \"schedule\": [\"client0\"]}"),
+            read("{\"kvsim_case\": 2, \"clients\": [], \"schedule\": [\"client0\"]}"),
             "c.case.json: schedule entry 0: \"client0\" is not an event key: at character 8: expected \".cmd\" after the client id, found the end"
         );
         assert_eq!(
             read(
-                "{\"kvsim_case\": 1, \"clients\": [{\"id\": 0, \"commands\": []}, {\"id\": 0, \"commands\": []}]}"
+                "{\"kvsim_case\": 2, \"clients\": [{\"id\": 0, \"commands\": []}, {\"id\": 0, \"commands\": []}]}"
             ),
             "c.case.json: client id 0 is used twice"
         );

@@ -9,9 +9,11 @@ use crate::check::property::{
     CustomProperty, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD,
     P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
 };
+use crate::check::schedule::Strategy;
 use crate::kv::{Command, KvMsg, KvSystem, Msg, Registry, Target};
 use crate::otp::Envelope;
-use crate::sim::choice::Overrides;
+use crate::sim::choice::{Overrides, Pct, Pos, RandomWalk};
+use crate::sim::{ChoiceSource, EventKey};
 use crate::sim::{Limits, Outcome, Pid, Tapped, Taps, Trace};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
@@ -83,6 +85,9 @@ pub struct CaseRun {
     /// Stable ids of the faults that never fired (their target was never
     /// alive while they were enabled, or the run stopped first).
     pub unused_faults: Vec<u32>,
+    /// The events the schedule picked, as an override list that replays
+    /// this run (empty when the whole run was the `fifo` order).
+    pub schedule_taken: Vec<EventKey>,
 }
 
 impl CaseRun {
@@ -92,9 +97,90 @@ impl CaseRun {
     }
 }
 
+/// The choice source for one run of `case`: its overrides, then its
+/// strategy (or `fifo`). A PCT strategy takes its run length `k` from a
+/// `fifo` run of the same case, and a generated override list
+/// ([`Strategy::Mutation`]) takes its keys from a random-walk run: both
+/// runs use `registry`, so the keys and lengths are the registry's own.
+pub fn choice_source(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    config: &CheckConfig,
+) -> Box<dyn ChoiceSource> {
+    let overrides = case.schedule.clone();
+    match &case.strategy {
+        None => Box::new(Overrides::new(overrides)),
+        Some(Strategy::Random { seed }) => {
+            Box::new(Overrides::then(overrides, Box::new(RandomWalk::new(*seed))))
+        }
+        Some(Strategy::Pos { seed }) => {
+            Box::new(Overrides::then(overrides, Box::new(Pos::new(*seed))))
+        }
+        Some(Strategy::Pct { seed, depth }) => {
+            let k = fifo_length(case, registry, config);
+            let depth = (*depth).max(1) as usize;
+            Box::new(Overrides::then(
+                overrides,
+                Box::new(Pct::new(*seed, depth, k)),
+            ))
+        }
+        Some(Strategy::Mutation { seed, picks }) => {
+            let record = Case {
+                strategy: Some(Strategy::Random { seed: *seed }),
+                ..case.clone()
+            };
+            let taken = unchecked(&record, registry, config).schedule_taken;
+            let mut list = overrides;
+            if !taken.is_empty() {
+                list.extend(
+                    picks
+                        .iter()
+                        .map(|&pick| taken[pick as usize % taken.len()].clone()),
+                );
+            }
+            Box::new(Overrides::new(list))
+        }
+    }
+}
+
+/// The number of events a `fifo` run of `case` (its overrides kept, its
+/// strategy dropped) takes: PCT's `k`.
+pub fn fifo_length(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfig) -> u64 {
+    let fifo = Case {
+        strategy: None,
+        ..case.clone()
+    };
+    unchecked(&fifo, registry, config).steps
+}
+
+/// A run with no property checked and no trace, for what a schedule needs
+/// to know before the real run.
+fn unchecked(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfig) -> CaseRun {
+    let quiet = CheckConfig {
+        properties: PropertySet::none(),
+        tracing: false,
+        ..config.clone()
+    };
+    run_case(case, registry, &quiet)
+}
+
+/// `case` with its strategy replaced by the override list `run` took, so
+/// it replays `run` event for event with no strategy at all: how a failure
+/// found by any strategy is saved and shrunk.
+pub fn explicit(case: &Case, run: &CaseRun) -> Case {
+    match case.strategy {
+        None => case.clone(),
+        Some(_) => Case {
+            schedule: run.schedule_taken.clone(),
+            strategy: None,
+            ..case.clone()
+        },
+    }
+}
+
 /// Checks `case` against a registry built by `registry`.
 pub fn run_case(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfig) -> CaseRun {
-    let chooser = Box::new(Overrides::new(case.schedule.clone()));
+    let chooser = choice_source(case, registry, config);
     let mut system = KvSystem::new(registry(), chooser, config.limits, config.tracing);
     system.sim.set_taps(Taps {
         pid_in_message: lookup_reply_pid,
@@ -149,6 +235,7 @@ pub fn run_case(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfi
         dialogue,
         reached_stale_lookup_window: checker.stale_window,
         unused_faults: system.sim.unused_faults(),
+        schedule_taken: system.sim.schedule_taken(),
         trace: system.sim.take_trace(),
     }
 }

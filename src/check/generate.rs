@@ -5,8 +5,9 @@
 //! come from a small alphabet so that collisions happen.
 
 use crate::check::case::{Case, CaseClient, CaseFault};
+use crate::check::schedule::{Strategy as ScheduleStrategy, StrategyKind};
 use crate::kv::{Command, KvFault, Target};
-use crate::sim::{EventKey, Root, Segment};
+use crate::sim::EventKey;
 use proptest::prelude::*;
 use std::ops::RangeInclusive;
 
@@ -58,7 +59,11 @@ pub struct GenConfig {
     pub clients: RangeInclusive<usize>,
     pub commands_per_client: RangeInclusive<usize>,
     pub faults: RangeInclusive<usize>,
+    /// How many overrides a generated override list has (picks of a
+    /// [`ScheduleStrategy::Mutation`]; at least one is drawn).
     pub overrides: RangeInclusive<usize>,
+    /// The schedule strategies a case draws from (the portfolio).
+    pub strategies: Vec<StrategyKind>,
     pub names: Vec<String>,
     pub keys: Vec<String>,
     pub command_kinds: Vec<CommandKind>,
@@ -73,7 +78,8 @@ impl Default for GenConfig {
             clients: 1..=4,
             commands_per_client: 1..=6,
             faults: 0..=3,
-            overrides: 0..=6,
+            overrides: 1..=6,
+            strategies: StrategyKind::PORTFOLIO.to_vec(),
             names: vec!["a".into(), "b".into()],
             keys: vec!["k".into(), "j".into()],
             command_kinds: CommandKind::ALL.to_vec(),
@@ -117,17 +123,36 @@ pub fn cases(config: GenConfig) -> impl Strategy<Value = Case> {
         } else {
             proptest::collection::vec(fault(fault_kinds, &config), config.faults.clone()).boxed()
         };
-        let max_clients = *config.clients.end() as u32;
-        let max_commands = *config.commands_per_client.end() as u32;
-        let max_faults = *config.faults.end() as u32;
-        let overrides = overrides(
-            max_clients,
-            max_commands,
-            max_faults,
-            config.overrides.clone(),
-        );
-        (clients, faults, overrides)
-            .prop_map(|(clients, faults, schedule)| assemble(clients, faults, schedule))
+        let schedule = strategy(&config);
+        (clients, faults, schedule).prop_map(|(clients, faults, strategy)| {
+            let mut case = assemble(clients, faults, Vec::new());
+            case.strategy = Some(strategy);
+            case
+        })
+    })
+}
+
+/// A schedule strategy from `config.strategies` with its seed. Generated
+/// override lists are [`ScheduleStrategy::Mutation`]s: their keys come from
+/// a recorded run of the case itself, so every override names an event
+/// that can occur (a death signal or a deep reply as much as a client
+/// action), for any registry.
+pub fn strategy(config: &GenConfig) -> impl Strategy<Value = ScheduleStrategy> + use<> {
+    let kinds = if config.strategies.is_empty() {
+        StrategyKind::PORTFOLIO.to_vec()
+    } else {
+        config.strategies.clone()
+    };
+    let picks = config.overrides.start().max(&1).to_owned()..=*config.overrides.end().max(&1);
+    (proptest::sample::select(kinds), any::<u64>()).prop_flat_map(move |(kind, seed)| match kind {
+        StrategyKind::Overrides => proptest::collection::vec(any::<u32>(), picks.clone())
+            .prop_map(move |picks| ScheduleStrategy::Mutation { seed, picks })
+            .boxed(),
+        StrategyKind::Random => Just(ScheduleStrategy::Random { seed }).boxed(),
+        StrategyKind::Pos => Just(ScheduleStrategy::Pos { seed }).boxed(),
+        StrategyKind::Pct { max_depth } => (1..=max_depth.max(1))
+            .prop_map(move |depth| ScheduleStrategy::Pct { seed, depth })
+            .boxed(),
     })
 }
 
@@ -155,31 +180,8 @@ pub fn assemble(clients: Vec<Vec<Command>>, faults: Vec<KvFault>, schedule: Vec<
             })
             .collect(),
         schedule,
+        strategy: None,
     }
-}
-
-/// Override lists: keys naming client actions, faults, and the first few
-/// signals sent because of them, in a case with at most these many
-/// clients, commands per client and faults.
-pub fn overrides(
-    clients: u32,
-    commands: u32,
-    faults: u32,
-    length: RangeInclusive<usize>,
-) -> impl Strategy<Value = Vec<EventKey>> {
-    let client_root = (0..clients.max(1), 0..commands.max(1))
-        .prop_map(|(client, cmd)| Root::Client { client, cmd });
-    let root = if faults == 0 {
-        client_root.boxed()
-    } else {
-        prop_oneof![3 => client_root, 2 => (0..faults).prop_map(|fault| Root::Fault { fault })]
-            .boxed()
-    };
-    let key = (root, proptest::collection::vec(0u32..3, 0..=2)).prop_map(|(root, path)| EventKey {
-        root,
-        path: path.into_iter().map(Segment::Send).collect(),
-    });
-    proptest::collection::vec(key, length)
 }
 
 fn subsets<T: Clone + std::fmt::Debug + 'static>(
@@ -287,25 +289,39 @@ impl<'a> arbitrary::Arbitrary<'a> for Case {
                 faults.push(make_fault(kind, u.choose(&config.names)?.clone()));
             }
         }
+        // Override roots name only this case's own clients, commands and
+        // faults; deeper keys come from a recorded run (a mutation).
         let mut schedule = Vec::new();
-        for _ in 0..u.int_in_range(config.overrides.clone())? {
-            let root = if !faults.is_empty() && u.ratio(2, 5)? {
-                Root::Fault {
-                    fault: u.int_in_range(0..=faults.len() as u32 - 1)?,
-                }
+        for _ in 0..u.int_in_range(0..=2)? {
+            let key = if !faults.is_empty() && u.ratio(2, 5)? {
+                EventKey::fault(u.int_in_range(0..=faults.len() as u32 - 1)?)
             } else {
-                Root::Client {
-                    client: u.int_in_range(0..=client_count as u32 - 1)?,
-                    cmd: u.int_in_range(0..=*config.commands_per_client.end() as u32 - 1)?,
-                }
+                let client = u.int_in_range(0..=client_count as u32 - 1)?;
+                let commands = clients[client as usize].len() as u32;
+                EventKey::client(client, u.int_in_range(0..=commands - 1)?)
             };
-            let depth = u.int_in_range(0..=2)?;
-            let mut path = Vec::new();
-            for _ in 0..depth {
-                path.push(Segment::Send(u.int_in_range(0..=2)?));
-            }
-            schedule.push(EventKey { root, path });
+            schedule.push(key);
         }
-        Ok(assemble(clients, faults, schedule))
+        let kind = *u.choose(&config.strategies)?;
+        let seed: u64 = u.arbitrary()?;
+        let strategy = match kind {
+            StrategyKind::Overrides => {
+                let count = u.int_in_range(config.overrides.clone())?.max(1);
+                let mut picks = Vec::with_capacity(count);
+                for _ in 0..count {
+                    picks.push(u.arbitrary()?);
+                }
+                ScheduleStrategy::Mutation { seed, picks }
+            }
+            StrategyKind::Random => ScheduleStrategy::Random { seed },
+            StrategyKind::Pos => ScheduleStrategy::Pos { seed },
+            StrategyKind::Pct { max_depth } => ScheduleStrategy::Pct {
+                seed,
+                depth: u.int_in_range(1..=max_depth.max(1))?,
+            },
+        };
+        let mut case = assemble(clients, faults, schedule);
+        case.strategy = Some(strategy);
+        Ok(case)
     }
 }

@@ -121,6 +121,7 @@ fn case_meta(stage: &str, failure: &Failure) -> CaseMeta {
     CaseMeta {
         registry: Some(stage.to_string()),
         property: Some(failure.property.to_string()),
+        extra: Default::default(),
     }
 }
 
@@ -331,6 +332,7 @@ mod tests {
                 fault: KvFault::KillBucket("a".into()),
             }],
             schedule: vec![EventKey::fault(0)],
+            strategy: None,
         }
     }
 
@@ -338,6 +340,7 @@ mod tests {
         CaseMeta {
             registry: Some("unlinked".into()),
             property: Some("P1 lookup-is-alive".into()),
+            extra: Default::default(),
         }
     }
 
@@ -466,7 +469,7 @@ mod tests {
             lines.last(),
             Some(&"kvsim replay /tmp/cases/lookup-is-alive-0.case.json --registry unlinked")
         );
-        assert!(text.contains("--- case\n{\n  \"kvsim_case\": 1,"), "{text}");
+        assert!(text.contains("--- case\n{\n  \"kvsim_case\": 2,"), "{text}");
         assert!(
             text.contains("--- trace\n(not traced)\n--- replay\n"),
             "{text}"

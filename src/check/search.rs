@@ -2,10 +2,16 @@
 //! one online, and when a property breaks, let proptest shrink the case and
 //! then [`shrink_case`] take it to a 1-minimal, normalised one. This is the
 //! entry point for checking a registry of your own.
+//!
+//! Case `i` of a search is a pure function of `(seed, i)`: its generator is
+//! seeded with [`case_seed`]`(seed, i)` and its schedule strategy is the
+//! portfolio's `i mod len`-th kind, so a case can be regenerated alone (and,
+//! later, on any thread) and the portfolio's kinds get equal shares.
 
 use crate::check::case::Case;
-use crate::check::checker::{CheckConfig, Failure, RegistryFactory, run_case};
+use crate::check::checker::{CheckConfig, Failure, RegistryFactory, explicit, run_case};
 use crate::check::generate::{GenConfig, cases};
+use crate::check::schedule::case_seed;
 use crate::check::shrink::shrink_case;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
@@ -14,17 +20,19 @@ use std::fmt;
 /// How to search.
 #[derive(Clone, Debug)]
 pub struct SearchConfig {
-    /// Cases to generate (proptest's `cases`).
+    /// Cases to generate.
     pub cases: u32,
-    /// proptest's RNG seed: the same seed generates the same cases.
+    /// The search's seed: case `i` is a pure function of (`seed`, `i`).
     pub seed: u64,
     pub generator: GenConfig,
     pub check: CheckConfig,
 }
 
 impl Default for SearchConfig {
-    /// 256 cases (or `PROPTEST_CASES`), seed 0, the default generator, all
-    /// six properties.
+    /// 256 cases (or `PROPTEST_CASES`), seed 0, the default generator (its
+    /// schedules rotate over [`StrategyKind::PORTFOLIO`](crate::check::StrategyKind::PORTFOLIO):
+    /// generated overrides, random walk, POS, PCT with d in 1..=3), all six
+    /// properties.
     fn default() -> SearchConfig {
         SearchConfig {
             cases: Config::default().cases,
@@ -77,19 +85,13 @@ pub fn check_registry(
     registry: &RegistryFactory<'_>,
     config: &SearchConfig,
 ) -> Result<u32, Box<Counterexample>> {
-    let runner_config = Config {
-        rng_seed: RngSeed::Fixed(config.seed),
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(runner_config);
-    let strategy = cases(config.generator.clone());
     let quiet = CheckConfig {
         tracing: false,
         ..config.check.clone()
     };
     let fails = |case: &Case| run_case(case, registry, &quiet).failure;
     for index in 1..=config.cases {
-        let Ok(mut tree) = strategy.new_tree(&mut runner) else {
+        let Some(mut tree) = case_tree(config, index - 1) else {
             return Ok(index - 1);
         };
         let Some(found) = fails(&tree.current()) else {
@@ -123,18 +125,12 @@ pub fn find_failure(
     registry: &RegistryFactory<'_>,
     config: &SearchConfig,
 ) -> Option<(Case, Failure, u32)> {
-    let runner_config = Config {
-        rng_seed: RngSeed::Fixed(config.seed),
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(runner_config);
-    let strategy = cases(config.generator.clone());
     let quiet = CheckConfig {
         tracing: false,
         ..config.check.clone()
     };
     for index in 1..=config.cases {
-        let case = strategy.new_tree(&mut runner).ok()?.current();
+        let case = case_tree(config, index - 1)?.current();
         if let Some(failure) = run_case(&case, registry, &quiet).failure {
             return Some((case, failure, index));
         }
@@ -142,7 +138,34 @@ pub fn find_failure(
     None
 }
 
-/// Shrinks a failing case with [`shrink_case`] and traces the result.
+/// The value tree of case `index` (from 0) of a search: generated from
+/// [`case_seed`]`(config.seed, index)` with the portfolio's
+/// `index mod len`-th strategy kind.
+pub fn case_tree(config: &SearchConfig, index: u32) -> Option<Box<dyn ValueTree<Value = Case>>> {
+    let mut generator = config.generator.clone();
+    if !generator.strategies.is_empty() {
+        let kind = generator.strategies[index as usize % generator.strategies.len()];
+        generator.strategies = vec![kind];
+    }
+    let runner_config = Config {
+        rng_seed: RngSeed::Fixed(case_seed(config.seed, u64::from(index))),
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(runner_config);
+    cases(generator)
+        .new_tree(&mut runner)
+        .ok()
+        .map(|tree| Box::new(tree) as Box<dyn ValueTree<Value = Case>>)
+}
+
+/// Case `index` (from 0) of a search, as [`check_registry`] generates it.
+pub fn nth_case(config: &SearchConfig, index: u32) -> Option<Case> {
+    case_tree(config, index).map(|tree| tree.current())
+}
+
+/// Shrinks a failing case with [`shrink_case`] and traces the result. A
+/// case with a strategy is first made explicit: the override list its run
+/// took replaces the strategy, so the shrinker edits plain overrides.
 pub fn finish(
     case: &Case,
     registry: &RegistryFactory<'_>,
@@ -150,10 +173,13 @@ pub fn finish(
     found: Failure,
     cases_to_failure: u32,
 ) -> Counterexample {
-    let property = run_case(case, registry, &config.check)
+    let first = run_case(case, registry, &config.check);
+    let property = first
         .failure
+        .as_ref()
         .map_or(found.property, |failure| failure.property);
-    let (shrunk, _) = shrink_case(case, registry, &config.check, property);
+    let case = explicit(case, &first);
+    let (shrunk, _) = shrink_case(&case, registry, &config.check, property);
     let traced = CheckConfig {
         tracing: true,
         ..config.check.clone()

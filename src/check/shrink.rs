@@ -8,7 +8,7 @@
 //! element never changes what the remaining overrides mean.
 
 use crate::check::case::{Case, CaseClient};
-use crate::check::checker::{CheckConfig, Failure, RegistryFactory, run_case};
+use crate::check::checker::{CheckConfig, Failure, RegistryFactory, explicit, run_case};
 use crate::check::property::Property;
 use crate::kv::{Command, KvFault, Target};
 use crate::sim::{EventKey, Root, Segment, without_generation};
@@ -109,6 +109,9 @@ fn plainer_commands(command: &Command) -> Vec<Command> {
 
 /// [`shrink`] with a registry and a check configuration: checks every
 /// candidate with [`run_case`]. Returns the shrunk case and its failure.
+/// A case with a strategy is first made [`explicit`]: a strategy's choices
+/// shift when an element is deleted, while an override list keeps its
+/// meaning, so only the explicit form can shrink soundly.
 pub fn shrink_case(
     case: &Case,
     registry: &RegistryFactory<'_>,
@@ -119,6 +122,7 @@ pub fn shrink_case(
         tracing: false,
         ..config.clone()
     };
+    let case = &explicit(case, &run_case(case, registry, &quiet));
     let shrunk = shrink(case, property, &mut |candidate| {
         run_case(candidate, registry, &quiet).failure
     });
@@ -264,6 +268,7 @@ fn merge_clients(case: &Case, order: &[usize]) -> Case {
         clients,
         faults,
         schedule,
+        strategy: case.strategy.clone(),
     }
 }
 
@@ -438,6 +443,7 @@ mod tests {
                 EventKey::client(4, 0),
                 EventKey::fault(9).down("bucket:x", "client5"),
             ],
+            strategy: None,
         };
         let merged = merge_clients(&case, &[0, 1]);
         assert_eq!(merged.clients.len(), 1);
@@ -491,6 +497,7 @@ mod tests {
                 EventKey::timer("bucket:zz#1", 0).exit_signal("registry", "bucket:zz"),
                 EventKey::fault(0).down("bucket:unseen", "registry"),
             ],
+            strategy: None,
         };
         let renamed = rename_data(&case);
         assert_eq!(

@@ -286,6 +286,7 @@ pub fn review(registry: &str, counterexample: &kvsim::check::Counterexample) -> 
     let meta = kvsim::check::CaseMeta {
         registry: Some(registry.to_string()),
         property: Some(counterexample.failure.property.to_string()),
+        extra: Default::default(),
     };
     format!(
         "{}\n\n{}\n{}",

@@ -9,16 +9,23 @@
 //! leaves the meaning of the others unchanged, which is what lets a failing
 //! schedule shrink. Reporting unused overrides is the caller's job, from
 //! [`Overrides::consumed`].
+//!
+//! Where no override applies, the `fifo` event runs, or, with
+//! [`Overrides::then`], whatever a fallback source picks: a case whose
+//! schedule is "these overrides, then a random walk from seed 7" is one
+//! source, and every run of a strategy can still be saved as a plain list.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::sim::choice::{Choice, ChoiceSource};
 use crate::sim::key::{EventKey, KeyArena, KeyId};
 
-/// An override list, replayed against the `fifo` order.
-#[derive(Clone, Debug)]
+/// An override list, replayed against the `fifo` order (or a fallback
+/// source).
 pub struct Overrides {
     list: Vec<EventKey>,
+    // Picks wherever no override is enabled; `None` is the `fifo` order.
+    fallback: Option<Box<dyn ChoiceSource>>,
     // invariant: consumed.len() == list.len()
     consumed: Vec<bool>,
     // The positions in `list` still waiting, per interned key, ascending;
@@ -38,9 +45,18 @@ impl Overrides {
         let consumed = vec![false; list.len()];
         Overrides {
             list,
+            fallback: None,
             consumed,
             pending: BTreeMap::new(),
             prepared: false,
+        }
+    }
+
+    /// `list`, with `fallback` picking wherever no override is enabled.
+    pub fn then(list: Vec<EventKey>, fallback: Box<dyn ChoiceSource>) -> Overrides {
+        Overrides {
+            fallback: Some(fallback),
+            ..Overrides::new(list)
         }
     }
 
@@ -77,6 +93,9 @@ impl ChoiceSource for Overrides {
                 .push_back(position);
         }
         self.prepared = true;
+        if let Some(fallback) = &mut self.fallback {
+            fallback.prepare(keys);
+        }
     }
 
     fn choose(&mut self, choice: &Choice<'_>) -> usize {
@@ -94,7 +113,10 @@ impl ChoiceSource for Overrides {
             }
         }
         let Some((position, index)) = first_enabled else {
-            return choice.fifo;
+            return match &mut self.fallback {
+                Some(fallback) => fallback.choose(choice),
+                None => choice.fifo,
+            };
         };
         let key = choice.candidates[index].key;
         if let Some(waiting) = self.pending.get_mut(&key) {
@@ -110,7 +132,17 @@ impl ChoiceSource for Overrides {
     /// An empty list is exactly the `fifo` schedule, so it may take the
     /// scheduler's fast path.
     fn is_fifo(&self) -> bool {
-        self.list.is_empty()
+        self.list.is_empty() && self.fallback.as_ref().is_none_or(|f| f.is_fifo())
+    }
+}
+
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("list", &self.list)
+            .field("consumed", &self.consumed)
+            .field("fallback", &self.fallback.is_some())
+            .finish_non_exhaustive()
     }
 }
 
