@@ -89,7 +89,7 @@ impl Case {
         Ok(())
     }
 
-    /// The case file text: pretty JSON, `"kvsim_case": 1` first.
+    /// The case file text: pretty JSON, `"kvsim_case": 2` first.
     pub fn to_json(&self, meta: &CaseMeta) -> String {
         let file = CaseFile {
             kvsim_case: CASE_FORMAT_VERSION,
