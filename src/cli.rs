@@ -6,7 +6,10 @@
 //! 1 a property broke (replay), [`EXIT_BAD_INPUT`] 2 bad input (script, case
 //! file or flag), [`EXIT_LIMIT`] 3 a limit was hit.
 
-use crate::check::{Case, CaseFileError, CheckConfig, RunConfig, Schedule, run_case, run_script};
+use crate::check::{
+    Case, CaseFileError, CaseMeta, CheckConfig, RunConfig, Schedule, Strategy, explicit, run_case,
+    run_script, save_case,
+};
 use crate::kv::Stage;
 use crate::kv::script;
 use crate::sim::{Limits, Outcome, Trace};
@@ -85,6 +88,24 @@ struct RunArgs {
     /// After the conversation, print `--- trace` and the trace.
     #[arg(long, value_enum, value_name = "FORMAT")]
     trace: Option<TraceFormat>,
+    /// Check the six properties online; on a failure, save the case (its
+    /// schedule as the explicit override list the run took) to `--out`,
+    /// print its replay command and exit 1.
+    #[arg(long)]
+    check: bool,
+    /// Where `--check` saves a failing case.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "kvsim-failures",
+        requires = "check"
+    )]
+    out: PathBuf,
+    /// After the conversation, print `--- schedule` and the events the
+    /// schedule picked, one event key per line: an override list that
+    /// replays the run (nothing under `fifo`, whose list is empty).
+    #[arg(long)]
+    print_schedule: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -110,6 +131,17 @@ enum ScheduleArg {
     Random,
     Pct,
     Pos,
+}
+
+impl ScheduleArg {
+    fn name(self) -> &'static str {
+        match self {
+            ScheduleArg::Fifo => "fifo",
+            ScheduleArg::Random => "random",
+            ScheduleArg::Pct => "pct",
+            ScheduleArg::Pos => "pos",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -174,6 +206,9 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    if args.check {
+        return run_checked(args, &script, out);
+    }
     let schedule = match args.schedule {
         ScheduleArg::Fifo => Schedule::Fifo,
         ScheduleArg::Random => Schedule::Random,
@@ -203,6 +238,9 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
         text.push_str("--- trace\n");
         text.push_str(&format.render(trace));
     }
+    if args.print_schedule {
+        push_schedule(&mut text, &report.schedule_taken);
+    }
     if out
         .write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -211,6 +249,99 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
         // A closed pipe (`kvsim run x | head`) is not an error of the run.
         return code;
     }
+    code
+}
+
+/// `--- schedule` and one key per line.
+fn push_schedule(text: &mut String, keys: &[crate::sim::EventKey]) {
+    text.push_str("--- schedule\n");
+    for key in keys {
+        text.push_str(&key.to_string());
+        text.push('\n');
+    }
+}
+
+/// `kvsim run --check`: the script as a case (its schedule flag as the
+/// case's strategy), every property checked online.
+fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) -> u8 {
+    let mut case = Case::from_script(script);
+    case.strategy = match args.schedule {
+        ScheduleArg::Fifo => None,
+        ScheduleArg::Random => Some(Strategy::Random { seed: args.seed }),
+        ScheduleArg::Pos => Some(Strategy::Pos { seed: args.seed }),
+        ScheduleArg::Pct => Some(Strategy::Pct {
+            seed: args.seed,
+            depth: args.depth,
+        }),
+    };
+    let stage = args.registry;
+    let config = CheckConfig {
+        limits: Limits {
+            steps_max: args.max_steps,
+            ..Limits::default()
+        },
+        tracing: args.trace.is_some(),
+        ..CheckConfig::default()
+    };
+    let registry = || stage.registry();
+    let run = run_case(&case, &registry, &config);
+    let mut text = run.dialogue_named(script.clients.iter().map(|c| c.name.as_str()));
+    let mut saved = None;
+    let code = match (&run.failure, run.outcome.clone()) {
+        (Some(failure), _) => {
+            text.push_str(&format!(
+                "{} broke at event {} on registry {stage}: {}\n",
+                failure.property, failure.step, failure.detail
+            ));
+            let explicit = explicit(&case, &run);
+            let found_by = format!(
+                "kvsim run --check {} --registry {stage} --schedule {} --seed {}",
+                args.file.display(),
+                args.schedule.name(),
+                args.seed
+            );
+            let meta = CaseMeta::found(stage.name(), Some(failure.property.to_string()), &found_by);
+            saved = Some(
+                std::fs::create_dir_all(&args.out)
+                    .and_then(|()| save_case(&args.out, &explicit, &meta)),
+            );
+            EXIT_PROPERTY_BROKEN
+        }
+        (None, Outcome::Limit { name, value }) => {
+            text.push_str(&format!("LIMIT {name} {value}\n"));
+            EXIT_LIMIT
+        }
+        (None, Outcome::Quiescent) => {
+            text.push_str(&format!("all properties hold on registry {stage}\n"));
+            EXIT_OK
+        }
+    };
+    if let (Some(format), Some(trace)) = (args.trace, &run.trace) {
+        text.push_str("--- trace\n");
+        text.push_str(&format.render(trace));
+    }
+    if args.print_schedule {
+        push_schedule(&mut text, &run.schedule_taken);
+    }
+    match saved {
+        Some(Ok(path)) => {
+            text.push_str(&format!(
+                "case file: {}\nkvsim replay {} --registry {stage}\n",
+                path.display(),
+                path.display()
+            ));
+        }
+        Some(Err(error)) => {
+            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            eprintln!(
+                "kvsim: cannot save the failing case in {}: {error}",
+                args.out.display()
+            );
+            return EXIT_BAD_INPUT;
+        }
+        None => {}
+    }
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
     code
 }
 

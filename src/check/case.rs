@@ -53,6 +53,30 @@ pub struct Case {
 }
 
 impl Case {
+    /// A `.kv` script as a case: client `i` of the script gets stable id
+    /// `i` (named `client<i>` in traces and keys), its `j`-th line command
+    /// id `j`; no faults (a script's faults are its `CRASH`/`KILL`/`SEND`
+    /// directives) and the `fifo` schedule.
+    pub fn from_script(script: &script::Script) -> Case {
+        Case {
+            clients: script
+                .clients
+                .iter()
+                .enumerate()
+                .map(|(id, client)| CaseClient {
+                    id: id as u32,
+                    commands: client
+                        .lines
+                        .iter()
+                        .enumerate()
+                        .map(|(cmd, line)| (cmd as u32, line.command.clone()))
+                        .collect(),
+                })
+                .collect(),
+            ..Case::default()
+        }
+    }
+
     /// The number of commands over all clients.
     pub fn command_count(&self) -> usize {
         self.clients.iter().map(|c| c.commands.len()).sum()

@@ -85,12 +85,31 @@ pub struct CaseRun {
     /// Stable ids of the faults that never fired (their target was never
     /// alive while they were enabled, or the run stopped first).
     pub unused_faults: Vec<u32>,
+    /// Each client's own dialogue, in the case's client order.
+    pub transcripts: Vec<String>,
     /// The events the schedule picked, as an override list that replays
     /// this run (empty when the whole run was the `fifo` order).
     pub schedule_taken: Vec<EventKey>,
 }
 
 impl CaseRun {
+    /// The dialogue with the clients named `names` (in the case's client
+    /// order), as `kvsim run` prints a script's: one client's transcript
+    /// alone, or each under a `== name` header.
+    pub fn dialogue_named<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> String {
+        if let [only] = self.transcripts.as_slice() {
+            return only.clone();
+        }
+        let mut out = String::new();
+        for (name, transcript) in names.into_iter().zip(&self.transcripts) {
+            out.push_str("== ");
+            out.push_str(name);
+            out.push('\n');
+            out.push_str(transcript);
+        }
+        out
+    }
+
     /// Whether `property` held (a run stops at its first failure).
     pub fn holds(&self, property: Property) -> bool {
         self.failure.as_ref().is_none_or(|f| f.property != property)
@@ -228,7 +247,13 @@ pub fn run_case(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfi
         .map(|client| format!("client{}", client.id))
         .collect();
     let dialogue = system.dialogue(names.iter().map(String::as_str));
+    let transcripts = system
+        .clients()
+        .iter()
+        .map(|&pid| system.transcript(pid))
+        .collect();
     CaseRun {
+        transcripts,
         failure: checker.failure,
         outcome: system.sim.outcome(),
         steps: system.sim.steps(),
