@@ -414,7 +414,9 @@
 //! `registry`, `bucket:a#0`, the first bucket started for `a`). The event
 //! key in brackets is stable across shrinking: `client0.cmd1` is client 0
 //! acting on its command 1, `client0.cmd1/1` a signal that action caused,
-//! `fault0` fault 0 firing. A case's `schedule` is a list of such keys that
+//! `fault0` fault 0 firing, `fault0/DOWN(bucket:a>registry)` the `DOWN`
+//! bucket `a` sent the registry when fault 0 killed it (the grammar: the
+//! README's § Event keys). A case's `schedule` is a list of such keys that
 //! jump the queue; every other step follows the `fifo` order. The failure's
 //! event number is the counterexample's length in events.
 //!

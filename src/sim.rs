@@ -8,7 +8,7 @@
 //! every table that shapes a run is a `BTreeMap` or a `Vec`.
 
 pub mod choice;
-mod key;
+pub mod key;
 mod panic_hook;
 mod pid;
 pub mod prng;
@@ -25,7 +25,6 @@ pub use prng::Prng;
 pub use process::{ClientState, Control, Incoming, Process};
 pub use reason::Reason;
 pub use runtime::{
-    Ctx, DEATH_INDEX_BASE, Fault, FaultAction, Limits, Naming, Outcome, Sim, SpawnOpts, Spawned,
-    Tapped, Taps,
+    Ctx, Fault, FaultAction, Limits, Naming, Outcome, Sim, SpawnOpts, Spawned, Tapped, Taps,
 };
 pub use trace::{Trace, TraceEntry};

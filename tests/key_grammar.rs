@@ -129,21 +129,25 @@ const HOSTILE_BUCKETS: &[&str] = &[
     "bucket:a",
 ];
 
-/// A script over `names`: creates, stops, crashes and kills buckets of
-/// those names from two clients, so that deaths, `DOWN`s and exit signals
-/// happen with hostile names on both ends.
+/// A script over `names`: stops and re-creates a bucket of each name, then
+/// crashes and kills some, from two clients, so that deaths, `DOWN`s and
+/// exit signals (a linked registry's too, once it dies) happen with
+/// hostile names at both ends.
 fn hostile_script(names: &[&str]) -> String {
     let mut first = String::from("CLIENT one\n");
     let mut second = String::from("CLIENT two\n");
-    for (i, name) in names.iter().enumerate() {
-        first.push_str(&format!("CREATE {name}\nPUT {name} k v\n"));
-        match i % 3 {
-            0 => first.push_str(&format!("STOP {name}\n")),
-            1 => first.push_str(&format!("CRASH {name}\n")),
-            _ => first.push_str(&format!("KILL {name}\n")),
-        }
-        first.push_str(&format!("CREATE {name}\nLOOKUP {name}\n"));
+    for name in names {
+        first.push_str(&format!(
+            "CREATE {name}\nPUT {name} k v\nSTOP {name}\nCREATE {name}\n"
+        ));
         second.push_str(&format!("LOOKUP {name}\nGET {name} k\n"));
+    }
+    for (i, name) in names.iter().enumerate() {
+        match i % 3 {
+            0 => first.push_str(&format!("KILL {name}\n")),
+            1 => first.push_str(&format!("LOOKUP {name}\n")),
+            _ => first.push_str(&format!("CRASH {name}\n")),
+        }
     }
     first.push_str("SETTLE\n");
     format!("{first}{second}")
@@ -172,7 +176,7 @@ fn every_key_in_a_trace_with_hostile_bucket_names_parses_back_to_itself() {
     let script = dir.file("hostile.kv", hostile_script(HOSTILE_BUCKETS).as_bytes());
     let script = script.to_str().expect("UTF-8 temp path");
     let mut keys = Vec::new();
-    for registry in ["unlinked", "monitored", "fixed"] {
+    for registry in ["naive", "unlinked", "monitored", "fixed"] {
         for (schedule, seed) in [
             ("fifo", "0"),
             ("random", "1"),
@@ -204,4 +208,29 @@ fn every_key_in_a_trace_with_hostile_bucket_names_parses_back_to_itself() {
         }
     }
     assert!(keys.len() > 1000, "only {} keys", keys.len());
+    // Death signals from and to buckets with hostile names were among them.
+    for (kind, at_least) in [
+        (DeathKind::Down, HOSTILE_BUCKETS.len() / 2),
+        (DeathKind::Exit, HOSTILE_BUCKETS.len() / 2),
+    ] {
+        let hostile: Vec<String> = keys
+            .iter()
+            .flat_map(|key| &key.path)
+            .filter_map(|segment| match segment {
+                Segment::Death {
+                    kind: k, from, to, ..
+                } if *k == kind => Some((from, to)),
+                _ => None,
+            })
+            .flat_map(|(from, to)| [from, to])
+            .filter(|name| {
+                HOSTILE_BUCKETS
+                    .iter()
+                    .any(|bucket| **name == format!("bucket:{bucket}"))
+            })
+            .cloned()
+            .collect();
+        let distinct: std::collections::BTreeSet<&String> = hostile.iter().collect();
+        assert!(distinct.len() >= at_least, "{kind:?}: only {distinct:?}");
+    }
 }

@@ -175,13 +175,6 @@ fn replies_naming(trace: &Trace, pid: Pid) -> Vec<u64> {
         .collect()
 }
 
-/// Signals sent at a death take a send index derived from the recipient's
-/// logical name and the signal's kind (so deleting one recipient renumbers
-/// no other). Pinned from traces: the registry's `DOWN` and the `client0`'s
-/// `DOWN`, whoever died.
-const DOWN_TO_REGISTRY: u32 = 3_960_669_354;
-const DOWN_TO_CLIENT0: u32 = 3_833_311_950;
-
 /// Asserts that the step with key `key` ran and delivered `event`.
 fn assert_step(trace: &Trace, key: &EventKey, event: &str) -> u64 {
     let text = key.to_string();
@@ -239,11 +232,11 @@ fn fifo_stop_then_get_is_not_found() {
 fn s33_another_schedule_finds_the_stale_answer_after_stop() {
     let script = "CREATE b\nPUT b k 1\nSTOP b\nGET b k\n";
     let stop_request = EventKey::client(0, 2).deliver(1).deliver(0).deliver(1);
-    let registry_down = stop_request.deliver(DOWN_TO_REGISTRY);
+    let registry_down = stop_request.down("bucket:b", "registry");
     let keys = vec![
-        stop_request.deliver(DOWN_TO_CLIENT0), // the client's DOWN: STOP answers OK
-        EventKey::client(0, 3),                // GET sends its lookup
-        EventKey::client(0, 3).deliver(1),     // the lookup, ahead of the registry's DOWN
+        stop_request.down("bucket:b", "client0"), // the client's DOWN: STOP answers OK
+        EventKey::client(0, 3),                   // GET sends its lookup
+        EventKey::client(0, 3).deliver(1),        // the lookup, ahead of the registry's DOWN
     ];
     let unlinked = Run::overrides(Stage::Unlinked, script, &[], keys.clone());
     assert_eq!(
@@ -321,7 +314,7 @@ fn s34_kill_then_lookup_returns_the_dead_pid_unlinked() {
     );
     let down = assert_step(
         trace,
-        &kill.deliver(DOWN_TO_REGISTRY),
+        &kill.down("bucket:b", "registry"),
         "bucket:b#0 -> registry: DOWN",
     );
     assert!(lookup < down, "{}", trace.to_text());
@@ -761,9 +754,9 @@ fn s37_stop_of_a_stale_bucket_is_noproc() {
 
     let stop_request = EventKey::client(0, 1).deliver(1).deliver(0).deliver(1);
     let keys = vec![
-        stop_request.deliver(DOWN_TO_CLIENT0), // the client's DOWN: the first STOP answers OK
-        EventKey::client(0, 2),                // the second STOP sends its lookup
-        EventKey::client(0, 2).deliver(1),     // handled before the registry's DOWN
+        stop_request.down("bucket:b", "client0"), // the client's DOWN: the first STOP answers OK
+        EventKey::client(0, 2),                   // the second STOP sends its lookup
+        EventKey::client(0, 2).deliver(1),        // handled before the registry's DOWN
     ];
     let unlinked = Run::overrides(Stage::Unlinked, script, &[], keys.clone());
     assert_eq!(
@@ -778,7 +771,7 @@ fn s37_stop_of_a_stale_bucket_is_noproc() {
     );
     let down = assert_step(
         trace,
-        &stop_request.deliver(DOWN_TO_REGISTRY),
+        &stop_request.down("bucket:b", "registry"),
         "bucket:b#0 -> registry: DOWN",
     );
     assert!(lookup < down, "{}", trace.to_text());
@@ -826,7 +819,7 @@ fn s37_crash_and_kill_of_a_stale_pid_answer_ok() {
 fn s38_fixed_lookup_never_names_a_dead_pid_before_the_down() {
     let script = "CREATE b\nLOOKUP b\nGET b k\n";
     let faults = [KvFault::KillBucket("b".to_string())];
-    let down = EventKey::fault(0).deliver(DOWN_TO_REGISTRY);
+    let down = EventKey::fault(0).down("bucket:b", "registry");
     let keys = vec![
         EventKey::client(0, 0).deliver(0), // CREATE handled: bucket b#0 exists
         EventKey::fault(0),                // killed, its DOWN queued to the registry

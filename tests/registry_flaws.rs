@@ -8,22 +8,17 @@
 //!   bucket;
 //! - `no-catch-all`: one stray message kills the registry and its buckets;
 //! - `unlinked`: the same dead lookup as `monitored`, without the registry
-//!   dying.
+//!   dying; and a lost restart when a `CREATE` overtakes a stopped
+//!   bucket's `DOWN` (a schedule that names a death signal).
 
-use kvsim::kv::{Command, KvFault, KvSystem, Stage, script};
+use kvsim::check::generate::assemble;
+use kvsim::check::{Case, CaseMeta, CheckConfig, P4_LINEARIZABLE, run_case};
+use kvsim::kv::{Command, KvFault, KvSystem, Stage, Target, script};
 use kvsim::sim::choice::Overrides;
-use kvsim::sim::{EventKey, Limits, Outcome, Pid, Trace, TraceEntry};
+use kvsim::sim::{EventKey, Limits, Outcome, Pid, Segment, Trace, TraceEntry};
 use std::path::Path;
 
 // ----- harness -----
-
-/// Signals sent at a death take a send index derived from the recipient's
-/// logical name (without generation) and the signal's kind, not the next
-/// index of the event, so that deleting one recipient renumbers no other.
-/// Pinned from traces; [`assert_step`] checks what each one delivers.
-const DOWN_TO_REGISTRY: u32 = 3_960_669_354;
-const EXIT_TO_REGISTRY: u32 = 4_027_779_830;
-const EXIT_TO_BUCKET_B: u32 = 2_954_985_855;
 
 /// One client playing `text` on `stage` with `faults` (fault ids from 0) and
 /// the override list `keys`, run to quiescence with tracing on.
@@ -131,6 +126,33 @@ impl Run {
         })
     }
 
+    /// The step delivering the signal sent at a death whose event starts
+    /// with `event`; its key must name it by kind and endpoints.
+    fn step_of_death_signal(&self, event: &str) -> u64 {
+        let found = self.trace().entries.iter().find_map(|entry| match entry {
+            TraceEntry::Step {
+                step,
+                key,
+                event: e,
+                ..
+            } if e.starts_with(event) => Some((*step, key.clone())),
+            _ => None,
+        });
+        let Some((step, key)) = found else {
+            panic!(
+                "{}: no step {event}…\n{}",
+                self.stage,
+                self.trace().to_text()
+            );
+        };
+        let key: EventKey = key.parse().expect("trace keys parse");
+        assert!(
+            matches!(key.path.last(), Some(Segment::Death { .. })),
+            "{key} does not name a death signal"
+        );
+        step
+    }
+
     /// The step at which `name` exited, and its reason.
     fn exit_of(&self, name: &str) -> Option<(u64, String)> {
         let mut step = 0;
@@ -173,9 +195,9 @@ fn naive_keeps_a_stopped_buckets_name() {
     // request cmd2/1/0/1, in which the bucket dies.
     let stop_request = EventKey::client(0, 2).deliver(1).deliver(0).deliver(1);
     let keys = vec![
-        stop_request.deliver(EXIT_TO_REGISTRY), // naive: the link's `exit normal` reaches the registry
-        stop_request.deliver(DOWN_TO_REGISTRY), // fixed: the monitor's `DOWN` reaches the registry
-        EventKey::client(0, 3),                 // only then LOOKUP sends its call
+        stop_request.exit_signal("bucket:b", "registry"), // naive: the link's `exit normal` reaches the registry
+        stop_request.down("bucket:b", "registry"), // fixed: the monitor's `DOWN` reaches the registry
+        EventKey::client(0, 3),                    // only then LOOKUP sends its call
         EventKey::client(0, 3).deliver(1),
     ];
 
@@ -224,7 +246,7 @@ fn monitored_bucket_crash_takes_the_registry_down() {
     let keys = vec![
         EventKey::client(0, 0).deliver(0), // CREATE b handled: bucket b#0 exists
         EventKey::fault(0),                // crash it (`boom`) before SETTLE
-        EventKey::fault(0).deliver(EXIT_TO_REGISTRY), // the link's exit signal reaches the registry
+        EventKey::fault(0).exit_signal("bucket:b", "registry"), // the link's exit signal reaches the registry
     ];
 
     let monitored = Run::new(Stage::Monitored, script, &faults, &keys);
@@ -285,8 +307,8 @@ fn assert_dead_lookup(run: &Run) {
     // The bucket's death reached the registry only after the lookup: its
     // `DOWN` (unlinked) or its link's exit signal (monitored, which then
     // dies before handling the `DOWN`).
-    let down = run.step_of(&EventKey::fault(0).deliver(DOWN_TO_REGISTRY));
-    let exit = run.step_of(&EventKey::fault(0).deliver(EXIT_TO_REGISTRY));
+    let down = run.step_of(&EventKey::fault(0).down("bucket:b", "registry"));
+    let exit = run.step_of(&EventKey::fault(0).exit_signal("bucket:b", "registry"));
     let heard = match run.stage {
         Stage::Monitored => {
             assert_eq!(
@@ -296,14 +318,14 @@ fn assert_dead_lookup(run: &Run) {
                 run.trace().to_text()
             );
             run.assert_step(
-                &EventKey::fault(0).deliver(EXIT_TO_REGISTRY),
+                &EventKey::fault(0).exit_signal("bucket:b", "registry"),
                 "bucket:b#0 -> registry: exit killed (link)",
             )
         }
         _ => {
             assert_eq!(exit, None, "not linked");
             run.assert_step(
-                &EventKey::fault(0).deliver(DOWN_TO_REGISTRY),
+                &EventKey::fault(0).down("bucket:b", "registry"),
                 "bucket:b#0 -> registry: DOWN",
             )
         }
@@ -344,7 +366,7 @@ fn monitored_lookup_names_a_killed_bucket() {
     assert!(
         lookup
             < fixed.assert_step(
-                &EventKey::fault(0).deliver(DOWN_TO_REGISTRY),
+                &EventKey::fault(0).down("bucket:b", "registry"),
                 "bucket:b#0 -> registry: DOWN"
             )
     );
@@ -374,8 +396,8 @@ fn no_catch_all_dies_of_one_stray_message() {
             .deliver(0)
             .deliver(1)
             .deliver(0),
-        EventKey::fault(0),                           // the stray message
-        EventKey::fault(0).deliver(EXIT_TO_BUCKET_B), // the dying registry's link exit reaches b#0
+        EventKey::fault(0), // the stray message
+        EventKey::fault(0).exit_signal("registry", "bucket:b"), // the dying registry's link exit reaches b#0
     ];
 
     let no_catch_all = Run::new(Stage::NoCatchAll, script, &faults, &keys);
@@ -441,4 +463,102 @@ fn unlinked_lookup_names_a_killed_bucket() {
         "CREATE b\nOK\n\nPUT b k 1\nNOT FOUND\n\nSETTLE\nOK\n\nLOOKUP b\nNOT FOUND\n\n"
     );
     fixed.assert_took(&keys);
+}
+
+/// A lost restart (property 4), reached only by naming a death signal: one
+/// client creates `a`, stops it (synchronously), creates it again and
+/// settles. If the second `CREATE` reaches the registry before the stopped
+/// bucket's `DOWN`, `unlinked` (which trusts its map on create) takes it
+/// for "exists" and drops the name at the `DOWN`: the lookup answers
+/// `NOT FOUND`. `fixed` checks liveness on create and restarts the bucket.
+#[test]
+fn unlinked_loses_a_restart_when_a_create_overtakes_the_down() {
+    let script = "CREATE a\nSTOP a\nCREATE a\nSETTLE\nLOOKUP a\n";
+    // STOP is cmd1: its lookup is cmd1/1, the reply cmd1/1/0, the stop
+    // request cmd1/1/0/1, in which the bucket stops; the client's `DOWN`
+    // from it answers STOP. The second CREATE is cmd2; its cast, cmd2/0.
+    let stop_request = EventKey::client(0, 1).deliver(1).deliver(0).deliver(1);
+    let keys = vec![
+        stop_request.down("bucket:a", "client0"), // STOP answers OK ...
+        // ... or, once a stopping process exits in an event of its own,
+        // its `DOWN` comes from there (an override that never names an
+        // event that runs is ignored).
+        stop_request.exit().down("bucket:a", "client0"),
+        EventKey::client(0, 2),            // the second CREATE sends its cast
+        EventKey::client(0, 2).deliver(0), // handled before the registry's DOWN
+    ];
+    assert_eq!(
+        keys.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            "client0.cmd1/1/0/1/DOWN(bucket:a>client0)",
+            "client0.cmd1/1/0/1/exit/DOWN(bucket:a>client0)",
+            "client0.cmd2",
+            "client0.cmd2/0",
+        ]
+    );
+
+    let unlinked = Run::new(Stage::Unlinked, script, &[], &keys);
+    assert_eq!(
+        unlinked.dialogue(),
+        "CREATE a\nOK\n\nSTOP a\nOK\n\nCREATE a\nOK\n\nSETTLE\nOK\n\nLOOKUP a\nNOT FOUND\n\n",
+        "{}",
+        unlinked.trace().to_text()
+    );
+    // The second CREATE was handled while the registry's DOWN was queued.
+    let create = unlinked.assert_step(&keys[3], "client0 -> registry: cast {:create, \"a\"}");
+    let down = unlinked.step_of_death_signal("bucket:a#0 -> registry: DOWN");
+    assert!(create < down, "{}", unlinked.trace().to_text());
+
+    let fixed = Run::new(Stage::Fixed, script, &[], &keys);
+    assert_eq!(
+        fixed.dialogue(),
+        "CREATE a\nOK\n\nSTOP a\nOK\n\nCREATE a\nOK\n\nSETTLE\nOK\n\nLOOKUP a\nOK\n\n",
+        "{}",
+        fixed.trace().to_text()
+    );
+    // `fixed` handled the CREATE first too, and flushed the stale `DOWN`
+    // when it restarted the bucket.
+    fixed.assert_step(&keys[3], "client0 -> registry: cast {:create, \"a\"}");
+
+    // The properties say the same: a case holding this override list
+    // breaks linearizability on `unlinked` and nothing on `fixed`.
+    let case = assemble(
+        vec![vec![
+            Command::Create { bucket: "a".into() },
+            Command::Stop {
+                target: Target::Bucket("a".into()),
+            },
+            Command::Create { bucket: "a".into() },
+            Command::Settle,
+            Command::Lookup { bucket: "a".into() },
+        ]],
+        Vec::new(),
+        keys,
+    );
+    let check = CheckConfig::default();
+    let failure = run_case(&case, &|| Stage::Unlinked.registry(), &check)
+        .failure
+        .expect("unlinked loses the restart");
+    assert_eq!(failure.property, P4_LINEARIZABLE, "{failure}");
+    assert_eq!(
+        run_case(&case, &|| Stage::Fixed.registry(), &check).failure,
+        None
+    );
+    // Under `fifo` the `DOWN` comes first and both stages are clean.
+    let mut fifo = case.clone();
+    fifo.schedule.clear();
+    assert_eq!(
+        run_case(&fifo, &|| Stage::Unlinked.registry(), &check).failure,
+        None
+    );
+    // A case file keeps the death signal's key as written.
+    let meta = CaseMeta::default();
+    let json = case.to_json(&meta);
+    assert!(
+        json.contains(r#""client0.cmd1/1/0/1/DOWN(bucket:a>client0)""#),
+        "{json}"
+    );
+    let (read, _) =
+        Case::from_json(Path::new("lost_restart.case.json"), &json).expect("reads back");
+    assert_eq!(read, case);
 }

@@ -37,8 +37,10 @@
 //! `bucket:a`), so that the key of a `DOWN` does not depend on how many
 //! buckets of that name came before; the ordinal tells apart equal ones
 //! from one event (two deaths in one step, two monitors by one watcher on
-//! one process), counted in the order the signals are sent. A timer's owner
-//! keeps its generation number.
+//! one process), counted in the order the signals are sent (the runtime
+//! sends a death's link exit signals in pid order, then its `DOWN`s in ref
+//! order; a signal to a process already dead is dropped and takes no
+//! ordinal). A timer's owner keeps its generation number.
 //!
 //! A name is printed bare when it is non-empty and every character is in
 //! `bare`'s set, and quoted otherwise: `"` and `\` escaped with `\`, every
@@ -121,7 +123,8 @@ pub enum Segment {
 
 /// The stable name of one event.
 ///
-/// Its serde form is its text form (a string, e.g. `"fault0/DOWN(bucket:a>registry)"`).
+/// Its text form follows the grammar in the [module doc](self); its serde
+/// form is that text (a string, e.g. `"fault0/DOWN(bucket:a>registry)"`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EventKey {
     pub root: Root,

@@ -1,10 +1,11 @@
 //! Links, monitors and exit signals: linking (S14), monitoring and
 //! demonitoring (S15, S17, S18), an exit signal taking effect on its
 //! receiver (S9–S13), and death: the exit signals to links (S8) and the
-//! `DOWN`s to watchers (S16) a death sends, with their stable send indices,
-//! and everything a dead process leaves behind being dropped.
+//! `DOWN`s to watchers (S16) a death sends, in the order that gives their
+//! keys' ordinals, and everything a dead process leaves behind being dropped.
 
-use super::{DEATH_INDEX_BASE, Signal, Sim, Tapped, render_signal};
+use super::{Signal, Sim, Tapped, render_signal};
+use crate::sim::key::DeathKind;
 use crate::sim::pid::{Pid, Ref};
 use crate::sim::process::Incoming;
 use crate::sim::reason::Reason;
@@ -55,27 +56,26 @@ impl<M: Debug + 'static> Sim<M> {
             let (role, reason) = (entry.role.clone(), reason.clone());
             self.tapped.push(Tapped::Exited { pid, role, reason });
         }
-        // Death signals are indexed by recipient, not by position, so that a
-        // watcher or partner deleted from the case does not renumber the
-        // others (see `death_send_index`).
-        let mut used = Vec::new();
+        // Death signals are keyed by kind and by the names of the dead
+        // process and the recipient (`<cause>/DOWN(from>to)#k`), not by
+        // position, so that a watcher or partner deleted from the case does
+        // not rename the others. Links go first, in pid order, then
+        // monitors in ref order: the order of equal ones sets their ordinals.
         for partner in entry.links {
             // The partner keeps its side of the link until the exit signal
             // arrives, so that an `unlink` in between can still cancel it.
-            let n = self.death_send_index(partner, b'x', &mut used);
             let exit = Signal::Exit {
                 reason: reason.clone(),
                 linked: true,
             };
-            self.send_signal_at(n, pid, &name, partner, exit);
+            self.send_death_signal(DeathKind::Exit, pid, &name, partner, exit);
         }
         for (mref, watcher) in entry.watchers {
-            let n = self.death_send_index(watcher, b'd', &mut used);
             let down = Signal::Down {
                 mref,
                 reason: reason.clone(),
             };
-            self.send_signal_at(n, pid, &name, watcher, down);
+            self.send_death_signal(DeathKind::Down, pid, &name, watcher, down);
         }
         for (mref, target) in entry.watching {
             if let Some(target_entry) = self.procs.get_mut(&target) {
@@ -91,12 +91,11 @@ impl<M: Debug + 'static> Sim<M> {
                 // answered with `DOWN noproc`.
                 for queued in &queue {
                     if let Signal::Monitor { mref } = queued.signal {
-                        let n = self.death_send_index(sender, b'm', &mut used);
                         let down = Signal::Down {
                             mref,
                             reason: Reason::Noproc,
                         };
-                        self.send_signal_at(n, pid, &name, sender, down);
+                        self.send_death_signal(DeathKind::Down, pid, &name, sender, down);
                     }
                 }
                 if self.trace.is_some() {
@@ -124,32 +123,6 @@ impl<M: Debug + 'static> Sim<M> {
                 self.roles.remove(&role);
             }
         }
-    }
-
-    /// The send index of a signal sent at a death: `DEATH_INDEX_BASE` plus
-    /// an FNV-1a hash of the recipient's logical name (without its
-    /// generation number) and the signal's kind, probing past collisions
-    /// within the same death. Stable when other recipients come or go.
-    pub(super) fn death_send_index(&self, recipient: Pid, kind: u8, used: &mut Vec<u32>) -> u32 {
-        let name = self
-            .procs
-            .get(&recipient)
-            .map(|e| e.name.as_str())
-            .unwrap_or("");
-        let stem = match name.rfind('#') {
-            Some(at) if name[at + 1..].bytes().all(|b| b.is_ascii_digit()) => &name[..at],
-            _ => name,
-        };
-        let mut hash: u32 = 0x811c_9dc5;
-        for byte in stem.bytes().chain([0, kind]) {
-            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
-        }
-        let mut n = DEATH_INDEX_BASE | (hash & !DEATH_INDEX_BASE);
-        while used.contains(&n) {
-            n = DEATH_INDEX_BASE | (n.wrapping_add(1) & !DEATH_INDEX_BASE);
-        }
-        used.push(n);
-        n
     }
 
     pub(super) fn link(&mut self, from: Pid, to: Pid) -> Result<(), Reason> {

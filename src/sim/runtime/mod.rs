@@ -42,11 +42,6 @@ use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
 
-/// Send indices from here up name signals sent at a death (docs/design.md's
-/// `Deliver{cause, n}` for a `DOWN` or exit signal names the event in which
-/// the process died).
-pub const DEATH_INDEX_BASE: u32 = 1 << 31;
-
 /// Bounds on a run. Hitting one ends the run with [`Outcome::Limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {

@@ -1,11 +1,11 @@
 //! Signal queues: one FIFO per (sender, receiver) pair, nothing ordered
 //! across pairs (S2). Sending (to a dead process a signal is dropped, S4),
-//! the send index that names each signal in its event's key, delivery of a
+//! the segment that names each signal in its event's key, delivery of a
 //! queue's head and its dispatch to the receiver's handler (S9–S18), monitor
 //! requests still behind an exit signal (S5), and the `is_alive` flush (S3).
 
 use super::{Queued, Signal, Sim, Tapped, render_signal};
-use crate::sim::key::KeyId;
+use crate::sim::key::{DeathKind, KeyId};
 use crate::sim::pid::Pid;
 use crate::sim::process::Incoming;
 use crate::sim::trace::TraceEntry;
@@ -54,17 +54,7 @@ impl<M: Debug + 'static> Sim<M> {
         signal: Signal<M>,
     ) {
         let Some(to_entry) = self.procs.get_mut(&to) else {
-            if let Some(trace) = &mut self.trace {
-                let to_name = match self.dead_names.get(&to) {
-                    Some(name) => name.clone(),
-                    None => format!("{to:?}"),
-                };
-                trace.entries.push(TraceEntry::Drop {
-                    from: from_name.to_string(),
-                    to: to_name,
-                    signal: render_signal(&signal),
-                });
-            }
+            self.drop_signal(from_name, to, &signal);
             return;
         };
         to_entry.senders.insert(from);
@@ -73,6 +63,47 @@ impl<M: Debug + 'static> Sim<M> {
             _ => None,
         };
         self.enqueue(from, from_name, to, key, signal);
+    }
+
+    /// Queues a signal the dead process `from` (named `from_name`, its
+    /// logical name) sends at its death, keyed `<cause>/KIND(from>to)#k`
+    /// (docs/design.md § Stable ids and event keys). To a process already
+    /// dead it is dropped like any other signal, and, having no key, takes
+    /// no ordinal: so the key does not depend on whether the run traces
+    /// (only a tracing run remembers the names of the dead).
+    pub(super) fn send_death_signal(
+        &mut self,
+        kind: DeathKind,
+        from: Pid,
+        from_name: &str,
+        to: Pid,
+        signal: Signal<M>,
+    ) {
+        let Some(to_entry) = self.procs.get_mut(&to) else {
+            self.drop_signal(from_name, to, &signal);
+            return;
+        };
+        to_entry.senders.insert(from);
+        let key = match (self.keyed, self.current_key) {
+            (true, Some(cause)) => Some(self.keys.death(cause, kind, from_name, &to_entry.name)),
+            _ => None,
+        };
+        self.enqueue(from, from_name, to, key, signal);
+    }
+
+    /// Records that `signal` to the dead `to` was dropped (S2, S4).
+    fn drop_signal(&mut self, from_name: &str, to: Pid, signal: &Signal<M>) {
+        if let Some(trace) = &mut self.trace {
+            let to_name = match self.dead_names.get(&to) {
+                Some(name) => name.clone(),
+                None => format!("{to:?}"),
+            };
+            trace.entries.push(TraceEntry::Drop {
+                from: from_name.to_string(),
+                to: to_name,
+                signal: render_signal(signal),
+            });
+        }
     }
 
     pub(super) fn enqueue(
