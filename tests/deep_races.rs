@@ -111,13 +111,14 @@ impl GenServer<KvMsg> for UserRegistry {
     }
 
     fn handle_info(&mut self, _ctx: &mut Ctx<'_, Envelope<KvMsg>>, info: Info<KvMsg>) -> Flow {
-        if let Info::Down { mref, .. } = info {
-            if let Some(name) = self.refs.remove(&mref) {
-                if self.flaw == Flaw::DownByName {
-                    self.names.remove(&name);
-                } else if self.names.get(&name).is_some_and(|&(_, r)| r == mref) {
-                    self.names.remove(&name);
-                }
+        if let Info::Down { mref, .. } = info
+            && let Some(name) = self.refs.remove(&mref)
+        {
+            // Only the name's current monitor may remove it; the flawed
+            // registry lets any monitor of the name do so.
+            let current = self.names.get(&name).is_some_and(|&(_, r)| r == mref);
+            if current || self.flaw == Flaw::DownByName {
+                self.names.remove(&name);
             }
         }
         Flow::Continue
