@@ -12,6 +12,6 @@ pub use agent::Agent;
 pub use envelope::{Envelope, From};
 pub use genserver::{CallResult, Flow, GenServer, GenServerProcess, Info, start, start_link};
 pub use pending::{
-    CallOutcome, DEFAULT_CALL_TIMEOUT_MS, PendingCall, PendingStop, call, cast, reply,
+    CallOutcome, DEFAULT_CALL_TIMEOUT_MS, PendingCall, PendingStop, StopOutcome, call, cast, reply,
     send_request, stop,
 };

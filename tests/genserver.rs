@@ -7,7 +7,7 @@ mod common;
 use common::{Log, log};
 use kvsim::otp::{
     self, Agent, CallOutcome, CallResult, DEFAULT_CALL_TIMEOUT_MS, Envelope, Flow, From, GenServer,
-    GenServerProcess, Info, PendingCall, PendingStop,
+    GenServerProcess, Info, PendingCall, PendingStop, StopOutcome,
 };
 use kvsim::sim::choice::{Fifo, Overrides};
 use kvsim::sim::{
@@ -436,12 +436,16 @@ impl Process<E> for Caller {
                     other
                 }
             },
-            Some((label, Wait::Stop(stop))) => match stop.take(incoming) {
-                CallOutcome::Done(result) => {
+            Some((label, Wait::Stop(mut stop))) => match stop.take(incoming) {
+                StopOutcome::Done(result) => {
                     self.note(format!("{label} -> {result:?}"));
                     return Control::Continue;
                 }
-                CallOutcome::Other(other) => {
+                StopOutcome::Answered => {
+                    self.waiting = Some((label, Wait::Stop(stop)));
+                    return Control::Continue;
+                }
+                StopOutcome::Other(other) => {
                     self.waiting = Some((label, Wait::Stop(stop)));
                     other
                 }
@@ -672,7 +676,7 @@ fn s23_cast_returns_at_once_even_to_a_dead_server() {
 }
 
 #[test]
-fn s24_stop_from_a_handler_replies_then_terminates_then_exits() {
+fn s24_stop_from_a_handler_terminates_then_replies_then_exits() {
     let mut sim = fifo();
     let log = log();
     let srv = slot(serve(&mut sim, Srv::new("srv", &log)));
@@ -696,9 +700,11 @@ fn s24_stop_from_a_handler_replies_then_terminates_then_exits() {
             "srv: init".to_string(),
             "other: init".to_string(),
             "srv: terminate done".to_string(),
-            // On the srv -> c pair: the reply, then what terminate sent, then the DOWN.
-            "c: stop_reply -> Ok(Ok)".to_string(),
+            // On the srv -> c pair: what terminate sent, then the reply
+            // (gen_server's `try terminate(…) after reply(From, Reply)`),
+            // then the DOWN.
             "c: got info Bye".to_string(),
+            "c: stop_reply -> Ok(Ok)".to_string(),
             format!("c: got DOWN {s:?} done"),
             // {:stop, R, state} from handle_cast: terminate, then exit with R.
             "other: terminate cast_stop".to_string(),

@@ -232,11 +232,11 @@ fn fifo_stop_then_get_is_not_found() {
 fn s33_another_schedule_finds_the_stale_answer_after_stop() {
     let script = "CREATE b\nPUT b k 1\nSTOP b\nGET b k\n";
     let stop_request = EventKey::client(0, 2).deliver(1).deliver(0).deliver(1);
-    let registry_down = stop_request.down("bucket:b", "registry");
+    let registry_down = stop_request.exit().down("bucket:b", "registry");
     let keys = vec![
-        stop_request.down("bucket:b", "client0"), // the client's DOWN: STOP answers OK
-        EventKey::client(0, 3),                   // GET sends its lookup
-        EventKey::client(0, 3).deliver(1),        // the lookup, ahead of the registry's DOWN
+        stop_request.exit().down("bucket:b", "client0"), // the client's DOWN: STOP answers OK
+        EventKey::client(0, 3),                          // GET sends its lookup
+        EventKey::client(0, 3).deliver(1),               // the lookup, ahead of the registry's DOWN
     ];
     let unlinked = Run::overrides(Stage::Unlinked, script, &[], keys.clone());
     assert_eq!(
@@ -754,9 +754,9 @@ fn s37_stop_of_a_stale_bucket_is_noproc() {
 
     let stop_request = EventKey::client(0, 1).deliver(1).deliver(0).deliver(1);
     let keys = vec![
-        stop_request.down("bucket:b", "client0"), // the client's DOWN: the first STOP answers OK
-        EventKey::client(0, 2),                   // the second STOP sends its lookup
-        EventKey::client(0, 2).deliver(1),        // handled before the registry's DOWN
+        stop_request.exit().down("bucket:b", "client0"), // the client's DOWN: the first STOP answers OK
+        EventKey::client(0, 2),                          // the second STOP sends its lookup
+        EventKey::client(0, 2).deliver(1),               // handled before the registry's DOWN
     ];
     let unlinked = Run::overrides(Stage::Unlinked, script, &[], keys.clone());
     assert_eq!(
@@ -771,7 +771,7 @@ fn s37_stop_of_a_stale_bucket_is_noproc() {
     );
     let down = assert_step(
         trace,
-        &stop_request.down("bucket:b", "registry"),
+        &stop_request.exit().down("bucket:b", "registry"),
         "bucket:b#0 -> registry: DOWN",
     );
     assert!(lookup < down, "{}", trace.to_text());

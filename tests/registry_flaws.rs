@@ -192,12 +192,17 @@ impl Run {
 fn naive_keeps_a_stopped_buckets_name() {
     let script = "CREATE b\nPUT b k 1\nSTOP b\nLOOKUP b\nGET b k\nSETTLE\nLOOKUP b\n";
     // STOP is cmd2: its lookup is cmd2/1, the reply cmd2/1/0, the stop
-    // request cmd2/1/0/1, in which the bucket dies.
-    let stop_request = EventKey::client(0, 2).deliver(1).deliver(0).deliver(1);
+    // request cmd2/1/0/1, which the bucket answers before its exit event
+    // cmd2/1/0/1/exit, in which it dies.
+    let death = EventKey::client(0, 2)
+        .deliver(1)
+        .deliver(0)
+        .deliver(1)
+        .exit();
     let keys = vec![
-        stop_request.exit_signal("bucket:b", "registry"), // naive: the link's `exit normal` reaches the registry
-        stop_request.down("bucket:b", "registry"), // fixed: the monitor's `DOWN` reaches the registry
-        EventKey::client(0, 3),                    // only then LOOKUP sends its call
+        death.exit_signal("bucket:b", "registry"), // naive: the link's `exit normal` reaches the registry
+        death.down("bucket:b", "registry"), // fixed: the monitor's `DOWN` reaches the registry
+        EventKey::client(0, 3),             // only then LOOKUP sends its call
         EventKey::client(0, 3).deliver(1),
     ];
 
@@ -475,22 +480,22 @@ fn unlinked_lookup_names_a_killed_bucket() {
 fn unlinked_loses_a_restart_when_a_create_overtakes_the_down() {
     let script = "CREATE a\nSTOP a\nCREATE a\nSETTLE\nLOOKUP a\n";
     // STOP is cmd1: its lookup is cmd1/1, the reply cmd1/1/0, the stop
-    // request cmd1/1/0/1, in which the bucket stops; the client's `DOWN`
-    // from it answers STOP. The second CREATE is cmd2; its cast, cmd2/0.
-    let stop_request = EventKey::client(0, 1).deliver(1).deliver(0).deliver(1);
+    // request cmd1/1/0/1, which the bucket answers; it dies in its exit
+    // event cmd1/1/0/1/exit, and the client's `DOWN` from there answers
+    // STOP. The second CREATE is cmd2; its cast, cmd2/0.
+    let death = EventKey::client(0, 1)
+        .deliver(1)
+        .deliver(0)
+        .deliver(1)
+        .exit();
     let keys = vec![
-        stop_request.down("bucket:a", "client0"), // STOP answers OK ...
-        // ... or, once a stopping process exits in an event of its own,
-        // its `DOWN` comes from there (an override that never names an
-        // event that runs is ignored).
-        stop_request.exit().down("bucket:a", "client0"),
+        death.down("bucket:a", "client0"), // STOP answers OK
         EventKey::client(0, 2),            // the second CREATE sends its cast
         EventKey::client(0, 2).deliver(0), // handled before the registry's DOWN
     ];
     assert_eq!(
         keys.iter().map(ToString::to_string).collect::<Vec<_>>(),
         [
-            "client0.cmd1/1/0/1/DOWN(bucket:a>client0)",
             "client0.cmd1/1/0/1/exit/DOWN(bucket:a>client0)",
             "client0.cmd2",
             "client0.cmd2/0",
@@ -505,7 +510,7 @@ fn unlinked_loses_a_restart_when_a_create_overtakes_the_down() {
         unlinked.trace().to_text()
     );
     // The second CREATE was handled while the registry's DOWN was queued.
-    let create = unlinked.assert_step(&keys[3], "client0 -> registry: cast {:create, \"a\"}");
+    let create = unlinked.assert_step(&keys[2], "client0 -> registry: cast {:create, \"a\"}");
     let down = unlinked.step_of_death_signal("bucket:a#0 -> registry: DOWN");
     assert!(create < down, "{}", unlinked.trace().to_text());
 
@@ -518,7 +523,7 @@ fn unlinked_loses_a_restart_when_a_create_overtakes_the_down() {
     );
     // `fixed` handled the CREATE first too, and flushed the stale `DOWN`
     // when it restarted the bucket.
-    fixed.assert_step(&keys[3], "client0 -> registry: cast {:create, \"a\"}");
+    fixed.assert_step(&keys[2], "client0 -> registry: cast {:create, \"a\"}");
 
     // The properties say the same: a case holding this override list
     // breaks linearizability on `unlinked` and nothing on `fixed`.
@@ -555,7 +560,7 @@ fn unlinked_loses_a_restart_when_a_create_overtakes_the_down() {
     let meta = CaseMeta::default();
     let json = case.to_json(&meta);
     assert!(
-        json.contains(r#""client0.cmd1/1/0/1/DOWN(bucket:a>client0)""#),
+        json.contains(r#""client0.cmd1/1/0/1/exit/DOWN(bucket:a>client0)""#),
         "{json}"
     );
     let (read, _) =

@@ -5,7 +5,9 @@
 
 use crate::kv::command::{Command, Target};
 use crate::kv::protocol::KvMsg;
-use crate::otp::{self, CallOutcome, DEFAULT_CALL_TIMEOUT_MS, Envelope, PendingCall, PendingStop};
+use crate::otp::{
+    self, CallOutcome, DEFAULT_CALL_TIMEOUT_MS, Envelope, PendingCall, PendingStop, StopOutcome,
+};
 use crate::sim::{ClientState, Control, Ctx, Incoming, Pid, Process, Reason};
 use std::any::Any;
 
@@ -191,10 +193,10 @@ impl Process<Envelope<KvMsg>> for Client {
                 CallOutcome::Done(Ok(_)) => self.answer(ctx, &["OK"]),
                 CallOutcome::Done(Err(reason)) => self.answer_error(ctx, &reason),
             },
-            Phase::Stopping(stop) => match stop.take(incoming) {
-                CallOutcome::Other(_) => self.phase = Phase::Stopping(stop),
-                CallOutcome::Done(Ok(())) => self.answer(ctx, &["OK"]),
-                CallOutcome::Done(Err(reason)) => self.answer_error(ctx, &reason),
+            Phase::Stopping(mut stop) => match stop.take(incoming) {
+                StopOutcome::Other(_) | StopOutcome::Answered => self.phase = Phase::Stopping(stop),
+                StopOutcome::Done(Ok(())) => self.answer(ctx, &["OK"]),
+                StopOutcome::Done(Err(reason)) => self.answer_error(ctx, &reason),
             },
             Phase::RegistryStop(call) => match call.take(ctx, incoming) {
                 CallOutcome::Other(_) => self.phase = Phase::RegistryStop(call),

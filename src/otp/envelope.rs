@@ -21,8 +21,12 @@ pub enum Envelope<P> {
     Reply { tag: Ref, reply: P },
     /// Anything else (`send/2`): goes to `handle_info`.
     Info(P),
-    /// `GenServer.stop`'s system request: terminate, then exit with `reason`.
+    /// `GenServer.stop`'s system request (`sys:terminate`): answer it with
+    /// `StopReply`, terminate, then exit with `reason`.
     Stop { tag: Ref, reason: Reason },
+    /// The answer `ok` to the `Stop` request with this tag: the target took
+    /// this stopper's request, not another's.
+    StopReply { tag: Ref },
 }
 
 impl<P: fmt::Debug> fmt::Debug for Envelope<P> {
@@ -33,6 +37,7 @@ impl<P: fmt::Debug> fmt::Debug for Envelope<P> {
             Envelope::Reply { tag, reply } => write!(f, "reply {reply:?} (tag {})", tag.0),
             Envelope::Info(msg) => write!(f, "{msg:?}"),
             Envelope::Stop { tag, reason } => write!(f, "stop {reason} (tag {})", tag.0),
+            Envelope::StopReply { tag } => write!(f, "stop ok (tag {})", tag.0),
         }
     }
 }

@@ -1,6 +1,12 @@
 //! GenServer: a process whose handlers return what to do next. Owns the
 //! gen_server loop's rules: replies, `{:stop, ...}`, when `terminate` runs
 //! (S24–S26), and `init` at start (S29).
+//!
+//! A server that stops after sending (a `{:stop, reason, reply, state}`
+//! reply, a stop request's answer, whatever `terminate` sent) exits in an
+//! event of its own, after its handler: until then its caller can already
+//! hold the reply and act while the server is alive (the core's pending
+//! exit event).
 
 use crate::otp::envelope::{Envelope, From};
 use crate::sim::{
@@ -16,7 +22,8 @@ pub enum CallResult<P> {
     Reply(P),
     /// `{:noreply, state}`: someone answers later through the `From`.
     NoReply,
-    /// `{:stop, reason, reply, state}` (reply first, S24) or `{:stop, reason, state}`.
+    /// `{:stop, reason, reply, state}` (`terminate` runs, then the reply is
+    /// sent, then the server exits: S24) or `{:stop, reason, state}`.
     Stop { reason: Reason, reply: Option<P> },
 }
 
@@ -105,6 +112,9 @@ impl<P: Debug + 'static, G: GenServer<P>> Process<Envelope<P>> for GenServerProc
         ctx: &mut Ctx<'_, Envelope<P>>,
         incoming: Incoming<Envelope<P>>,
     ) -> Control {
+        // gen_server's `try terminate(…) after reply(From, Reply) end`: a
+        // `{:stop, reason, reply, state}` reply goes out after `terminate`.
+        let mut reply_after_terminate = None;
         let flow = match incoming {
             Incoming::Message { from, msg } => match msg {
                 Envelope::Call { tag, req } => {
@@ -116,9 +126,7 @@ impl<P: Debug + 'static, G: GenServer<P>> Process<Envelope<P>> for GenServerProc
                         }
                         CallResult::NoReply => Flow::Continue,
                         CallResult::Stop { reason, reply } => {
-                            if let Some(reply) = reply {
-                                ctx.send_alias(from, tag, Envelope::Reply { tag, reply });
-                            }
+                            reply_after_terminate = reply.map(|reply| (from, tag, reply));
                             Flow::Stop(reason)
                         }
                     }
@@ -128,7 +136,16 @@ impl<P: Debug + 'static, G: GenServer<P>> Process<Envelope<P>> for GenServerProc
                 Envelope::Reply { tag, reply } => {
                     self.server.handle_info(ctx, Info::Reply { tag, reply })
                 }
-                Envelope::Stop { reason, .. } => Flow::Stop(reason),
+                Envelope::Stop { tag, reason } => {
+                    // sys answers the terminate request before the server
+                    // runs `terminate` and exits, so the stopper knows its
+                    // own request was the one handled (S25).
+                    ctx.send(from, Envelope::StopReply { tag });
+                    Flow::Stop(reason)
+                }
+                // A stop this server requested from a handler: nobody waits
+                // for its answer here.
+                Envelope::StopReply { .. } => Flow::Continue,
             },
             Incoming::Down { mref, pid, reason } => self
                 .server
@@ -143,6 +160,9 @@ impl<P: Debug + 'static, G: GenServer<P>> Process<Envelope<P>> for GenServerProc
             Flow::Continue => Control::Continue,
             Flow::Stop(reason) => {
                 self.server.terminate(ctx, &reason);
+                if let Some((to, tag, reply)) = reply_after_terminate {
+                    ctx.send_alias(to, tag, Envelope::Reply { tag, reply });
+                }
                 Control::Exit(reason)
             }
         }

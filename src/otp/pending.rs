@@ -101,13 +101,30 @@ impl PendingCall {
     }
 }
 
-/// `GenServer.stop` / `Agent.stop` in flight: synchronous, no timeout
-/// (`:infinity`), done when the server's `DOWN` arrives (S25, S31).
+/// `GenServer.stop` / `Agent.stop` in flight (`proc_lib:stop/3`):
+/// synchronous, no timeout (`:infinity`). The stopper monitors the target
+/// and sends it a terminate request; the target answers the request it
+/// handles, then terminates and exits (S25, S31). So when several
+/// processes stop one target, only the one whose own request was answered
+/// gets `ok`; the others see the target die first and exit with its reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingStop {
     pub server: Pid,
     pub mref: Ref,
     pub reason: Reason,
+    /// Whether the target answered this stopper's request.
+    pub answered: bool,
+}
+
+/// What an incoming signal means for a pending stop.
+#[derive(Debug)]
+pub enum StopOutcome<M> {
+    /// The stop ended: `Ok` or the reason the stopper exits with.
+    Done(Result<(), Reason>),
+    /// The target answered this request; the stop waits for its `DOWN`.
+    Answered,
+    /// Not this stop's signal.
+    Other(Incoming<M>),
 }
 
 /// Sends the stop request; feed incoming signals to [`PendingStop::take`].
@@ -128,25 +145,35 @@ pub fn stop<P: Debug + 'static>(
         server,
         mref,
         reason,
+        answered: false,
     }
 }
 
 impl PendingStop {
-    /// `Ok` once the server exited with the requested reason; otherwise the
-    /// reason it died with (`noproc` if it was already dead).
+    /// Recognises the answer to this stopper's request and the target's
+    /// `DOWN`. `Ok` only if the target answered this request and then exited
+    /// with the requested reason; otherwise the reason it died with
+    /// (`noproc` if it was already dead), as `proc_lib:stop/3` exits with.
     pub fn take<P: Debug + 'static>(
-        &self,
+        &mut self,
         incoming: Incoming<Envelope<P>>,
-    ) -> CallOutcome<(), Envelope<P>> {
+    ) -> StopOutcome<Envelope<P>> {
         match incoming {
+            Incoming::Message {
+                msg: Envelope::StopReply { tag },
+                ..
+            } if tag == self.mref => {
+                self.answered = true;
+                StopOutcome::Answered
+            }
             Incoming::Down { mref, reason, .. } if mref == self.mref => {
-                if reason == self.reason {
-                    CallOutcome::Done(Ok(()))
+                if self.answered && reason == self.reason {
+                    StopOutcome::Done(Ok(()))
                 } else {
-                    CallOutcome::Done(Err(reason))
+                    StopOutcome::Done(Err(reason))
                 }
             }
-            other => CallOutcome::Other(other),
+            other => StopOutcome::Other(other),
         }
     }
 }

@@ -30,6 +30,9 @@ pub enum CandidateKind {
     Fault,
     /// A timer firing (only offered when nothing else is enabled).
     Timer,
+    /// The pending exit of the actor, whose handler ended in a stop or a
+    /// crash after sending (keyed `<cause>/exit`).
+    Exit,
 }
 
 /// One enabled event.
@@ -45,8 +48,9 @@ pub struct Candidate {
 pub struct Choice<'a> {
     /// Scheduler steps taken so far (0 at the first choice).
     pub step: u64,
-    /// Never empty. Ordered: clients by number, then deliveries by global
-    /// send number, then faults by plan index, then timers.
+    /// Never empty. Ordered: pending exits oldest first, then clients by
+    /// number, then deliveries by global send number, then faults by plan
+    /// index, then timers.
     pub candidates: &'a [Candidate],
     /// The index in `candidates` that the `fifo` order would run.
     pub fifo: usize,

@@ -12,15 +12,32 @@ use std::fmt::Debug;
 
 impl<M: Debug + 'static> Sim<M> {
     /// Runs one handler of `pid` as an atomic piece of the current step; a
-    /// panic becomes the exit reason, after `on_crash` (S26).
+    /// panic becomes the exit reason, after `on_crash` (S26). A process with
+    /// a pending exit handles nothing: what reaches it waits in its queues
+    /// and is dropped at its death.
+    ///
+    /// A handler that ends in a death after a signal was queued during it
+    /// (a `{:stop, …}` reply, a crash after sending) does not die here: its
+    /// exit becomes an event of its own (`begin_exit`), so that whoever got
+    /// the signal can act while it is still alive, as on the BEAM. One that
+    /// queued nothing dies within its step: nobody could observe it alive in
+    /// between, so delaying its death would be indistinguishable from
+    /// delaying the handler step itself, and no interleaving is lost.
     pub(super) fn invoke(
         &mut self,
         pid: Pid,
         handler: impl FnOnce(&mut Box<dyn Process<M>>, &mut Ctx<'_, M>) -> Control,
     ) {
-        let Some(mut behaviour) = self.procs.get_mut(&pid).and_then(|e| e.behaviour.take()) else {
+        let Some(entry) = self.procs.get_mut(&pid) else {
             return;
         };
+        if entry.exiting.is_some() {
+            return;
+        }
+        let Some(mut behaviour) = entry.behaviour.take() else {
+            return;
+        };
+        let sent_before = self.next_send_no;
         let result = run_handler(|| handler(&mut behaviour, &mut Ctx { sim: self, me: pid }));
         let control = match result {
             Ok(control) => control,
@@ -35,7 +52,11 @@ impl<M: Debug + 'static> Sim<M> {
             entry.behaviour = Some(behaviour);
         }
         if let Control::Exit(reason) = control {
-            self.die(pid, reason);
+            if self.next_send_no > sent_before {
+                self.begin_exit(pid, reason);
+            } else {
+                self.die(pid, reason);
+            }
         }
     }
 }

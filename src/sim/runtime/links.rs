@@ -3,6 +3,9 @@
 //! receiver (S9–S13), and death: the exit signals to links (S8) and the
 //! `DOWN`s to watchers (S16) a death sends, in the order that gives their
 //! keys' ordinals, and everything a dead process leaves behind being dropped.
+//! Also the pending exit: a death at the end of a handler that sent becomes
+//! an event of its own, during which the process is alive but handles
+//! nothing.
 
 use super::{Signal, Sim, Tapped, render_signal};
 use crate::sim::key::DeathKind;
@@ -34,6 +37,24 @@ impl<M: Debug + 'static> Sim<M> {
         }
     }
 
+    /// `pid`'s handler ended in a death after sending: the death becomes a
+    /// pending exit event keyed `<cause>/exit`, where `cause` is the event
+    /// (or, inside an `is_alive` flush, the flushed signal) whose handler
+    /// ended. Until it runs, `pid` is alive but handles nothing; a monitor
+    /// set meanwhile gets its real reason, and a `kill` (or any exit signal
+    /// that would kill it) makes it die at once with that reason instead.
+    pub(super) fn begin_exit(&mut self, pid: Pid, reason: Reason) {
+        let Some(entry) = self.procs.get_mut(&pid) else {
+            return;
+        };
+        entry.exiting = Some(reason);
+        let key = match (self.keyed, self.flush_cause.or(self.current_key)) {
+            (true, Some(cause)) => Some(self.keys.exit(cause)),
+            _ => None,
+        };
+        self.exits.push((pid, key));
+    }
+
     /// `pid` exits with `reason`: links get exit signals (S8), monitors get
     /// `DOWN` on the (pid, watcher) pair, behind everything pid sent them
     /// (S16); queues to pid and its timers are dropped.
@@ -41,6 +62,9 @@ impl<M: Debug + 'static> Sim<M> {
         let Some(entry) = self.procs.remove(&pid) else {
             return;
         };
+        if entry.exiting.is_some() {
+            self.exits.retain(|&(exiting, _)| exiting != pid);
+        }
         if let Some(trace) = &mut self.trace {
             trace.entries.push(TraceEntry::Exit {
                 pid: entry.name.clone(),

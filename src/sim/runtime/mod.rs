@@ -17,9 +17,11 @@
 //!   dispatch of a signal to its handler (S9–S18), monitor requests behind an
 //!   exit signal (S5) and the `is_alive` flush (S3);
 //! - `links.rs`: links, monitors, exit signals taking effect (S8–S14), and
-//!   death: the exit and `DOWN` signals a death sends (S16, S17);
-//! - `scheduler.rs`: the step loop, the `fifo` order, the candidates offered
-//!   to a choice source, event keys, faults, timers and limits;
+//!   death: the exit and `DOWN` signals a death sends (S16, S17), and the
+//!   pending exit of a handler that sent and then died;
+//! - `scheduler.rs`: the step loop, the `fifo` order (a pending exit
+//!   first), the candidates offered to a choice source, event keys, faults,
+//!   timers and limits;
 //! - `ctx.rs`: running one handler as an atomic part of a step (a panic
 //!   becomes the exit reason, S26) and the [`Ctx`] handle it gets.
 
@@ -227,6 +229,10 @@ struct Entry<M> {
     role: Option<String>,
     /// Active aliases (`alias/0`): refs under which messages are accepted.
     aliases: BTreeSet<Ref>,
+    /// The reason of a pending exit event: the process's handler ended in
+    /// a death after sending, and until the exit event runs it is alive but
+    /// handles nothing (see `links.rs`).
+    exiting: Option<Reason>,
 }
 
 struct TimerEntry {
@@ -242,10 +248,22 @@ struct FaultSlot<M> {
 
 #[derive(Clone, Copy, Debug)]
 enum Event {
-    Client { pid: Pid, client: usize, cmd: u32 },
-    Deliver { from: Pid, to: Pid },
+    Client {
+        pid: Pid,
+        client: usize,
+        cmd: u32,
+    },
+    Deliver {
+        from: Pid,
+        to: Pid,
+    },
     Fault(usize),
     Timer,
+    /// The pending exit of `pid`: its handler ended in a death after
+    /// sending (see `Sim::begin_exit`).
+    Exit {
+        pid: Pid,
+    },
 }
 
 /// One simulated system. Build it (spawn processes, add faults), then
@@ -289,6 +307,12 @@ pub struct Sim<M> {
     limit_hit: Option<(&'static str, u64)>,
     taps: Option<Taps<M>>,
     tapped: Vec<Tapped>,
+    /// Pending exit events, oldest first, with their keys when keyed.
+    exits: Vec<(Pid, Option<KeyId>)>,
+    /// While an `is_alive` flush runs a handler inside another process's
+    /// event: the flushed signal's key, which names a pending exit that
+    /// handler starts (so that two exits started in one event differ).
+    flush_cause: Option<KeyId>,
 }
 
 impl<M: Debug + 'static> Sim<M> {
@@ -326,6 +350,8 @@ impl<M: Debug + 'static> Sim<M> {
             limit_hit: None,
             taps: None,
             tapped: Vec::new(),
+            exits: Vec::new(),
+            flush_cause: None,
         }
     }
 
@@ -373,6 +399,7 @@ impl<M: Debug + 'static> Sim<M> {
         }
     }
 
+    /// Whether `pid` is in the table (true during its pending exit).
     pub fn is_alive(&self, pid: Pid) -> bool {
         self.procs.contains_key(&pid)
     }
@@ -417,9 +444,14 @@ impl<M: Debug + 'static> Sim<M> {
         self.queues.get(&(from, to)).map_or(0, VecDeque::len)
     }
 
-    /// Whether no signal is queued on any pair.
+    /// Whether no signal is queued on any pair and no exit is pending.
     pub fn is_quiet(&self) -> bool {
-        self.heads.is_empty()
+        self.heads.is_empty() && self.exits.is_empty()
+    }
+
+    /// Whether `pid` is alive with its exit event pending.
+    pub fn is_exiting(&self, pid: Pid) -> bool {
+        self.procs.get(&pid).is_some_and(|e| e.exiting.is_some())
     }
 
     /// Signals queued on all pairs.

@@ -9,6 +9,7 @@ use crate::sim::key::{DeathKind, KeyId};
 use crate::sim::pid::Pid;
 use crate::sim::process::Incoming;
 use crate::sim::trace::TraceEntry;
+use std::collections::VecDeque;
 use std::fmt::Debug;
 
 impl<M: Debug + 'static> Sim<M> {
@@ -264,16 +265,33 @@ impl<M: Debug + 'static> Sim<M> {
         }
     }
 
+    /// Whether the head of the (from, to) queue can be delivered now. To a
+    /// process with a pending exit only an exit signal gets through (it may
+    /// kill it at once, S11, S12); everything else waits and is dropped at
+    /// its death, as a message that arrives but is never received.
+    pub(super) fn deliverable(&self, from: Pid, to: Pid) -> bool {
+        match self.procs.get(&to) {
+            Some(entry) if entry.exiting.is_some() => self
+                .queues
+                .get(&(from, to))
+                .and_then(VecDeque::front)
+                .is_some_and(|q| matches!(q.signal, Signal::Exit { .. })),
+            _ => true,
+        }
+    }
+
     /// S3: delivers what `caller` has queued to `target`, then answers from
     /// the table. A signal to a process whose handler is running (it called
     /// us, directly or not) stays queued: handlers never nest into themselves.
+    /// Into a process with a pending exit only exit signals are delivered
+    /// (see [`Sim::deliverable`]); it is alive until its exit event runs.
     pub(super) fn is_alive_from(&mut self, caller: Pid, target: Pid) -> bool {
         loop {
             let runnable = self
                 .procs
                 .get(&target)
                 .is_some_and(|e| e.behaviour.is_some());
-            if !runnable {
+            if !runnable || !self.deliverable(caller, target) {
                 break;
             }
             let Some(queued) = self.pop_queue(caller, target) else {
@@ -284,7 +302,10 @@ impl<M: Debug + 'static> Sim<M> {
                 let signal = render_signal(&queued.signal);
                 self.trace_push(TraceEntry::Deliver { from, to, signal });
             }
+            let outer = self.flush_cause;
+            self.flush_cause = queued.key.or(outer);
             self.dispatch(caller, target, queued.signal);
+            self.flush_cause = outer;
             self.take_monitors(caller, target);
         }
         self.procs.contains_key(&target)

@@ -2,7 +2,8 @@
 //! [`ChoiceSource`] from every enabled event; the event keys it records;
 //! faults (enabled while their target lives, fired at most once); timers
 //! (enabled only when nothing else is, so virtual time jumps to the next
-//! deadline); and the step limit.
+//! deadline); pending exit events (a death at the end of a handler that
+//! sent, run before anything else under `fifo`); and the step limit.
 
 use super::{
     Event, Fault, FaultAction, FaultSlot, Outcome, Sim, Tapped, TimerEntry, render_signal,
@@ -71,10 +72,15 @@ impl<M: Debug + 'static> Sim<M> {
         true
     }
 
-    /// The `fifo` order (docs/design.md): clients that can act, lowest first;
-    /// else the oldest queued signal; else the first live-target fault;
-    /// else the earliest timer.
+    /// The `fifo` order (docs/design.md): a pending exit, oldest first (so
+    /// a handler's death follows it at once, as the BEAM recordings show);
+    /// else clients that can act, lowest first; else the oldest queued
+    /// signal; else the first live-target fault; else the earliest timer.
     pub(super) fn fifo_event(&self) -> Option<Event> {
+        if let Some(&(pid, _)) = self.exits.first() {
+            return Some(Event::Exit { pid });
+        }
+        // No exit is pending, so every queue head is deliverable.
         let quiet = self.heads.is_empty();
         for (client, &(pid, _)) in self.clients.iter().enumerate() {
             if let Some(cmd) = self.client_ready(pid, quiet) {
@@ -92,8 +98,12 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// Every enabled event, in `fifo` priority order, for a choice source.
     pub(super) fn chosen_event(&mut self) -> Option<(Event, Option<KeyId>)> {
-        let quiet = self.heads.is_empty();
-        let mut events = Vec::new();
+        let quiet = self.heads.is_empty() && self.exits.is_empty();
+        let mut events: Vec<Event> = self
+            .exits
+            .iter()
+            .map(|&(pid, _)| Event::Exit { pid })
+            .collect();
         for client in 0..self.clients.len() {
             let (pid, _) = self.clients[client];
             if let Some(cmd) = self.client_ready(pid, quiet) {
@@ -103,6 +113,7 @@ impl<M: Debug + 'static> Sim<M> {
         events.extend(
             self.heads
                 .iter()
+                .filter(|&&(_, from, to)| self.deliverable(from, to))
                 .map(|&(_, from, to)| Event::Deliver { from, to }),
         );
         for index in 0..self.faults.len() {
@@ -131,6 +142,7 @@ impl<M: Debug + 'static> Sim<M> {
                             .map_or(Pid::HARNESS, |t| t.owner);
                         (owner, CandidateKind::Timer)
                     }
+                    Event::Exit { pid } => (pid, CandidateKind::Exit),
                 };
                 Candidate {
                     key: self.key_of(event),
@@ -156,7 +168,11 @@ impl<M: Debug + 'static> Sim<M> {
     }
 
     pub(super) fn client_ready(&self, pid: Pid, quiet: bool) -> Option<u32> {
-        let behaviour = self.procs.get(&pid)?.behaviour.as_ref()?;
+        let entry = self.procs.get(&pid)?;
+        if entry.exiting.is_some() {
+            return None;
+        }
+        let behaviour = entry.behaviour.as_ref()?;
         match behaviour.client_state() {
             ClientState::Ready { cmd, needs_quiet } if quiet || !needs_quiet => Some(cmd),
             _ => None,
@@ -201,11 +217,27 @@ impl<M: Debug + 'static> Sim<M> {
                 };
                 self.timer_key(owner, n)
             }
+            Event::Exit { pid } => self
+                .exits
+                .iter()
+                .find(|&&(exiting, _)| exiting == pid)
+                .and_then(|&(_, key)| key)
+                .unwrap_or_else(|| self.keys.root(Root::Setup)),
         }
     }
 
     pub(super) fn execute(&mut self, event: Event) {
         match event {
+            Event::Exit { pid } => {
+                let Some(reason) = self.procs.get_mut(&pid).and_then(|e| e.exiting.clone()) else {
+                    return;
+                };
+                if self.trace.is_some() {
+                    let name = self.name_of(pid);
+                    self.trace_step(format!("{name} exits"));
+                }
+                self.die(pid, reason);
+            }
             Event::Client { pid, .. } => {
                 if self.trace.is_some() {
                     let name = self.name_of(pid);

@@ -111,6 +111,7 @@ impl<M: Debug + 'static> Sim<M> {
                 senders: BTreeSet::new(),
                 role: opts.role.clone(),
                 aliases: BTreeSet::new(),
+                exiting: None,
             },
         );
         if self.taps.is_some() {
