@@ -3,7 +3,7 @@
 //! code. `kvsim run` plays a `.kv` script; `kvsim replay` checks a case file
 //! (the one a failure report names) against a registry stage. Exit codes:
 //! [`EXIT_OK`] 0 the script ran / every property held, [`EXIT_PROPERTY_BROKEN`]
-//! 1 a property broke (replay), [`EXIT_BAD_INPUT`] 2 bad input (script, case
+//! 1 a property broke (replay, run --check), [`EXIT_BAD_INPUT`] 2 bad input (script, case
 //! file or flag), [`EXIT_LIMIT`] 3 a limit was hit.
 
 use crate::check::{
@@ -32,8 +32,8 @@ pub const EXIT_LIMIT: u8 = 3;
 /// The exit codes, as `--help` lists them (kept beside the constants).
 const EXIT_CODES_HELP: &str = "\
 Exit status:
-  0  the script ran (run); every property held (replay)
-  1  a property broke (replay)
+  0  the script ran (run); every property held (replay, run --check)
+  1  a property broke (replay, run --check)
   2  bad input: an unreadable or bad script or case file, a bad flag
   3  a limit was hit (LIMIT <name> <value> is printed)";
 

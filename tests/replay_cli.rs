@@ -292,8 +292,8 @@ fn help_documents_the_exit_codes() {
     let help = run.stdout;
     for line in [
         "Usage: kvsim replay [OPTIONS] <FILE>",
-        "  0  the script ran (run); every property held (replay)",
-        "  1  a property broke (replay)",
+        "  0  the script ran (run); every property held (replay, run --check)",
+        "  1  a property broke (replay, run --check)",
         "  2  bad input: an unreadable or bad script or case file, a bad flag",
         "  3  a limit was hit (LIMIT <name> <value> is printed)",
     ] {
