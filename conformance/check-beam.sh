@@ -6,8 +6,18 @@
 # deterministic); it fails only if all 3 attempts differ. Excluded pairs
 # (NAME.exclude, NAME.STAGE.exclude) are skipped.
 #
+# Then it replays the multi-client suite (conformance/multi/*.kv) MULTI_PLAYS
+# times per (script, stage) (default 6, every other play with small random
+# delays) and checks that every dialogue the BEAM prints is one recorded in
+# multi/NAME.dialogues or listed in multi/kvsim-only.md. A dialogue in neither
+# (the BEAM printed something rarer than the recording caught) fails only if
+# kvsim cannot reach it either: kvsim is run on that pair under random, POS
+# and PCT seeds (KVSIM, default target/debug/kvsim, built if missing) and a
+# match is reported as a dialogue to record.
+#
 # Exit status: 0 all identical, 1 a pair differed 3 times (its unified diff
-# is printed), 2 elixir is missing or the runner could not run.
+# is printed) or a multi-client dialogue is neither recorded nor reachable by
+# kvsim, 2 elixir is missing or the runner could not run.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -89,6 +99,91 @@ fi
 
 echo "$(elixir "$runner" --versions); ${#scripts[@]} scripts x ${#stages[@]} stages, $excluded pair(s) excluded"
 echo "beam-conformance: $((total - failed)) passed, $failed failed"
-if [ "$failed" -gt 0 ]; then
+
+# ---- the multi-client suite: sets of dialogues -----------------------------
+
+shopt -s nullglob
+multi=("$here"/multi/*.kv)
+shopt -u nullglob
+multi_plays="${MULTI_PLAYS:-6}"
+multi_failed=0
+declare -A failed_pairs=()
+if [ "${#multi[@]}" -gt 0 ]; then
+  rc=0
+  elixir "$runner" --check-multi "$multi_plays" --quiet --out "$tmp/multi" "${multi[@]}" \
+    >"$tmp/unrecorded" 2>"$tmp/multi-stderr" || rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
+    echo "check-beam.sh: the runner failed on the multi-client suite (exit $rc):" >&2
+    cat "$tmp/multi-stderr" >&2
+    exit 2
+  fi
+
+  kvsim_bin() {
+    local bin="${KVSIM:-$here/../target/debug/kvsim}"
+    if [ ! -x "$bin" ]; then
+      (cd "$here/.." && cargo build --quiet --bin kvsim) >&2 || return 1
+    fi
+    echo "$bin"
+  }
+
+  # Prints the flags of the first schedule under which kvsim prints the
+  # dialogue in FILE for SCRIPT on STAGE; fails if none does.
+  kvsim_reaches() {
+    local script="$1" stage="$2" file="$3" bin sched seed depth
+    bin="$(kvsim_bin)" || return 1
+    for seed in $(seq 0 999); do
+      for sched in random pos; do
+        if "$bin" run "$script" --registry "$stage" --schedule "$sched" --seed "$seed" | cmp -s - "$file"; then
+          echo "--schedule $sched --seed $seed"
+          return 0
+        fi
+      done
+    done
+    for depth in 1 2 3; do
+      for seed in $(seq 0 199); do
+        if "$bin" run "$script" --registry "$stage" --schedule pct --depth "$depth" --seed "$seed" | cmp -s - "$file"; then
+          echo "--schedule pct --depth $depth --seed $seed"
+          return 0
+        fi
+      done
+    done
+    return 1
+  }
+
+  unrecorded=0
+  while IFS= read -r line; do
+    kind="${line%% *}"
+    rest="${line#* }"
+    case "$kind" in
+      MISSING)
+        echo "--- no recording for $rest (conformance/record-multi.sh)"
+        failed_pairs["$rest"]=1
+        ;;
+      UNRECORDED)
+        file="${rest##* }"
+        rest="${rest% *}"
+        stage="${rest##* }"
+        script="${rest% *}"
+        name="$(basename "$script" .kv)"
+        unrecorded=$((unrecorded + 1))
+        if flags="$(kvsim_reaches "$script" "$stage" "$file")"; then
+          echo "note: $name on $stage: the BEAM printed a dialogue not recorded, which kvsim reaches" \
+            "(kvsim run conformance/multi/$name.kv --registry $stage $flags); re-record to keep it"
+        else
+          echo "--- $name on $stage: the BEAM printed a dialogue that is not recorded and that kvsim does not reach:"
+          cat "$file"
+          failed_pairs["$script $stage"]=1
+        fi
+        ;;
+    esac
+  done <"$tmp/unrecorded"
+
+  multi_failed="${#failed_pairs[@]}"
+  multi_pairs=$((${#multi[@]} * ${#stages[@]}))
+  echo "beam-conformance-multi: ${#multi[@]} scripts x ${#stages[@]} stages x $multi_plays plays," \
+    "$unrecorded unrecorded dialogue(s), $((multi_pairs - multi_failed)) passed, $multi_failed failed"
+fi
+
+if [ "$failed" -gt 0 ] || [ "$multi_failed" -gt 0 ]; then
   exit 1
 fi
