@@ -916,7 +916,7 @@ defmodule KVRunner do
   # The dialogues recorded in a .dialogues file: %{stage => MapSet}.
   def read_dialogues(path) do
     case File.read(path) do
-      {:ok, text} -> parse_blocks(text, ~r/^stage ([^:]+):/, ~r/^\d+ plays/, :bars)
+      {:ok, text} -> parse_blocks(text, ~r/^stage ([^:]+):/, ~r/^\d+ plays? \(/, :bars)
       {:error, _} -> %{}
     end
   end
