@@ -7,6 +7,7 @@ mod case;
 mod checker;
 pub mod generate;
 pub mod linearizability;
+pub mod oracle;
 mod property;
 mod report;
 mod runner;
@@ -19,6 +20,7 @@ pub use case::{
 };
 pub use checker::{
     CaseRun, CheckConfig, Failure, RegistryFactory, choice_source, explicit, fifo_length, run_case,
+    run_case_with,
 };
 pub use property::{
     BUILTIN_PROPERTIES, CustomProperty, CustomPropertyFactory, P1_LOOKUP_IS_ALIVE,
@@ -26,7 +28,7 @@ pub use property::{
     P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
 };
 pub use report::{CASE_FILE_SUFFIX_MAX, FailureReport, save_case};
-pub use runner::{RunConfig, RunReport, Schedule, run_script};
+pub use runner::{PctRun, RunConfig, RunReport, Schedule, fifo_steps, run_script};
 pub use schedule::{Strategy, StrategyKind, case_seed};
 pub use search::{
     Counterexample, SearchConfig, case_tree, check_registry, find_failure, finish, nth_case,

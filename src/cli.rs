@@ -7,16 +7,18 @@
 //! file or flag), [`EXIT_LIMIT`] 3 a limit was hit.
 
 use crate::check::{
-    Case, CaseFileError, CaseMeta, CheckConfig, RunConfig, Schedule, Strategy, explicit, run_case,
-    run_script, save_case,
+    Case, CaseFileError, CaseMeta, CheckConfig, PctRun, RunConfig, Schedule, Strategy, explicit,
+    fifo_length, run_case, run_case_with, run_script, save_case,
 };
 use crate::kv::Stage;
 use crate::kv::script;
+use crate::sim::choice::{Overrides, Pct, Shared};
 use crate::sim::{Limits, Outcome, Trace};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::process::ExitCode;
 
 /// Exit status: the script ran, whatever its responses (`run`); every
@@ -79,9 +81,10 @@ struct RunArgs {
     /// Seed of the random, pct and pos schedules.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// PCT's bug depth d (d - 1 priority change points).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
-    depth: u32,
+    /// PCT's bug depth d (d - 1 priority change points) [default: 3].
+    /// Only with `--schedule pct`.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    depth: Option<u32>,
     /// Scheduler steps before the run stops with `LIMIT max-steps`.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_steps: u64,
@@ -144,6 +147,9 @@ impl ScheduleArg {
     }
 }
 
+/// PCT's depth when `--depth` is not given.
+const PCT_DEPTH_DEFAULT: u32 = Pct::DEFAULT_DEPTH as u32;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum TraceFormat {
     Text,
@@ -191,7 +197,22 @@ impl TraceFormat {
     }
 }
 
+/// `--depth` is PCT's: with any other schedule it is a flag error.
+fn depth_error(args: &RunArgs) -> Option<String> {
+    match (args.schedule, args.depth) {
+        (ScheduleArg::Pct, _) | (_, None) => None,
+        (other, Some(_)) => Some(format!(
+            "kvsim: --depth applies only to --schedule pct (the schedule is {})",
+            other.name()
+        )),
+    }
+}
+
 fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
+    if let Some(error) = depth_error(args) {
+        eprintln!("{error}");
+        return EXIT_BAD_INPUT;
+    }
     let bytes = match std::fs::read(&args.file) {
         Ok(bytes) => bytes,
         Err(error) => {
@@ -212,7 +233,9 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
     let schedule = match args.schedule {
         ScheduleArg::Fifo => Schedule::Fifo,
         ScheduleArg::Random => Schedule::Random,
-        ScheduleArg::Pct => Schedule::Pct { depth: args.depth },
+        ScheduleArg::Pct => Schedule::Pct {
+            depth: args.depth.unwrap_or(PCT_DEPTH_DEFAULT),
+        },
         ScheduleArg::Pos => Schedule::Pos,
     };
     let config = RunConfig {
@@ -226,6 +249,10 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
         tracing: args.trace.is_some(),
     };
     let report = run_script(&script, &config);
+    if let Some(pct) = report.pct {
+        // On stderr, so that stdout stays the dialogue alone.
+        eprintln!("{pct}");
+    }
     let mut text = report.dialogue;
     let code = match report.outcome {
         Outcome::Quiescent => EXIT_OK,
@@ -271,7 +298,7 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) ->
         ScheduleArg::Pos => Some(Strategy::Pos { seed: args.seed }),
         ScheduleArg::Pct => Some(Strategy::Pct {
             seed: args.seed,
-            depth: args.depth,
+            depth: args.depth.unwrap_or(PCT_DEPTH_DEFAULT),
         }),
     };
     let stage = args.registry;
@@ -284,7 +311,21 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) ->
         ..CheckConfig::default()
     };
     let registry = || stage.registry();
-    let run = run_case(&case, &registry, &config);
+    let run = match case.strategy {
+        Some(Strategy::Pct { seed, depth }) => {
+            // The case's own PCT, built here so that its n can be read.
+            let k = fifo_length(&case, &registry, &config);
+            let depth = depth as usize;
+            let pct = Shared::new(Pct::new(seed, depth, k));
+            let handle = Rc::clone(&pct.0);
+            let chooser = Overrides::then(case.schedule.clone(), Box::new(pct));
+            let run = run_case_with(&case, &registry, &config, Box::new(chooser));
+            let n = handle.borrow().units_seen();
+            eprintln!("{}", PctRun { n, k, depth });
+            run
+        }
+        _ => run_case(&case, &registry, &config),
+    };
     let mut text = run.dialogue_named(script.clients.iter().map(|c| c.name.as_str()));
     let mut saved = None;
     let code = match (&run.failure, run.outcome.clone()) {

@@ -24,11 +24,21 @@ fn run_bytes(test: &str, bytes: &[u8], flags: &[&str]) -> (Run, PathBuf) {
     (run, path)
 }
 
-/// Runs `text`; the run must succeed (exit 0, empty stderr). Returns stdout.
+/// Runs `text`; the run must succeed (exit 0, nothing on stderr but PCT's
+/// one line of parameters under `--schedule pct`). Returns stdout.
 fn dialogue(test: &str, text: &str, flags: &[&str]) -> String {
     let (run, _) = run_bytes(test, text.as_bytes(), flags);
     assert_eq!(run.code, Some(0), "{flags:?} on\n{text}\n{run:?}");
-    assert_eq!(run.stderr, "", "{flags:?} on\n{text}");
+    let pct = flags.windows(2).any(|pair| pair == ["--schedule", "pct"]);
+    if pct {
+        assert!(
+            run.stderr.starts_with("pct: n=") && run.stderr.lines().count() == 1,
+            "{flags:?} on\n{text}\n{}",
+            run.stderr
+        );
+    } else {
+        assert_eq!(run.stderr, "", "{flags:?} on\n{text}");
+    }
     run.stdout
 }
 
@@ -834,9 +844,70 @@ fn depth_is_accepted_with_pct() {
     for depth in ["1", "2", "5", "64"] {
         for seed in SEEDS {
             let flags = ["--schedule", "pct", "--depth", depth, "--seed", seed];
-            assert_eq!(dialogue("depth", text, &flags), want, "{flags:?}");
+            let (run, _) = run_bytes("depth", text.as_bytes(), &flags);
+            assert_eq!(run.code, Some(0), "{flags:?}: {run:?}");
+            assert_eq!(run.stdout, want, "{flags:?}");
+            // n, k and d go to stderr, so that stdout stays the dialogue.
+            assert!(
+                run.stderr.starts_with("pct: n=") && run.stderr.contains(&format!(", d={depth}:")),
+                "{flags:?}: {}",
+                run.stderr
+            );
         }
     }
+}
+
+#[test]
+fn pct_prints_n_k_from_a_fifo_run_and_d() {
+    // One client, no deaths: under fifo the script takes 6 events (CREATE,
+    // its cast; LOOKUP, its call, the reply), and 4 units compete (the
+    // client's actions, client -> registry, registry -> client, and the
+    // registry's spawn of nothing else).
+    let text = "CREATE a\nLOOKUP a\n";
+    let (fifo, _) = run_bytes("pct_k", text.as_bytes(), &["--trace", "text"]);
+    let events = fifo.stdout.lines().filter(|l| l.starts_with('#')).count();
+    let (run, _) = run_bytes(
+        "pct_k",
+        text.as_bytes(),
+        &["--schedule", "pct", "--depth", "2"],
+    );
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let line = run.stderr.trim_end();
+    assert!(
+        line.contains(&format!("k={events} events (a fifo run), d=2")),
+        "{line}"
+    );
+    let n: usize = line
+        .strip_prefix("pct: n=")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no n in {line:?}"));
+    assert!((2..=events).contains(&n), "{line}");
+    assert!(
+        line.ends_with(&format!("bound 1/(n*k^(d-1)) = 1/{}", n * events)),
+        "{line}"
+    );
+}
+
+#[test]
+fn depth_is_an_error_for_other_schedules() {
+    for schedule in ["fifo", "random", "pos"] {
+        let (run, _) = run_bytes(
+            "depth_other",
+            b"CREATE a\n",
+            &["--schedule", schedule, "--depth", "2"],
+        );
+        assert_eq!(run.code, Some(2), "{schedule}: {run:?}");
+        assert_eq!(run.stdout, "", "{schedule}: nothing runs");
+        assert!(
+            run.stderr
+                .contains("--depth applies only to --schedule pct"),
+            "{schedule}: {}",
+            run.stderr
+        );
+    }
+    let (run, _) = run_bytes("depth_default", b"CREATE a\n", &["--depth", "2"]);
+    assert_eq!(run.code, Some(2), "the default schedule is fifo: {run:?}");
 }
 
 // ---- trace output ---------------------------------------------------------

@@ -13,8 +13,7 @@ use crate::check::schedule::Strategy;
 use crate::kv::{Command, KvMsg, KvSystem, Msg, Registry, Target};
 use crate::otp::Envelope;
 use crate::sim::choice::{Overrides, Pct, Pos, RandomWalk};
-use crate::sim::{ChoiceSource, EventKey};
-use crate::sim::{Limits, Outcome, Pid, Tapped, Taps, Trace};
+use crate::sim::{ChoiceSource, EventKey, Limits, Outcome, Pid, Tapped, Taps, Trace};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
@@ -33,6 +32,11 @@ pub struct CheckConfig {
     pub model: LinearizabilityModel,
     pub limits: Limits,
     pub tracing: bool,
+    /// Keep checking after a property breaks, to the end of the run, so
+    /// that [`CaseRun::failures`] holds every property that broke (the
+    /// exhaustive oracle's verdicts). Off by default: a search wants the
+    /// first failure and stops there.
+    pub run_to_end: bool,
 }
 
 impl Default for CheckConfig {
@@ -45,6 +49,7 @@ impl Default for CheckConfig {
                 ..Limits::default()
             },
             tracing: false,
+            run_to_end: false,
         }
     }
 }
@@ -71,8 +76,16 @@ impl fmt::Display for Failure {
 /// What checking one case found.
 #[derive(Clone, Debug)]
 pub struct CaseRun {
-    /// The first property that broke; the run stops there.
+    /// The first property that broke; unless the configuration says
+    /// `run_to_end`, the run stops there.
     pub failure: Option<Failure>,
+    /// The first failure of each property that broke, in the order they
+    /// broke (at most one unless `run_to_end`).
+    pub failures: Vec<Failure>,
+    /// The registry's names at the end of the run, each with its bucket's
+    /// logical name (`bucket:a#1`), in name order; `None` when the registry
+    /// is dead.
+    pub final_names: Option<Vec<(String, String)>>,
     pub outcome: Outcome,
     pub steps: u64,
     /// The dialogue, as `kvsim run` prints it (a header per client when
@@ -110,9 +123,10 @@ impl CaseRun {
         out
     }
 
-    /// Whether `property` held (a run stops at its first failure).
+    /// Whether `property` held (as far as the run went: unless
+    /// `run_to_end`, it stops at its first failure).
     pub fn holds(&self, property: Property) -> bool {
-        self.failure.as_ref().is_none_or(|f| f.property != property)
+        self.failures.iter().all(|f| f.property != property)
     }
 }
 
@@ -197,9 +211,23 @@ pub fn explicit(case: &Case, run: &CaseRun) -> Case {
     }
 }
 
-/// Checks `case` against a registry built by `registry`.
+/// Checks `case` against a registry built by `registry`, under the case's
+/// own schedule (its overrides, then its strategy).
 pub fn run_case(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfig) -> CaseRun {
     let chooser = choice_source(case, registry, config);
+    run_case_with(case, registry, config, chooser)
+}
+
+/// Checks `case` against a registry built by `registry`, with `chooser`
+/// picking every event instead of the case's schedule (a strategy, or the
+/// oracle's enumerator). What it picked is the run's
+/// [`CaseRun::schedule_taken`].
+pub fn run_case_with(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    config: &CheckConfig,
+    chooser: Box<dyn ChoiceSource>,
+) -> CaseRun {
     let mut system = KvSystem::new(registry(), chooser, config.limits, config.tracing);
     system.sim.set_taps(Taps {
         pid_in_message: lookup_reply_pid,
@@ -231,16 +259,26 @@ pub fn run_case(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfi
         registry_told: false,
         dead_buckets: BTreeMap::new(),
         stale_window: false,
-        failure: None,
+        run_to_end: config.run_to_end,
+        failures: Vec::new(),
         names: BTreeMap::new(),
     };
     let _ = system.sim.drain_tapped().count();
-    while checker.failure.is_none() && system.sim.step() {
+    while checker.active() && system.sim.step() {
         checker.after_step(&mut system);
     }
-    if checker.failure.is_none() && system.sim.outcome() == Outcome::Quiescent {
+    if checker.active() && system.sim.outcome() == Outcome::Quiescent {
         checker.at_quiescence(&system);
     }
+    let final_names = system.registry_state().map(|registry| {
+        let mut names: Vec<(String, String)> = registry
+            .names()
+            .into_iter()
+            .map(|(name, pid)| (name, checker.name(&system, pid)))
+            .collect();
+        names.sort();
+        names
+    });
     let names: Vec<String> = case
         .clients
         .iter()
@@ -254,7 +292,9 @@ pub fn run_case(case: &Case, registry: &RegistryFactory<'_>, config: &CheckConfi
         .collect();
     CaseRun {
         transcripts,
-        failure: checker.failure,
+        failure: checker.failures.first().cloned(),
+        failures: checker.failures,
+        final_names,
         outcome: system.sim.outcome(),
         steps: system.sim.steps(),
         dialogue,
@@ -310,7 +350,9 @@ struct Checker<'a> {
     registry_told: bool,
     dead_buckets: BTreeMap<String, Vec<Pid>>,
     stale_window: bool,
-    failure: Option<Failure>,
+    run_to_end: bool,
+    /// The first failure of each broken property, in order.
+    failures: Vec<Failure>,
     /// Logical names of every process spawned, dead or alive, so that
     /// reports name processes the same way with tracing on or off.
     names: BTreeMap<Pid, String>,
@@ -318,13 +360,23 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn fail(&mut self, property: Property, step: u64, detail: String) {
-        if self.failure.is_none() {
-            self.failure = Some(Failure {
+        if self.active() && !self.broken(property) {
+            self.failures.push(Failure {
                 property,
                 step,
                 detail,
             });
         }
+    }
+
+    /// Whether checking goes on: always with `run_to_end`, otherwise until
+    /// the first failure.
+    fn active(&self) -> bool {
+        self.run_to_end || self.failures.is_empty()
+    }
+
+    fn broken(&self, property: Property) -> bool {
+        self.failures.iter().any(|f| f.property == property)
     }
 
     fn name(&self, system: &KvSystem, pid: Pid) -> String {
@@ -334,8 +386,9 @@ impl Checker<'_> {
             .unwrap_or_else(|| system.sim.name_of(pid))
     }
 
+    /// Whether `property` is still to be checked in this run.
     fn wants(&self, property: Property) -> bool {
-        self.properties.contains(property)
+        self.properties.contains(property) && self.active() && !self.broken(property)
     }
 
     fn after_step(&mut self, system: &mut KvSystem) {
@@ -426,19 +479,20 @@ impl Checker<'_> {
             }
         }
         history_changed |= self.take_exchanges(system, step);
-        if history_changed && self.failure.is_none() && self.wants(P4_LINEARIZABLE) {
+        if history_changed && self.wants(P4_LINEARIZABLE) {
             self.check_linearizable(system, step, false);
         }
-        if self.failure.is_none() && system.sim.is_quiet() {
+        if self.active() && system.sim.is_quiet() {
             self.check_names(system, step);
         }
         for index in 0..self.custom.len() {
-            if self.failure.is_some() {
-                break;
+            let name = self.custom[index].name();
+            let property = Property { number: 0, name };
+            if !self.active() || self.broken(property) {
+                continue;
             }
             if let Err(detail) = self.custom[index].check(system) {
-                let name = self.custom[index].name();
-                self.fail(Property { number: 0, name }, step, detail);
+                self.fail(property, step, detail);
             }
         }
     }
@@ -446,7 +500,7 @@ impl Checker<'_> {
     fn at_quiescence(&mut self, system: &KvSystem) {
         let step = system.sim.steps();
         self.check_names(system, step);
-        if self.failure.is_none() && self.wants(P4_LINEARIZABLE) {
+        if self.wants(P4_LINEARIZABLE) {
             self.check_linearizable(system, step, true);
         }
     }

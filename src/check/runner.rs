@@ -3,9 +3,10 @@
 
 use crate::kv::script::Script;
 use crate::kv::{KvSystem, Stage};
-use crate::sim::choice::{Fifo, Pct, Pos, RandomWalk};
+use crate::sim::choice::{Fifo, Pct, Pos, RandomWalk, Shared};
 use crate::sim::{ChoiceSource, EventKey, Limits, Outcome, Trace};
 use std::fmt;
+use std::rc::Rc;
 use std::str::FromStr;
 
 /// Which choice source orders the events.
@@ -18,13 +19,13 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The source for `seed`; PCT spreads its change points over
-    /// `steps_estimate` steps.
-    pub fn chooser(self, seed: u64, steps_estimate: u64) -> Box<dyn ChoiceSource> {
+    /// The source for `seed`; PCT draws its change points from `1..=k`,
+    /// `k` being the length of a `fifo` run of the same case.
+    pub fn chooser(self, seed: u64, k: u64) -> Box<dyn ChoiceSource> {
         match self {
             Schedule::Fifo => Box::new(Fifo),
             Schedule::Random => Box::new(RandomWalk::new(seed)),
-            Schedule::Pct { depth } => Box::new(Pct::new(seed, depth as usize, steps_estimate)),
+            Schedule::Pct { depth } => Box::new(Pct::new(seed, depth as usize, k)),
             Schedule::Pos => Box::new(Pos::new(seed)),
         }
     }
@@ -79,6 +80,37 @@ impl Default for RunConfig {
     }
 }
 
+/// PCT's parameters in one run: `n` units met, change points over `k`
+/// events, depth `d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PctRun {
+    /// The units (queues, client streams, faults, timers, exits) ever
+    /// enabled in the run.
+    pub n: usize,
+    /// The length, in events, of a `fifo` run of the same script.
+    pub k: u64,
+    pub depth: usize,
+}
+
+impl PctRun {
+    /// `1 / (n * k^(d-1))`: PCT's lower bound on the chance, per run, of
+    /// hitting a given bug of depth `d` ([`Pct::bound`]).
+    pub fn bound(&self) -> f64 {
+        Pct::bound(self.n, self.k, self.depth)
+    }
+}
+
+impl fmt::Display for PctRun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let denominator = self.bound().recip().round();
+        write!(
+            f,
+            "pct: n={} units, k={} events (a fifo run), d={}: bound 1/(n*k^(d-1)) = 1/{denominator}",
+            self.n, self.k, self.depth
+        )
+    }
+}
+
 /// What one run produced.
 #[derive(Clone, Debug)]
 pub struct RunReport {
@@ -90,15 +122,39 @@ pub struct RunReport {
     /// (empty under `fifo`).
     pub schedule_taken: Vec<EventKey>,
     pub steps: u64,
+    /// PCT's `n`, `k` and `d`, under `--schedule pct`.
+    pub pct: Option<PctRun>,
 }
 
-/// Plays `script` on a fresh system.
+/// Plays `script` on a fresh system. Under PCT, first plays it under
+/// `fifo` to learn `k`.
 pub fn run_script(script: &Script, config: &RunConfig) -> RunReport {
-    let commands: usize = script.clients.iter().map(|c| c.lines.len()).sum();
-    // PCT's change points should land inside the run: about ten events per
-    // command is what the KV commands take.
-    let steps_estimate = (commands as u64 * 10).clamp(10, config.limits.steps_max.max(10));
-    let chooser = config.schedule.chooser(config.seed, steps_estimate);
+    match config.schedule {
+        Schedule::Pct { depth } => {
+            let k = fifo_steps(script, config);
+            let depth = depth as usize;
+            let pct = Shared::new(Pct::new(config.seed, depth, k));
+            let handle = Rc::clone(&pct.0);
+            let mut report = play(script, config, Box::new(pct));
+            let n = handle.borrow().units_seen();
+            report.pct = Some(PctRun { n, k, depth });
+            report
+        }
+        schedule => play(script, config, schedule.chooser(config.seed, 1)),
+    }
+}
+
+/// The length in events of a `fifo` run of `script` (PCT's `k`).
+pub fn fifo_steps(script: &Script, config: &RunConfig) -> u64 {
+    let fifo = RunConfig {
+        schedule: Schedule::Fifo,
+        tracing: false,
+        ..config.clone()
+    };
+    play(script, &fifo, Box::new(Fifo)).steps
+}
+
+fn play(script: &Script, config: &RunConfig, chooser: Box<dyn ChoiceSource>) -> RunReport {
     let mut system = KvSystem::new(
         config.stage.registry(),
         chooser,
@@ -122,5 +178,6 @@ pub fn run_script(script: &Script, config: &RunConfig) -> RunReport {
         schedule_taken: system.sim.schedule_taken(),
         steps: system.sim.steps(),
         trace: system.sim.take_trace(),
+        pct: None,
     }
 }

@@ -12,9 +12,12 @@ mod random_walk;
 
 pub use fifo::Fifo;
 pub use overrides::Overrides;
-pub use pct::Pct;
+pub use pct::{Pct, Unit};
 pub use pos::Pos;
 pub use random_walk::RandomWalk;
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::sim::key::{KeyArena, KeyId};
 use crate::sim::pid::Pid;
@@ -71,5 +74,33 @@ pub trait ChoiceSource {
     /// scheduler then skips building candidates and keys (the fast path).
     fn is_fifo(&self) -> bool {
         false
+    }
+}
+
+/// A choice source the caller can still read after handing it to a run:
+/// the scheduler owns a `Box<dyn ChoiceSource>`, and the caller keeps a
+/// clone of the `Rc` (to read, say, how many units PCT met). Only for use
+/// on the run's own thread, like every run.
+#[derive(Debug, Default)]
+pub struct Shared<C>(pub Rc<RefCell<C>>);
+
+impl<C> Shared<C> {
+    /// Wraps `source`; keep `Rc::clone(&shared.0)` to read it later.
+    pub fn new(source: C) -> Shared<C> {
+        Shared(Rc::new(RefCell::new(source)))
+    }
+}
+
+impl<C: ChoiceSource> ChoiceSource for Shared<C> {
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        self.0.borrow_mut().choose(choice)
+    }
+
+    fn prepare(&mut self, keys: &mut KeyArena) {
+        self.0.borrow_mut().prepare(keys);
+    }
+
+    fn is_fifo(&self) -> bool {
+        self.0.borrow().is_fifo()
     }
 }

@@ -1,7 +1,7 @@
-//! Probabilistic Concurrency Testing: an explorer aimed at bugs that need a
-//! few specific orderings (a "depth") rather than many random ones. Owns the
-//! priorities of processes and when they drop; which events exist and what
-//! they do is the scheduler's business.
+//! Probabilistic Concurrency Testing for message passing: an explorer aimed
+//! at bugs that need a few specific orderings (a "depth") rather than many
+//! random ones. Owns the priorities of the units that compete and when they
+//! drop; which events exist and what they do is the scheduler's business.
 //!
 //! PCT comes from "A Randomized Scheduler with Probabilistic Guarantees of
 //! Finding Bugs", Burckhardt, Kothari, Musuvathi and Nagarakatte, ASPLOS
@@ -9,49 +9,98 @@
 //! least `d`, the highest-priority enabled thread always runs, and at `d - 1`
 //! random steps drawn from `1..=k` the running thread's priority drops below
 //! all initial ones. Any bug of depth `d` is then found with probability at
-//! least `1 / (n * k^(d-1))` per run.
+//! least `1 / (n * k^(d-1))` per run ([`Pct::bound`]).
 //!
-//! The adaptation to an actor system:
+//! The adaptation to an actor system: what competes is not a process but a
+//! *unit* ([`Unit`]), a source of events of which at most one is enabled at
+//! a time, like a thread's next instruction:
 //!
-//! - A *thread* is a process ([`Candidate::actor`]: the receiver of a
-//!   delivery, the client acting, the fault's target, the timer's owner) and
-//!   an *instruction* is one event, i.e. one handler run to completion.
-//! - Processes appear as the run goes (spawns), so the number `n` is not
-//!   known up front. A process gets its priority the first time it shows up
-//!   among the candidates: a fresh random value `>= depth`, distinct from
-//!   every current priority, which puts it at a uniformly random rank among
-//!   the processes seen so far, as the paper's random permutation would.
-//! - A process may have several enabled events (signals queued from several
-//!   senders, or its own client action). The paper's thread has one next
-//!   instruction; here the process's first candidate in the scheduler's
-//!   order runs. So PCT reorders *processes*, never the arrivals at one
-//!   process; that race is what [`Pos`](super::Pos) samples.
-//! - `k` is `steps_estimate`, a guess at the run's length in events; change
-//!   points beyond the actual length simply never fire, which lowers the
-//!   effective depth of that run, as in the paper.
-//! - Change points are drawn independently, so two may fall on the same
-//!   step; both then apply in order and the later (lower) priority stays.
+//! - each (sender, receiver) signal queue (only its head can be delivered,
+//!   and per-pair FIFO order is the BEAM's own rule), so two arrivals at one
+//!   process from different senders are two units and PCT reorders them
+//!   (ranking processes, as a first version did, never could: the guide's
+//!   "lookup before the stopped bucket's `DOWN`" race was hit 0 times in
+//!   1,000 runs);
+//! - each client's action stream;
+//! - each fault, each timer, each pending exit event, and any other kind of
+//!   event the scheduler offers: the event itself is the unit.
+//!
+//! An *instruction* is one event, i.e. one handler run to completion.
+//! Units appear as the run goes (spawns, first sends), so `n` is not known
+//! up front: a unit gets its priority the first time it shows up among the
+//! candidates, a fresh random value `>= depth`, distinct from every current
+//! priority, which puts it at a uniformly random rank among the units seen
+//! so far, as the paper's random permutation would. `n` is then the number
+//! of units ever enabled in the run ([`Pct::units_seen`]).
+//!
+//! `k` is the run's length in events. The caller passes the length of a
+//! `fifo` run of the same case (schedules of one case differ in length by
+//! a few events at most; change points beyond the actual length never
+//! fire, which lowers that run's effective depth, as in the paper). Change
+//! points are drawn independently, so two may fall on the same step; both
+//! then apply in draw order and the later (lower) priority stays.
+//!
+//! For comparison, PCTCP (Ozkan, Majumdar and Niksic, "Randomized testing
+//! of distributed systems with probabilistic guarantees", OOPSLA 2018)
+//! ranks *chains* of causally ordered messages instead of queues, which
+//! needs a partial order of events up front and gives `1 / (c * k^(d-1))`
+//! with `c` the number of chains; kvsim's units need no such order and
+//! come from the candidates alone.
 
 use std::collections::BTreeMap;
 
-use crate::sim::choice::{Candidate, Choice, ChoiceSource};
+use crate::sim::choice::{Candidate, CandidateKind, Choice, ChoiceSource};
+use crate::sim::key::KeyId;
 use crate::sim::pid::Pid;
 use crate::sim::prng::Prng;
 
-/// PCT over processes, from a seed.
+/// What competes for the scheduler under PCT: a source of events of which
+/// at most one is enabled at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Unit {
+    /// A client's action stream.
+    Client(Pid),
+    /// The (sender, receiver) signal queue.
+    Queue { from: Pid, to: Pid },
+    /// An event that is a unit of its own: a fault, a timer, a pending
+    /// exit, or any other kind the scheduler offers.
+    Event(KeyId),
+}
+
+impl Unit {
+    /// The unit `candidate` belongs to.
+    pub fn of(candidate: &Candidate) -> Unit {
+        // Not an exhaustive match: a kind added later is its own unit,
+        // which is always sound (each such event competes on its own).
+        if let CandidateKind::Deliver { from } = candidate.kind {
+            Unit::Queue {
+                from,
+                to: candidate.actor,
+            }
+        } else if candidate.kind == CandidateKind::Client {
+            Unit::Client(candidate.actor)
+        } else {
+            Unit::Event(candidate.key)
+        }
+    }
+}
+
+/// PCT over units, from a seed.
 #[derive(Clone, Debug)]
 pub struct Pct {
     prng: Prng,
     // invariant: depth >= 1
     depth: usize,
+    // invariant: k >= 1
+    k: u64,
     // invariant: change_points.len() == depth - 1
-    // invariant: every change point is in 1..=steps_estimate (as clamped by `new`)
+    // invariant: every change point is in 1..=k
     // Kept in draw order: the i-th point lowers to `depth - 1 - i`.
     change_points: Vec<u64>,
     // invariant: values are pairwise distinct, so the highest-priority
-    // process is unique; values >= depth were drawn at first sight, values
+    // unit is unique; values >= depth were drawn at first sight, values
     // < depth were set by a change point.
-    priorities: BTreeMap<Pid, u64>,
+    priorities: BTreeMap<Unit, u64>,
 }
 
 impl Pct {
@@ -59,39 +108,59 @@ impl Pct {
     /// classic "check, then act after another process moved" bugs.
     pub const DEFAULT_DEPTH: usize = 3;
 
-    /// PCT for bugs of depth `depth` in runs of about `steps_estimate`
-    /// events. An estimate of 0 is treated as 1 (it is only a hint).
+    /// PCT for bugs of depth `depth` in runs of about `k` events (the
+    /// length of a `fifo` run of the same case). A `k` of 0 is treated as 1.
     ///
     /// # Panics
     ///
     /// If `depth == 0`: depth 1 already means "no priority changes", and
     /// there is no meaning below it. Callers validate user input first.
-    pub fn new(seed: u64, depth: usize, steps_estimate: u64) -> Pct {
+    pub fn new(seed: u64, depth: usize, k: u64) -> Pct {
         assert!(depth >= 1, "PCT depth must be at least 1, got 0");
-        let steps_estimate = steps_estimate.max(1);
+        let k = k.max(1);
         let mut prng = Prng::new(seed);
-        let change_points = (1..depth).map(|_| 1 + prng.below(steps_estimate)).collect();
+        let change_points = (1..depth).map(|_| 1 + prng.below(k)).collect();
         Pct {
             prng,
             depth,
+            k,
             change_points,
             priorities: BTreeMap::new(),
         }
     }
 
     /// [`Pct::new`] with [`Pct::DEFAULT_DEPTH`].
-    pub fn with_default_depth(seed: u64, steps_estimate: u64) -> Pct {
-        Pct::new(seed, Pct::DEFAULT_DEPTH, steps_estimate)
+    pub fn with_default_depth(seed: u64, k: u64) -> Pct {
+        Pct::new(seed, Pct::DEFAULT_DEPTH, k)
     }
 
     pub fn depth(&self) -> usize {
         self.depth
     }
 
-    /// The steps at which the running process's priority drops, in draw
+    /// The run length the change points were drawn over.
+    pub fn k(&self) -> u64 {
+        self.k
+    }
+
+    /// The steps at which the running unit's priority drops, in draw
     /// order (for reports: "pct depth 3, change points [12, 40]").
     pub fn change_points(&self) -> &[u64] {
         &self.change_points
+    }
+
+    /// `n`: the units ever enabled so far in this run.
+    pub fn units_seen(&self) -> usize {
+        self.priorities.len()
+    }
+
+    /// PCT's guarantee: a bug of depth `depth` is found with probability at
+    /// least `1 / (n * k^(depth-1))` per run, with `n` units and runs of `k`
+    /// events (Burckhardt et al. 2010, Theorem 9).
+    pub fn bound(n: usize, k: u64, depth: usize) -> f64 {
+        let exponent = i32::try_from(depth.saturating_sub(1)).unwrap_or(i32::MAX);
+        // Lossy only beyond 2^53 units or steps, far past any run.
+        1.0 / (n.max(1) as f64 * (k.max(1) as f64).powi(exponent))
     }
 
     fn depth_u64(&self) -> u64 {
@@ -99,38 +168,38 @@ impl Pct {
         self.depth as u64
     }
 
-    /// Gives `actor` its initial priority if this is its first appearance.
-    fn meet(&mut self, actor: Pid) {
-        if self.priorities.contains_key(&actor) {
+    /// Gives `unit` its initial priority if this is its first appearance.
+    fn meet(&mut self, unit: Unit) {
+        if self.priorities.contains_key(&unit) {
             return;
         }
         let floor = self.depth_u64();
         let priority = loop {
             let drawn = floor + self.prng.below(u64::MAX - floor);
             // A collision is astronomically rare, but distinctness is what
-            // makes "the highest-priority process" well defined.
+            // makes "the highest-priority unit" well defined.
             if !self.priorities.values().any(|&taken| taken == drawn) {
                 break drawn;
             }
         };
-        self.priorities.insert(actor, priority);
+        self.priorities.insert(unit, priority);
     }
 
-    fn priority(&self, actor: Pid) -> u64 {
+    fn priority(&self, unit: Unit) -> u64 {
         *self
             .priorities
-            .get(&actor)
-            .expect("every candidate's actor is met before ranking")
+            .get(&unit)
+            .expect("every candidate's unit is met before ranking")
     }
 }
 
 impl ChoiceSource for Pct {
     fn choose(&mut self, choice: &Choice<'_>) -> usize {
         for candidate in choice.candidates {
-            self.meet(candidate.actor);
+            self.meet(Unit::of(candidate));
         }
-        let chosen = highest_priority(choice.candidates, |actor| self.priority(actor));
-        let running = choice.candidates[chosen].actor;
+        let chosen = highest_priority(choice.candidates, |unit| self.priority(unit));
+        let running = Unit::of(&choice.candidates[chosen]);
         for (index, &point) in self.change_points.iter().enumerate() {
             if point == choice.step {
                 // Below every initial priority (those are >= depth) and
@@ -144,14 +213,14 @@ impl ChoiceSource for Pct {
     }
 }
 
-/// The index of the first candidate whose actor has the highest priority.
-fn highest_priority(candidates: &[Candidate], priority: impl Fn(Pid) -> u64) -> usize {
+/// The index of the first candidate whose unit has the highest priority.
+fn highest_priority(candidates: &[Candidate], priority: impl Fn(Unit) -> u64) -> usize {
     let mut best = 0;
     let mut best_priority = None;
     for (index, candidate) in candidates.iter().enumerate() {
-        let this = priority(candidate.actor);
-        // Strictly greater: ties (several events of one process) go to the
-        // earliest candidate, i.e. the scheduler's own order.
+        let this = priority(Unit::of(candidate));
+        // Strictly greater: a tie (two events of one unit, which the
+        // scheduler never offers) goes to the earliest candidate.
         if best_priority.is_none_or(|best_so_far| this > best_so_far) {
             best = index;
             best_priority = Some(this);
@@ -178,7 +247,7 @@ mod tests {
     }
 
     /// The actors PCT runs over `steps` steps when the same events stay
-    /// enabled throughout (a process that never runs out of work).
+    /// enabled throughout (units that never run out of work).
     fn run_actors(
         pct: &mut Pct,
         steps: u64,
@@ -212,7 +281,7 @@ mod tests {
     }
 
     #[test]
-    fn different_seeds_rank_processes_differently() {
+    fn different_seeds_rank_units_differently() {
         let mut keys = KeyArena::new();
         let candidates = one_event_per_actor(&mut keys, 4);
         let first_runners: std::collections::BTreeSet<Pid> = (0..50)
@@ -221,7 +290,7 @@ mod tests {
         assert_eq!(
             first_runners.len(),
             4,
-            "some process never ranked highest in 50 seeds"
+            "some unit never ranked highest in 50 seeds"
         );
     }
 
@@ -241,7 +310,7 @@ mod tests {
     }
 
     #[test]
-    fn change_points_fit_depth_and_estimate() {
+    fn change_points_fit_depth_and_k() {
         for seed in 0..50 {
             let pct = Pct::new(seed, 4, 7);
             assert_eq!(pct.change_points().len(), 3);
@@ -255,7 +324,7 @@ mod tests {
             Pct::with_default_depth(0, 100).change_points().len(),
             Pct::DEFAULT_DEPTH - 1
         );
-        // An estimate of 0 is raised to 1 rather than making the range empty.
+        // A k of 0 is raised to 1 rather than making the range empty.
         assert_eq!(Pct::new(0, 3, 0).change_points(), [1, 1]);
     }
 
@@ -268,7 +337,7 @@ mod tests {
             let change_point = pct.change_points()[0];
             let actors = run_actors(&mut pct, 12, &candidates, &keys);
             let (before, after) = actors.split_at(change_point as usize + 1);
-            // The top process runs up to and including the change point...
+            // The top unit runs up to and including the change point...
             assert!(
                 before.iter().all(|&actor| actor == before[0]),
                 "seed {seed}: {actors:?}"
@@ -279,7 +348,11 @@ mod tests {
                 "seed {seed}: {actors:?}"
             );
             assert_ne!(before[0], after[0], "seed {seed}: {actors:?}");
-            assert_eq!(pct.priorities[&before[0]], 1, "depth 2 lowers to depth - 1");
+            assert_eq!(
+                pct.priorities[&Unit::Client(before[0])],
+                1,
+                "depth 2 lowers to depth - 1"
+            );
         }
     }
 
@@ -296,16 +369,18 @@ mod tests {
         assert_eq!(&actors[3..5], [second; 2]);
         assert_eq!(&actors[5..], [third; 3]);
         assert_eq!(
-            pct.priorities[&first], 2,
+            pct.priorities[&Unit::Client(first)],
+            2,
             "change point 0 lowers to depth - 1"
         );
         assert_eq!(
-            pct.priorities[&second], 1,
+            pct.priorities[&Unit::Client(second)],
+            1,
             "change point 1 lowers to depth - 2"
         );
         assert!(
-            pct.priorities[&third] >= 3,
-            "untouched processes keep priorities >= depth"
+            pct.priorities[&Unit::Client(third)] >= 3,
+            "untouched units keep priorities >= depth"
         );
         assert_ne!(third, first);
         assert_ne!(third, second);
@@ -322,34 +397,86 @@ mod tests {
         assert!(values.iter().all(|&priority| priority >= 5));
     }
 
-    #[test]
-    fn events_of_one_process_go_in_candidate_order() {
-        let mut keys = KeyArena::new();
+    /// Deliveries to one receiver, Pid(7), one from each of `senders`.
+    fn arrivals(keys: &mut KeyArena, senders: u32) -> Vec<Candidate> {
         let setup = keys.intern(&EventKey::client(0, 0));
-        let receiver = Pid(7);
-        let candidates: Vec<Candidate> = (0..3)
+        (0..senders)
             .map(|n| Candidate {
                 key: keys.child(setup, n),
-                actor: receiver,
+                actor: Pid(7),
                 kind: CandidateKind::Deliver {
                     from: Pid(u64::from(n) + 1),
                 },
             })
-            .collect();
-        for seed in 0..10 {
-            let mut pct = Pct::new(seed, 3, 5);
-            let choice = Choice {
-                step: 0,
-                candidates: &candidates,
-                fifo: 2,
-                keys: &keys,
-            };
-            assert_eq!(pct.choose(&choice), 0);
-        }
+            .collect()
     }
 
     #[test]
-    fn a_process_spawned_later_lands_at_a_random_rank() {
+    fn arrivals_at_one_process_from_different_senders_are_reordered() {
+        let mut keys = KeyArena::new();
+        let candidates = arrivals(&mut keys, 3);
+        let firsts: std::collections::BTreeSet<usize> = (0..30)
+            .map(|seed| {
+                Pct::new(seed, 1, 5).choose(&Choice {
+                    step: 0,
+                    candidates: &candidates,
+                    fifo: 0,
+                    keys: &keys,
+                })
+            })
+            .collect();
+        assert_eq!(
+            firsts.len(),
+            3,
+            "each sender's queue is a unit and any of them can go first"
+        );
+    }
+
+    #[test]
+    fn units_are_queues_client_streams_and_single_events() {
+        let mut keys = KeyArena::new();
+        let fault = keys.intern(&EventKey::fault(4));
+        let arrivals = arrivals(&mut keys, 2);
+        let client = Candidate {
+            key: keys.intern(&EventKey::client(0, 1)),
+            actor: Pid(7),
+            kind: CandidateKind::Client,
+        };
+        let fault = Candidate {
+            key: fault,
+            actor: Pid(7),
+            kind: CandidateKind::Fault,
+        };
+        assert_eq!(
+            Unit::of(&arrivals[0]),
+            Unit::Queue {
+                from: Pid(1),
+                to: Pid(7)
+            }
+        );
+        assert_eq!(Unit::of(&client), Unit::Client(Pid(7)));
+        assert_eq!(Unit::of(&fault), Unit::Event(fault.key));
+        let all = [arrivals[0], arrivals[1], client, fault];
+        let mut pct = Pct::new(0, 2, 10);
+        pct.choose(&Choice {
+            step: 0,
+            candidates: &all,
+            fifo: 0,
+            keys: &keys,
+        });
+        assert_eq!(pct.units_seen(), 4, "one process, four units");
+    }
+
+    #[test]
+    fn the_bound_is_one_over_n_times_k_to_the_d_minus_one() {
+        assert_eq!(Pct::bound(5, 10, 1), 1.0 / 5.0);
+        assert_eq!(Pct::bound(5, 10, 2), 1.0 / 50.0);
+        assert_eq!(Pct::bound(4, 10, 3), 1.0 / 400.0);
+        assert_eq!(Pct::new(0, 2, 0).k(), 1, "k is at least 1");
+    }
+
+    #[test]
+    fn a_unit_seen_later_lands_at_a_random_rank() {
         let mut keys = KeyArena::new();
         let both = one_event_per_actor(&mut keys, 2);
         let (old, newcomer) = (both[0].actor, both[1].actor);
