@@ -153,7 +153,8 @@ pub struct OracleReport {
     pub runs: u64,
     /// The most events in one run.
     pub steps_max_seen: u64,
-    /// The most events enabled at once.
+    /// The most alternatives at one decision (for [`enumerate`], the most
+    /// events enabled at once).
     pub width_max_seen: usize,
     /// Empty when every schedule was run to its end: only then is
     /// `outcomes` the set of every outcome of the case.
@@ -171,7 +172,7 @@ impl fmt::Display for OracleReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} distinct outcomes over {} schedules (at most {} events, {} enabled at once)",
+            "{} distinct outcomes over {} schedules (at most {} events, at most {} alternatives at a step)",
             self.outcomes.len(),
             self.runs,
             self.steps_max_seen,
