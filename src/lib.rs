@@ -38,13 +38,19 @@
 //! until a property breaks, and shrinks the failing one:
 //!
 //! ```
+//! use kvsim::check::generate::{CommandKind, GenConfig};
 //! use kvsim::check::{CheckConfig, P1_LOOKUP_IS_ALIVE, PropertySet, SearchConfig, check_registry};
 //! use kvsim::kv::Stage;
 //!
 //! // Property 1 only: with all six, the search may first meet another of
-//! // this registry's bugs (a lost restart, property 4).
+//! // this registry's bugs (a lost restart, property 4). Clients only create
+//! // and look up, so a bucket dies only by a fault.
 //! let check = CheckConfig { properties: PropertySet::only(&[P1_LOOKUP_IS_ALIVE]), ..CheckConfig::default() };
-//! let config = SearchConfig { cases: 256, check, ..SearchConfig::default() };
+//! let generator = GenConfig {
+//!     command_kinds: vec![CommandKind::Create, CommandKind::Lookup],
+//!     ..GenConfig::default()
+//! };
+//! let config = SearchConfig { cases: 256, check, generator, ..SearchConfig::default() };
 //! let counterexample = check_registry(&|| Stage::Unlinked.registry(), &config)
 //!     .expect_err("the chapter's registry hands out dead buckets");
 //! assert_eq!(counterexample.failure.property, P1_LOOKUP_IS_ALIVE);
@@ -52,35 +58,38 @@
 //! println!("{counterexample}\n{}", counterexample.trace);
 //! ```
 //!
-//! The shrunk case is one client with two commands (`CREATE a`, then
-//! `LOOKUP a`), one `kill bucket:a` fault and one schedule override,
-//! `fault0`; it breaks property 1 at its fifth event. Its trace (see [Debugging failures](#debugging-failures)):
+//! The shrunk case is two clients (`LOOKUP a`; `CREATE a`), one
+//! `kill bucket:a` fault and two schedule overrides, `client1.cmd0/0` and
+//! `fault0`; it breaks property 1 at its fifth event. Its trace (see
+//! [Debugging failures](#debugging-failures)):
 //!
 //! ```text
 //!     harness spawn registry
 //!     harness spawn client0
+//!     harness spawn client1
 //! #1 t=0 [client0.cmd0] client0 acts
-//!     client0: CREATE a
-//!     client0 -> registry: cast {:create, "a"}
-//!     client0: CREATE a => OK
-//! #2 t=0 [client0.cmd1] client0 acts
 //!     client0: LOOKUP a
 //!     client0 monitors registry (ref 1)
 //!     client0 -> registry: call {:lookup, "a"} (tag 1)
 //!     client0 starts timer 0 (fires at t=5000)
-//! #3 t=0 [client0.cmd0/0] client0 -> registry: cast {:create, "a"}
+//! #2 t=0 [client1.cmd0] client1 acts
+//!     client1: CREATE a
+//!     client1 -> registry: cast {:create, "a"}
+//!     client1: CREATE a => OK
+//! #3 t=0 [client1.cmd0/0] client1 -> registry: cast {:create, "a"}
 //!     registry spawn bucket:a#0
 //!     registry monitors bucket:a#0 (ref 2)
 //! #4 t=0 [fault0] fault 0: kill bucket:a#0
 //!     bucket:a#0 exits: killed
 //!     bucket:a#0 -> registry: DOWN ref 2 killed
-//! #5 t=0 [client0.cmd1/1] client0 -> registry: call {:lookup, "a"} (tag 1)
+//! #5 t=0 [client0.cmd0/1] client0 -> registry: call {:lookup, "a"} (tag 1)
 //!     registry -> client0: reply {:ok, bucket:a#0} (tag 1)
 //! ```
 //!
-//! The override `fault0` lets the kill jump ahead of the lookup's delivery.
-//! At event 5 the `DOWN` of event 4 is still queued on the (bucket:a#0,
-//! registry) pair, and the registry names the dead bucket.
+//! The overrides let client 1's create overtake client 0's lookup and the
+//! kill jump ahead of it. At event 5 the `DOWN` of event 4 is still queued
+//! on the (bucket:a#0, registry) pair, and the registry names the dead
+//! bucket.
 //!
 //! # The fix
 //!
