@@ -18,8 +18,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::process::ExitCode;
+use std::rc::Rc;
 
 /// Exit status: the script ran, whatever its responses (`run`); every
 /// property held (`replay`).
