@@ -27,4 +27,4 @@ pub use reason::Reason;
 pub use runtime::{
     Ctx, Fault, FaultAction, Limits, Naming, Outcome, Sim, SpawnOpts, Spawned, Tapped, Taps,
 };
-pub use trace::{Trace, TraceEntry};
+pub use trace::{DropCause, Trace, TraceEntry};

@@ -30,11 +30,12 @@ pub enum TraceEntry {
         to: String,
         signal: String,
     },
-    /// A signal to a dead process was dropped (S4).
+    /// A signal was dropped on its way to `to`, for the reason `why`.
     Drop {
         from: String,
         to: String,
         signal: String,
+        why: DropCause,
     },
     /// A signal was delivered to `to` and handled.
     Deliver {
@@ -82,6 +83,18 @@ pub enum TraceEntry {
     },
 }
 
+/// Why a signal was dropped instead of delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropCause {
+    /// The receiver was dead (S4), or died with the signal still queued.
+    Dead,
+    /// The receiver is alive, but the signal was sent to one of its aliases
+    /// (a call's reply) that it had deactivated, as a caller does when the
+    /// call ends (S22): the alias's ref number.
+    AliasInactive(u64),
+}
+
 /// All entries of one run, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trace {
@@ -127,8 +140,17 @@ impl Trace {
                 TraceEntry::Send { from, to, signal } => {
                     writeln!(out, "    {from} -> {to}: {signal}")
                 }
-                TraceEntry::Drop { from, to, signal } => {
-                    writeln!(out, "    {from} -> {to}: {signal} (dropped: {to} is dead)")
+                TraceEntry::Drop {
+                    from,
+                    to,
+                    signal,
+                    why,
+                } => {
+                    let why = match why {
+                        DropCause::Dead => format!("{to} is dead"),
+                        DropCause::AliasInactive(alias) => format!("alias {alias} inactive"),
+                    };
+                    writeln!(out, "    {from} -> {to}: {signal} (dropped: {why})")
                 }
                 TraceEntry::Deliver { from, to, signal } => {
                     writeln!(out, "    {to} <- {from}: {signal}")
@@ -207,9 +229,22 @@ impl Trace {
                     let (a, b) = (id(from, &mut participants), id(to, &mut participants));
                     writeln!(body, "    p{a}->>p{b}: {}", mermaid_text(signal))
                 }
-                TraceEntry::Drop { from, to, signal } => {
+                TraceEntry::Drop {
+                    from,
+                    to,
+                    signal,
+                    why,
+                } => {
                     let (a, b) = (id(from, &mut participants), id(to, &mut participants));
-                    writeln!(body, "    p{a}-xp{b}: {} (dropped)", mermaid_text(signal))
+                    let why = match why {
+                        DropCause::Dead => String::new(),
+                        DropCause::AliasInactive(alias) => format!(": alias {alias} inactive"),
+                    };
+                    writeln!(
+                        body,
+                        "    p{a}-xp{b}: {} (dropped{why})",
+                        mermaid_text(signal)
+                    )
                 }
                 TraceEntry::Spawn {
                     parent,

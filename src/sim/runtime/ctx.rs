@@ -207,7 +207,7 @@ impl<M: Debug + 'static> Ctx<'_, M> {
         }
     }
 
-    /// The logical name of `pid` (its pid when dead).
+    /// The logical name of `pid`, alive or dead (see [`Sim::name_of`]).
     pub fn name_of(&self, pid: Pid) -> String {
         self.sim.name_of(pid)
     }

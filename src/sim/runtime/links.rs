@@ -12,7 +12,7 @@ use crate::sim::key::DeathKind;
 use crate::sim::pid::{Pid, Ref};
 use crate::sim::process::Incoming;
 use crate::sim::reason::Reason;
-use crate::sim::trace::TraceEntry;
+use crate::sim::trace::{DropCause, TraceEntry};
 use std::fmt::Debug;
 
 impl<M: Debug + 'static> Sim<M> {
@@ -72,10 +72,11 @@ impl<M: Debug + 'static> Sim<M> {
             });
         }
         // The entry is out of the table, so name lookups below need it.
+        // Kept whether or not the run traces: a failure's detail (and a
+        // custom property's) names the dead by `name_of`, and must say
+        // `bucket:a#0` in the search's untraced run as in the traced one.
         let name = entry.name;
-        if self.trace.is_some() {
-            self.dead_names.insert(pid, name.clone());
-        }
+        self.dead_names.insert(pid, name.clone());
         if self.taps.is_some() {
             let (role, reason) = (entry.role.clone(), reason.clone());
             self.tapped.push(Tapped::Exited { pid, role, reason });
@@ -129,6 +130,7 @@ impl<M: Debug + 'static> Sim<M> {
                             from: sender_name.clone(),
                             to: name.clone(),
                             signal: render_signal(&queued.signal),
+                            why: DropCause::Dead,
                         });
                     }
                 }

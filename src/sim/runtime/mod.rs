@@ -297,8 +297,8 @@ pub struct Sim<M> {
     current_key: Option<KeyId>,
     sends_in_event: u32,
     trace: Option<Trace>,
-    /// Names of dead processes, kept only while tracing so that the trace
-    /// can name them.
+    /// Names of dead processes, traced or not, so that [`Sim::name_of`]
+    /// names the dead the same way in every run.
     dead_names: BTreeMap<Pid, String>,
     chooser: Box<dyn ChoiceSource>,
     prepared: bool,
@@ -386,8 +386,8 @@ impl<M: Debug + 'static> Sim<M> {
         }
     }
 
-    /// The logical name of a process (of a dead one only while tracing;
-    /// otherwise its pid).
+    /// The logical name of a process, alive or dead, traced or not
+    /// (`bucket:a#0`); a pid this run never spawned prints as itself.
     pub fn name_of(&self, pid: Pid) -> String {
         match self.procs.get(&pid) {
             Some(entry) => entry.name.clone(),

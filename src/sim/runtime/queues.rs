@@ -8,7 +8,7 @@ use super::{Queued, Signal, Sim, Tapped, render_signal};
 use crate::sim::key::{DeathKind, KeyId};
 use crate::sim::pid::Pid;
 use crate::sim::process::Incoming;
-use crate::sim::trace::TraceEntry;
+use crate::sim::trace::{DropCause, TraceEntry};
 use std::collections::VecDeque;
 use std::fmt::Debug;
 
@@ -70,8 +70,7 @@ impl<M: Debug + 'static> Sim<M> {
     /// logical name) sends at its death, keyed `<cause>/KIND(from>to)#k`
     /// (docs/design.md § Stable ids and event keys). To a process already
     /// dead it is dropped like any other signal, and, having no key, takes
-    /// no ordinal: so the key does not depend on whether the run traces
-    /// (only a tracing run remembers the names of the dead).
+    /// no ordinal: so the key does not depend on who is already dead.
     pub(super) fn send_death_signal(
         &mut self,
         kind: DeathKind,
@@ -103,6 +102,7 @@ impl<M: Debug + 'static> Sim<M> {
                 from: from_name.to_string(),
                 to: to_name,
                 signal: render_signal(signal),
+                why: DropCause::Dead,
             });
         }
     }
@@ -226,9 +226,16 @@ impl<M: Debug + 'static> Sim<M> {
                 if active {
                     self.dispatch(from, to, Signal::Message(msg));
                 } else if self.trace.is_some() {
+                    // The receiver is alive: only its alias is gone.
                     let (from, to) = (self.name_of(from), self.name_of(to));
-                    let signal = format!("{msg:?} (alias {} inactive)", alias.0);
-                    self.trace_push(TraceEntry::Drop { from, to, signal });
+                    let signal = format!("{msg:?}");
+                    let why = DropCause::AliasInactive(alias.0);
+                    self.trace_push(TraceEntry::Drop {
+                        from,
+                        to,
+                        signal,
+                        why,
+                    });
                 }
             }
             Signal::Message(msg) => {
