@@ -36,7 +36,7 @@
 use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases, strategy};
 use kvsim::check::{
     Case, CheckConfig, Failure, P1_LOOKUP_IS_ALIVE, Property, PropertySet, RegistryFactory,
-    SearchConfig, check_registry, find_failure, run_case, shrink_case,
+    SearchConfig, ShrinkTarget, check_registry, find_failure, run_case, shrink_case,
 };
 use kvsim::kv::{Command, KvFault, Stage};
 use proptest::strategy::{Strategy, ValueTree};
@@ -154,6 +154,7 @@ fn search_seeds(
             seed,
             generator: generator.clone(),
             check: check.clone(),
+            shrink_to: ShrinkTarget::FirstFound,
         };
         let (result, search) = timed(|| find_failure(registry, &config));
         match result {
@@ -288,6 +289,7 @@ fn measure_stage(
             seed,
             generator: generator.clone(),
             check: check.clone(),
+            shrink_to: ShrinkTarget::FirstFound,
         };
         let runs = AtomicU32::new(0);
         let counting = || {
@@ -468,10 +470,11 @@ fn throughput_runner(
             seed,
             generator: generator.clone(),
             check: check.clone(),
+            shrink_to: ShrinkTarget::FirstFound,
         };
         let (result, time) = timed(|| check_registry(registry, &config));
         match result {
-            Ok(cases) => cases_per_s.push(f64::from(cases) / time.as_secs_f64()),
+            Ok(cases) => cases_per_s.push(f64::from(cases.cases) / time.as_secs_f64()),
             Err(_) => failed += 1,
         }
     }

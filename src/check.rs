@@ -9,6 +9,7 @@ pub mod generate;
 pub mod linearizability;
 pub mod oracle;
 mod property;
+mod replay;
 mod report;
 mod runner;
 pub mod schedule;
@@ -19,19 +20,24 @@ pub use case::{
     CASE_FORMAT_VERSION, Case, CaseClient, CaseFault, CaseFileError, CaseFileErrorKind, CaseMeta,
 };
 pub use checker::{
-    CaseRun, CheckConfig, Failure, RegistryFactory, choice_source, explicit, fifo_length, run_case,
-    run_case_with,
+    CaseRun, CheckConfig, Failure, RegistryFactory, Undecided, Verdict, choice_source, explicit,
+    fifo_length, run_case, run_case_with,
 };
 pub use property::{
     BUILTIN_PROPERTIES, CustomProperty, CustomPropertyFactory, P1_LOOKUP_IS_ALIVE,
     P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE,
     P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
 };
+pub use replay::{
+    CASE_FILE_SUFFIX, Regressions, ReplayError, ReplayOptions, ReplayReport, read_case,
+    regressions, regressions_with, replay, replay_case, replay_with, verdict_lines,
+};
 pub use report::{CASE_FILE_SUFFIX_MAX, FailureReport, save_case};
 pub use runner::{PctRun, RunConfig, RunReport, Schedule, fifo_steps, run_script};
 pub use schedule::{Strategy, StrategyKind, case_seed};
 pub use search::{
-    Counterexample, SearchConfig, case_tree, check_registry, find_failure, finish, nth_case,
+    Counterexample, SearchConfig, SearchSummary, ShrinkTarget, case_tree, check_registry,
+    find_failure, finish, nth_case,
 };
 pub use shrink::{shrink, shrink_case};
 

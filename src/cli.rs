@@ -1,21 +1,24 @@
 //! The `kvsim` command line: parses flags with clap, turns them into a
 //! [`RunConfig`] or a [`CheckConfig`], prints the result and picks the exit
 //! code. `kvsim run` plays a `.kv` script; `kvsim replay` checks a case file
-//! (the one a failure report names) against a registry stage. Exit codes:
-//! [`EXIT_OK`] 0 the script ran / every property held, [`EXIT_PROPERTY_BROKEN`]
-//! 1 a property broke (replay, run --check), [`EXIT_BAD_INPUT`] 2 bad input (script, case
-//! file or flag), [`EXIT_LIMIT`] 3 a limit was hit.
+//! (the one a failure report names) against a registry stage, through
+//! [`crate::check::replay_case`], the one implementation a user's own
+//! registry replays through too. Exit codes: [`EXIT_OK`] 0 the script ran /
+//! every property held, [`EXIT_PROPERTY_BROKEN`] 1 a property broke,
+//! [`EXIT_BAD_INPUT`] 2 bad input (script, case file or flag), [`EXIT_LIMIT`]
+//! 3 a limit cut the run, [`EXIT_UNDECIDED`] 4 property 4 could not decide.
 
+pub use crate::check::ReplayError;
 use crate::check::{
-    Case, CaseFileError, CaseMeta, CheckConfig, PctRun, RunConfig, Schedule, Strategy, explicit,
-    fifo_length, run_case, run_case_with, run_script, save_case,
+    Case, CaseMeta, CheckConfig, PctRun, ReplayOptions, RunConfig, Schedule, Strategy, Verdict,
+    explicit, fifo_length, read_case, replay_case, run_case, run_case_with, run_script, save_case,
+    verdict_lines,
 };
 use crate::kv::Stage;
 use crate::kv::script;
 use crate::sim::choice::{Overrides, Pct, Shared};
 use crate::sim::{Limits, Outcome, Trace};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,8 +31,13 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_PROPERTY_BROKEN: u8 = 1;
 /// Exit status: a bad script, case file or flag.
 pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit status: a run hit a limit (`LIMIT <name> <value>`).
+/// Exit status: a run hit a limit (`LIMIT <name> <value>`); with
+/// properties checked, the run was cut and its properties are not known to
+/// hold.
 pub const EXIT_LIMIT: u8 = 3;
+/// Exit status: no property broke, but property 4's search reached its
+/// bound (`--linearizability-bound`) without deciding: not a pass.
+pub const EXIT_UNDECIDED: u8 = 4;
 
 /// The exit codes, as `--help` lists them (kept beside the constants).
 const EXIT_CODES_HELP: &str = "\
@@ -37,7 +45,10 @@ Exit status:
   0  the script ran (run); every property held (replay, run --check)
   1  a property broke (replay, run --check)
   2  bad input: an unreadable or bad script or case file, a bad flag
-  3  a limit was hit (LIMIT <name> <value> is printed)";
+  3  a limit was hit (LIMIT <name> <value> is printed); the run was cut, so
+     its properties are not known to hold
+  4  no property broke, but property 4 (linearizable) was undecided: its
+     search reached --linearizability-bound (the bound is printed)";
 
 /// The stage a case runs on when neither `--registry` nor the case file
 /// names one.
@@ -62,8 +73,9 @@ enum CliCommand {
     Run(RunArgs),
     /// Check a case file (`.case.json`) against a registry stage.
     ///
-    /// Prints the conversation, then `all properties hold on registry STAGE`
-    /// or the property that broke and at which event.
+    /// Prints the conversation, then `all properties hold on registry STAGE`,
+    /// the property that broke and at which event, `undecided` (property 4
+    /// reached its bound) or `LIMIT` (the run was cut).
     #[command(after_help = EXIT_CODES_HELP)]
     Replay(ReplayArgs),
 }
@@ -96,6 +108,10 @@ struct RunArgs {
     /// print its replay command and exit 1.
     #[arg(long)]
     check: bool,
+    /// With `--check`: configurations property 4's search may explore per
+    /// bucket before it answers "undecided" (exit 4).
+    #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound, requires = "check")]
+    linearizability_bound: usize,
     /// Where `--check` saves a failing case.
     #[arg(
         long,
@@ -123,6 +139,10 @@ struct ReplayArgs {
     /// Scheduler steps before the run stops with `LIMIT max-steps`.
     #[arg(long, value_name = "N", default_value_t = CheckConfig::default().limits.steps_max, value_parser = clap::value_parser!(u64).range(1..))]
     max_steps: u64,
+    /// Configurations property 4's search may explore per bucket before it
+    /// answers "undecided" (exit 4).
+    #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound)]
+    linearizability_bound: usize,
     /// After the verdict, print `--- trace` and the trace.
     #[arg(long, value_enum, value_name = "FORMAT")]
     trace: Option<TraceFormat>,
@@ -159,6 +179,26 @@ enum TraceFormat {
 
 fn parse_stage(text: &str) -> Result<Stage, String> {
     text.parse()
+}
+
+fn parse_bound(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("the bound must be at least 1".to_string()),
+        Ok(bound) => Ok(bound),
+        Err(error) => Err(format!(
+            "{text:?} is not a number of configurations: {error}"
+        )),
+    }
+}
+
+/// The exit code of a checked run's verdict.
+fn exit_code(verdict: &Verdict) -> u8 {
+    match verdict {
+        Verdict::Broken(_) => EXIT_PROPERTY_BROKEN,
+        Verdict::Cut { .. } => EXIT_LIMIT,
+        Verdict::Undecided(_) => EXIT_UNDECIDED,
+        Verdict::Holds => EXIT_OK,
+    }
 }
 
 /// Runs the command line; returns the process's exit code.
@@ -307,6 +347,7 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) ->
             steps_max: args.max_steps,
             ..Limits::default()
         },
+        linearizability_states_max: args.linearizability_bound,
         tracing: args.trace.is_some(),
         ..CheckConfig::default()
     };
@@ -327,36 +368,24 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) ->
         _ => run_case(&case, &registry, &config),
     };
     let mut text = run.dialogue_named(script.clients.iter().map(|c| c.name.as_str()));
+    text.push_str(&verdict_lines(&run, stage.name()));
+    let verdict = run.verdict();
     let mut saved = None;
-    let code = match (&run.failure, run.outcome.clone()) {
-        (Some(failure), _) => {
-            text.push_str(&format!(
-                "{} broke at event {} on registry {stage}: {}\n",
-                failure.property, failure.step, failure.detail
-            ));
-            let explicit = explicit(&case, &run);
-            let found_by = format!(
-                "kvsim run --check {} --registry {stage} --schedule {} --seed {}",
-                args.file.display(),
-                args.schedule.name(),
-                args.seed
-            );
-            let meta = CaseMeta::found(stage.name(), Some(failure.property.to_string()), &found_by);
-            saved = Some(
-                std::fs::create_dir_all(&args.out)
-                    .and_then(|()| save_case(&args.out, &explicit, &meta)),
-            );
-            EXIT_PROPERTY_BROKEN
-        }
-        (None, Outcome::Limit { name, value }) => {
-            text.push_str(&format!("LIMIT {name} {value}\n"));
-            EXIT_LIMIT
-        }
-        (None, Outcome::Quiescent) => {
-            text.push_str(&format!("all properties hold on registry {stage}\n"));
-            EXIT_OK
-        }
-    };
+    if let Verdict::Broken(failure) = &verdict {
+        let explicit = explicit(&case, &run);
+        let found_by = format!(
+            "kvsim run --check {} --registry {stage} --schedule {} --seed {}",
+            args.file.display(),
+            args.schedule.name(),
+            args.seed
+        );
+        let meta = CaseMeta::found(stage.name(), Some(failure.property.to_string()), &found_by);
+        saved = Some(
+            std::fs::create_dir_all(&args.out)
+                .and_then(|()| save_case(&args.out, &explicit, &meta)),
+        );
+    }
+    let code = exit_code(&verdict);
     if let (Some(format), Some(trace)) = (args.trace, &run.trace) {
         text.push_str("--- trace\n");
         text.push_str(&format.render(trace));
@@ -386,76 +415,11 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) ->
     code
 }
 
-/// A case file `kvsim replay` cannot use. Each names the file first.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ReplayError {
-    /// The file cannot be read (missing, a directory, no permission).
-    Read {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    /// The file is not UTF-8; `valid_up_to` bytes are.
-    NotUtf8 { path: PathBuf, valid_up_to: usize },
-    /// The file is empty or only white space.
-    Empty { path: PathBuf },
-    /// The text is not a case file (see [`CaseFileError`]).
-    Case(CaseFileError),
-    /// The case file's `registry` is not a built-in stage, and no
-    /// `--registry` overrides it.
-    Registry { path: PathBuf, message: String },
-}
-
-impl fmt::Display for ReplayError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ReplayError::Read { path, error } => {
-                write!(f, "{}: cannot read: {error}", path.display())
-            }
-            ReplayError::NotUtf8 { path, valid_up_to } => write!(
-                f,
-                "{}: not a case file: not UTF-8 (bad byte at offset {valid_up_to})",
-                path.display()
-            ),
-            ReplayError::Empty { path } => {
-                write!(f, "{}: not a case file: the file is empty", path.display())
-            }
-            ReplayError::Case(error) => write!(f, "{error}"),
-            ReplayError::Registry { path, message } => write!(
-                f,
-                "{}: registry: {message} (pass --registry to choose one)",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ReplayError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ReplayError::Read { error, .. } => Some(error),
-            ReplayError::Case(error) => Some(error),
-            _ => None,
-        }
-    }
-}
-
 /// `kvsim replay`: checks the case file on the chosen stage and writes the
 /// dialogue, the verdict and the trace to `out`; returns the exit code.
 fn replay(args: &ReplayArgs, out: &mut impl Write) -> Result<u8, ReplayError> {
     let path = &args.file;
-    let bytes = std::fs::read(path).map_err(|error| ReplayError::Read {
-        path: path.clone(),
-        error,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|error| ReplayError::NotUtf8 {
-        path: path.clone(),
-        valid_up_to: error.utf8_error().valid_up_to(),
-    })?;
-    if text.trim().is_empty() {
-        return Err(ReplayError::Empty { path: path.clone() });
-    }
-    let (case, meta) = Case::from_json(path, &text).map_err(ReplayError::Case)?;
+    let (case, meta) = read_case(path)?;
     let stage = match (args.registry, meta.registry.as_deref()) {
         (Some(stage), _) => stage,
         (None, Some(name)) => name.parse().map_err(|message| ReplayError::Registry {
@@ -464,37 +428,22 @@ fn replay(args: &ReplayArgs, out: &mut impl Write) -> Result<u8, ReplayError> {
         })?,
         (None, None) => REPLAY_STAGE_DEFAULT,
     };
-    let config = CheckConfig {
-        limits: Limits {
-            steps_max: args.max_steps,
-            ..CheckConfig::default().limits
+    let options = ReplayOptions {
+        registry_name: stage.name().to_string(),
+        check: CheckConfig {
+            limits: Limits {
+                steps_max: args.max_steps,
+                ..CheckConfig::default().limits
+            },
+            linearizability_states_max: args.linearizability_bound,
+            tracing: args.trace.is_some(),
+            ..CheckConfig::default()
         },
-        tracing: args.trace.is_some(),
-        ..CheckConfig::default()
     };
-    let run = run_case(&case, &|| stage.registry(), &config);
-    let mut text = run.dialogue;
-    let code = match (&run.failure, run.outcome) {
-        (Some(failure), _) => {
-            text.push_str(&format!(
-                "{} broke at event {} on registry {stage}: {}\n",
-                failure.property, failure.step, failure.detail
-            ));
-            EXIT_PROPERTY_BROKEN
-        }
-        (None, Outcome::Limit { name, value }) => {
-            text.push_str(&format!("LIMIT {name} {value}\n"));
-            EXIT_LIMIT
-        }
-        (None, Outcome::Quiescent) => {
-            text.push_str(&format!("all properties hold on registry {stage}\n"));
-            EXIT_OK
-        }
-    };
-    for fault in &run.unused_faults {
-        text.push_str(&format!("fault {fault} never fired\n"));
-    }
-    if let (Some(format), Some(trace)) = (args.trace, &run.trace) {
+    let report = replay_case(&|| stage.registry(), path, case, meta, &options);
+    let code = exit_code(&report.verdict());
+    let mut text = report.to_string();
+    if let (Some(format), Some(trace)) = (args.trace, &report.run.trace) {
         text.push_str("--- trace\n");
         text.push_str(&format.render(trace));
     }

@@ -115,9 +115,11 @@
 //! use kvsim::kv::Stage;
 //!
 //! let config = SearchConfig { cases: 256, ..SearchConfig::default() };
-//! let cases = check_registry(&|| Stage::Fixed.registry(), &config)
+//! let summary = check_registry(&|| Stage::Fixed.registry(), &config)
 //!     .unwrap_or_else(|counterexample| panic!("{counterexample}"));
-//! assert_eq!(cases, 256);
+//! assert_eq!(summary.cases, 256);
+//! // No case undecided by property 4's bound, none cut by a limit.
+//! assert!(summary.all_hold(), "{summary}");
 //! ```
 //!
 //! The other flawed stages are the chapter's intermediate registries:
@@ -233,8 +235,8 @@
 //! let fixed = || -> Box<dyn Registry> {
 //!     Box::new(MyRegistry { check_alive: true, ..MyRegistry::default() })
 //! };
-//! let cases = check_registry(&fixed, &config).unwrap_or_else(|c| panic!("{c}"));
-//! assert_eq!(cases, 256);
+//! let summary = check_registry(&fixed, &config).unwrap_or_else(|c| panic!("{c}"));
+//! assert!(summary.all_hold(), "{summary}");
 //! ```
 //!
 //! [`SearchConfig`](check::SearchConfig) sets the number of cases, the
@@ -387,32 +389,39 @@
 //! ```
 //!
 //! `kvsim replay` exits 0 when every property holds, 1 when one breaks, 2
-//! on a bad or corrupt case file, 3 on a limit. It runs the built-in
-//! stages; a registry of your own replays in code, with
-//! [`Case::from_json`](check::Case::from_json) and
-//! [`run_case`](check::run_case), with the same result every time:
+//! on a bad or corrupt case file, 3 when a limit cut the run, 4 when
+//! property 4 could not decide within its bound. It builds the built-in
+//! stages only; a registry of your own replays in code with
+//! [`check::replay`](check::replay), which returns the same report
+//! `kvsim replay` prints, and a report for a registry that is not a
+//! built-in stage ends with that Rust line instead of the command:
 //!
 //! ```
-//! use kvsim::check::{Case, CaseMeta, CheckConfig, SearchConfig, check_registry, run_case};
+//! use kvsim::check::{FailureReport, SearchConfig, check_registry, replay};
 //! use kvsim::kv::Stage;
-//! use std::path::Path;
 //!
-//! let registry = || Stage::Unlinked.registry();
+//! let my_registry = || Stage::Unlinked.registry(); // your own factory here
 //! let config = SearchConfig { cases: 256, ..SearchConfig::default() };
-//! let counterexample = check_registry(&registry, &config).unwrap_err();
+//! let counterexample = check_registry(&my_registry, &config).unwrap_err();
+//! let dir = std::env::temp_dir().join("kvsim-doc-own-cases");
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let report = FailureReport::save(&counterexample, "my-registry", &dir).unwrap();
+//! assert!(report.replay_command().starts_with("kvsim::check::replay(&my_registry, "));
 //!
-//! let meta = CaseMeta::found(
-//!     "unlinked",
-//!     Some(counterexample.failure.property.to_string()),
-//!     "check_registry seed 0",
-//! );
-//! let text = counterexample.case.to_json(&meta); // the `.case.json` file
-//! let (case, _) = Case::from_json(Path::new("lookup.case.json"), &text).unwrap();
+//! let replayed = replay(&my_registry, &report.case_path).unwrap();
+//! assert_eq!(replayed.run.failure, Some(counterexample.failure.clone()));
+//! println!("{replayed}"); // the dialogue and the verdict, as `kvsim replay` prints them
+//! ```
 //!
-//! let traced = CheckConfig { tracing: true, ..CheckConfig::default() };
-//! let run = run_case(&case, &registry, &traced);
-//! assert_eq!(run.failure, Some(counterexample.failure.clone()));
-//! assert_eq!(run.trace.unwrap().to_text(), counterexample.trace);
+//! **Keeping failures.** Once fixed, a failure stays fixed if its case
+//! file is kept: put the files in a directory of your crate and replay
+//! them all in a `cargo test` with [`check::regressions`](check::regressions)
+//! (every `*.case.json` there, in name order, must hold on your registry):
+//!
+//! ```no_run
+//! # let my_registry = || kvsim::kv::Stage::Fixed.registry();
+//! let kept = kvsim::check::regressions(&my_registry, "tests/regressions").unwrap();
+//! assert!(kept.all_hold(), "{kept}");
 //! ```
 //!
 //! **Reading a trace.** Each event (one scheduler step: a client action,

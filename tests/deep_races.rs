@@ -119,8 +119,9 @@ fn the_faithful_registry_holds_on_the_same_seeds() {
             cases: 2_000,
             ..SearchConfig::default()
         };
-        if let Err(counterexample) = check_registry(&factory, &config) {
-            panic!("seed {seed}: {counterexample}");
+        match check_registry(&factory, &config) {
+            Ok(summary) => assert!(summary.all_hold(), "seed {seed}: {summary}"),
+            Err(counterexample) => panic!("seed {seed}: {counterexample}"),
         }
     }
 }

@@ -195,8 +195,9 @@ fn a_get_or_start_registry_holds_every_property_against_its_own_model() {
         check: with_model(PropertySet::default()),
         ..SearchConfig::default()
     };
-    let cases = check_registry(&get_or_start, &config).unwrap_or_else(|c| panic!("{c}"));
-    assert_eq!(cases, 512);
+    let summary = check_registry(&get_or_start, &config).unwrap_or_else(|c| panic!("{c}"));
+    assert_eq!(summary.cases, 512);
+    assert!(summary.all_hold(), "{summary}");
 }
 
 #[test]

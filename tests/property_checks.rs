@@ -16,7 +16,7 @@ use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases}
 use kvsim::check::{
     Case, CaseMeta, CaseRun, CheckConfig, Counterexample, P1_LOOKUP_IS_ALIVE,
     P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE, Property,
-    PropertySet, SearchConfig, check_registry, run_case, shrink_case,
+    PropertySet, SearchConfig, ShrinkTarget, check_registry, run_case, shrink_case,
 };
 use kvsim::kv::{Command, Registry, Stage, Target};
 use proptest::prelude::*;
@@ -70,6 +70,7 @@ impl Search {
             seed,
             generator: self.generator.clone(),
             check: self.check(),
+            shrink_to: ShrinkTarget::FirstFound,
         }
     }
 
@@ -92,7 +93,10 @@ impl Search {
     fn assert_fixed_passes(&self) {
         for seed in SEEDS {
             match check_registry(&fixed, &self.config(seed)) {
-                Ok(cases) => assert_eq!(cases, SEARCH_CASES, "seed {seed}"),
+                Ok(summary) => {
+                    assert_eq!(summary.cases, SEARCH_CASES, "seed {seed}");
+                    assert!(summary.all_hold(), "seed {seed}: {summary}");
+                }
                 Err(counterexample) => panic!("fixed, seed {seed}:\n{counterexample}"),
             }
         }
@@ -417,6 +421,7 @@ fn naive_lookup_after_stop_names_a_dead_bucket() {
         case: by_hand,
         found: failure,
         cases_to_failure: 0,
+        before: Default::default(),
         trace: String::new(),
     };
     assert_one_minimal(&factory(Stage::Naive), &search.check(), &by_hand);

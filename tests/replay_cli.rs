@@ -2,7 +2,8 @@
 //! the stage it breaks and on `fixed`, the stage taken from the flag, the
 //! case file or the default, every kind of bad case file, bad flags, trace
 //! output and the step limit, each with its exit code (0 every property
-//! holds, 1 one breaks, 2 bad input, 3 a limit). Case files are written by
+//! holds, 1 one breaks, 2 bad input, 3 a limit cut the run, 4 property 4
+//! undecided). Case files are written by
 //! hand to a fresh directory under the system temp dir.
 
 mod common;
@@ -295,7 +296,8 @@ fn help_documents_the_exit_codes() {
         "  0  the script ran (run); every property held (replay, run --check)",
         "  1  a property broke (replay, run --check)",
         "  2  bad input: an unreadable or bad script or case file, a bad flag",
-        "  3  a limit was hit (LIMIT <name> <value> is printed)",
+        "  3  a limit was hit (LIMIT <name> <value> is printed); the run was cut, so",
+        "  4  no property broke, but property 4 (linearizable) was undecided: its",
     ] {
         assert!(help.contains(line), "{line:?} in:\n{help}");
     }
@@ -346,7 +348,10 @@ fn a_step_limit_is_reported_with_exit_3() {
         let run = replay(&case, &["--registry", stage, "--max-steps", "2"]);
         assert_eq!(run.code, Some(3), "{stage}: {run:?}");
         assert_eq!(
-            run.stdout, "CREATE a\nOK\n\nLIMIT max-steps 2\nfault 0 never fired\n",
+            run.stdout,
+            format!(
+                "CREATE a\nOK\n\nLIMIT max-steps 2\nrun cut at event 2 on registry {stage}: properties were checked only up to the cut\nfault 0 never fired\n"
+            ),
             "{stage}: the run stopped before the kill could fire"
         );
         assert_eq!(run.stderr, "");

@@ -4,7 +4,9 @@
 //! model events.
 
 use crate::check::case::Case;
-use crate::check::linearizability::{KvOp, KvResult, LinearizabilityModel, Operation};
+use crate::check::linearizability::{
+    KvOp, KvResult, LinearizabilityModel, Operation, UndecidedPartition,
+};
 use crate::check::property::{
     CustomProperty, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD,
     P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
@@ -30,6 +32,10 @@ pub struct CheckConfig {
     /// The sequential model property 4 checks histories against (the
     /// chapter's `KvModel` by default).
     pub model: LinearizabilityModel,
+    /// Property 4's bound: distinct (linearized set, model state)
+    /// configurations its search may explore per object before it answers
+    /// "undecided" ([`CaseRun::undecided`]) instead of pass or fail.
+    pub linearizability_states_max: usize,
     pub limits: Limits,
     pub tracing: bool,
     /// Keep checking after a property breaks, to the end of the run, so
@@ -39,11 +45,19 @@ pub struct CheckConfig {
     pub run_to_end: bool,
 }
 
+impl CheckConfig {
+    /// The default of [`CheckConfig::linearizability_states_max`]: far
+    /// more than any generated case's history needs, small enough that an
+    /// undecidable one costs a fraction of a second.
+    pub const LINEARIZABILITY_STATES_MAX: usize = 200_000;
+}
+
 impl Default for CheckConfig {
     fn default() -> CheckConfig {
         CheckConfig {
             properties: PropertySet::default(),
             model: LinearizabilityModel::default(),
+            linearizability_states_max: CheckConfig::LINEARIZABILITY_STATES_MAX,
             limits: Limits {
                 steps_max: 10_000,
                 ..Limits::default()
@@ -73,6 +87,44 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Property 4 could not decide: its search of one object's history reached
+/// the bound ([`CheckConfig::linearizability_states_max`]) with neither a
+/// linearization nor a refutation. Not a pass: a case with an undecided
+/// history is never reported as holding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Undecided {
+    /// The event after which the undecided check ran (the history up to
+    /// it; the run's last check of property 4).
+    pub step: u64,
+    /// Which object, how many operations, and the bound that was hit.
+    pub search: UndecidedPartition,
+}
+
+impl fmt::Display for Undecided {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{P4_LINEARIZABLE} undecided at event {}: {}",
+            self.step, self.search
+        )
+    }
+}
+
+/// What a checked run comes to, worst first: a property broke; the run was
+/// cut by a limit (properties were checked only up to the cut); property 4
+/// could not decide; every property held.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Broken(Failure),
+    /// The run hit a limit (`LIMIT <limit> <value>`) before quiescence.
+    Cut {
+        limit: &'static str,
+        value: u64,
+    },
+    Undecided(Undecided),
+    Holds,
+}
+
 /// What checking one case found.
 #[derive(Clone, Debug)]
 pub struct CaseRun {
@@ -86,6 +138,12 @@ pub struct CaseRun {
     /// logical name (`bucket:a#1`), in name order; `None` when the registry
     /// is dead.
     pub final_names: Option<Vec<(String, String)>>,
+    /// Property 4's last check of the run could not decide within the
+    /// bound (`None` when it decided, or never ran). An undecided check is
+    /// cleared by a later one that decides the longer history
+    /// linearizable: a linearization of a history restricted to an
+    /// earlier step linearizes the earlier history too.
+    pub undecided: Option<Undecided>,
     pub outcome: Outcome,
     pub steps: u64,
     /// The dialogue, as `kvsim run` prints it (a header per client when
@@ -123,10 +181,25 @@ impl CaseRun {
         out
     }
 
-    /// Whether `property` held (as far as the run went: unless
-    /// `run_to_end`, it stops at its first failure).
+    /// Whether `property` did not break (as far as the run went: unless
+    /// `run_to_end`, it stops at its first failure). Says nothing of an
+    /// undecided or cut run: see [`CaseRun::verdict`].
     pub fn holds(&self, property: Property) -> bool {
         self.failures.iter().all(|f| f.property != property)
+    }
+
+    /// The run's verdict, worst first: broken, cut, undecided, holds.
+    pub fn verdict(&self) -> Verdict {
+        if let Some(failure) = &self.failure {
+            return Verdict::Broken(failure.clone());
+        }
+        if let Outcome::Limit { name, value } = self.outcome {
+            return Verdict::Cut { limit: name, value };
+        }
+        match &self.undecided {
+            Some(undecided) => Verdict::Undecided(undecided.clone()),
+            None => Verdict::Holds,
+        }
     }
 }
 
@@ -261,6 +334,8 @@ pub fn run_case_with(
         stale_window: false,
         run_to_end: config.run_to_end,
         failures: Vec::new(),
+        undecided: None,
+        states_max: config.linearizability_states_max,
         names: BTreeMap::new(),
     };
     let _ = system.sim.drain_tapped().count();
@@ -295,6 +370,7 @@ pub fn run_case_with(
         failure: checker.failures.first().cloned(),
         failures: checker.failures,
         final_names,
+        undecided: checker.undecided,
         outcome: system.sim.outcome(),
         steps: system.sim.steps(),
         dialogue,
@@ -353,6 +429,9 @@ struct Checker<'a> {
     run_to_end: bool,
     /// The first failure of each broken property, in order.
     failures: Vec<Failure>,
+    /// Property 4's last check, when it could not decide.
+    undecided: Option<Undecided>,
+    states_max: usize,
     /// Logical names of every process spawned, dead or alive, so that
     /// reports name processes the same way with tracing on or off.
     names: BTreeMap<Pid, String>,
@@ -617,8 +696,10 @@ impl Checker<'_> {
         // The model splits the history into independent objects (for
         // `KvModel`, bucket names): the search is exponential in concurrent
         // operations, and splitting keeps it small.
-        if let Err(violation) = self.model.check(&history, 200_000) {
-            self.fail(P4_LINEARIZABLE, step, violation.explain());
+        match self.model.check(&history, self.states_max) {
+            Ok(None) => self.undecided = None,
+            Ok(Some(search)) => self.undecided = Some(Undecided { step, search }),
+            Err(violation) => self.fail(P4_LINEARIZABLE, step, violation.explain()),
         }
     }
 

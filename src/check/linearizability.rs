@@ -473,15 +473,50 @@ impl PartitionViolation {
     }
 }
 
+/// An object whose subhistory the search could not decide within its
+/// bound: neither a linearization nor a refutation was found after
+/// `states_explored` distinct configurations (the bound is `states_max`).
+/// Never a pass and never a failure: an unknown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UndecidedPartition {
+    /// The object, as [`SequentialModel::partition`] names it; `None` when
+    /// the history had only operations that concern every object.
+    pub partition: Option<String>,
+    /// Operations in that object's subhistory (model events included).
+    pub operations: usize,
+    pub states_explored: usize,
+    /// The bound that was reached: distinct (linearized set, state)
+    /// configurations per object.
+    pub states_max: usize,
+}
+
+impl fmt::Display for UndecidedPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let object = match &self.partition {
+            Some(object) => format!("object {object:?}"),
+            None => "the history".to_string(),
+        };
+        write!(
+            f,
+            "the search of {object} ({} operations) reached its bound of {} configurations",
+            self.operations, self.states_max
+        )
+    }
+}
+
 /// Checks each object's subhistory on its own (linearizability is local),
-/// objects in order of their partition keys: the first one that is not
-/// linearizable, if any. A subhistory whose search reaches `states_max`
-/// is skipped (its answer is unknown, never a guess).
+/// objects in order of their partition keys. `Err` with the first object
+/// that is not linearizable, if any; otherwise `Ok(None)` when every
+/// object is linearizable, and `Ok(Some(_))` naming the first object whose
+/// search reached `states_max` without deciding (an unknown, never a
+/// guess: the history is neither passed nor failed). A refutation of any
+/// object wins over an unknown of another, since one refuted object makes
+/// the whole history non-linearizable.
 pub fn check_partitioned<M: SequentialModel>(
     initial: &M,
     history: &[Operation],
     states_max: usize,
-) -> Result<(), PartitionViolation> {
+) -> Result<Option<UndecidedPartition>, PartitionViolation> {
     let mut by_object: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
     let mut everywhere = Vec::new();
     for operation in history {
@@ -500,18 +535,28 @@ pub fn check_partitioned<M: SequentialModel>(
     if objects.is_empty() && !everywhere.is_empty() {
         objects.push((None, everywhere));
     }
+    let mut undecided = None;
     for (partition, operations) in objects {
-        if let Linearizability::NotLinearizable(violation) =
-            check_bounded_from(initial.clone(), &operations, states_max)
-        {
-            return Err(PartitionViolation {
-                partition,
-                history: operations,
-                violation,
-            });
+        match check_bounded_from(initial.clone(), &operations, states_max) {
+            Linearizability::Linearizable => {}
+            Linearizability::NotLinearizable(violation) => {
+                return Err(PartitionViolation {
+                    partition,
+                    history: operations,
+                    violation,
+                });
+            }
+            Linearizability::Unknown { states_explored } => {
+                undecided.get_or_insert(UndecidedPartition {
+                    partition,
+                    operations: operations.len(),
+                    states_explored,
+                    states_max,
+                });
+            }
         }
     }
-    Ok(())
+    Ok(undecided)
 }
 
 /// The sequential model property 4 checks against, type-erased so that a
@@ -536,7 +581,7 @@ impl LinearizabilityModel {
         &self,
         history: &[Operation],
         states_max: usize,
-    ) -> Result<(), PartitionViolation> {
+    ) -> Result<Option<UndecidedPartition>, PartitionViolation> {
         self.model.check(history, states_max)
     }
 }
@@ -558,12 +603,20 @@ impl fmt::Debug for LinearizabilityModel {
 
 /// The object-safe face of a [`SequentialModel`]'s initial state.
 trait ErasedModel: Send + Sync {
-    fn check(&self, history: &[Operation], states_max: usize) -> Result<(), PartitionViolation>;
+    fn check(
+        &self,
+        history: &[Operation],
+        states_max: usize,
+    ) -> Result<Option<UndecidedPartition>, PartitionViolation>;
     fn describe(&self) -> String;
 }
 
 impl<M: SequentialModel + fmt::Debug> ErasedModel for M {
-    fn check(&self, history: &[Operation], states_max: usize) -> Result<(), PartitionViolation> {
+    fn check(
+        &self,
+        history: &[Operation],
+        states_max: usize,
+    ) -> Result<Option<UndecidedPartition>, PartitionViolation> {
         check_partitioned(self, history, states_max)
     }
 

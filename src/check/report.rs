@@ -1,8 +1,10 @@
-//! Failure reports people can act on (issue 5, item 6): which property
-//! broke, at which event, the shrunk case file, its trace, and, on the last
-//! line, the one command that replays it (`kvsim replay FILE --registry
-//! STAGE`), as shuttle's failure output ends with the string to pass to
-//! `shuttle::replay`. Owns writing case files: deterministic names, opened
+//! Failure reports people can act on: which property broke, at which
+//! event (and, when the shrunk case breaks another property than the case
+//! first found, both), the shrunk case file, its trace, and, on the last
+//! line, the one line that replays it, as shuttle's failure output ends
+//! with the string to pass to `shuttle::replay`: `kvsim replay FILE
+//! --registry STAGE` for a built-in stage, the Rust call
+//! `kvsim::check::replay(&my_registry, "FILE")` for your own registry. Owns writing case files: deterministic names, opened
 //! `create_new` so parallel runs never clobber each other. Finding and
 //! shrinking the case is the search's business ([`crate::check::Counterexample`]).
 
@@ -10,6 +12,7 @@ use crate::check::case::{Case, CaseMeta};
 use crate::check::checker::Failure;
 use crate::check::property::Property;
 use crate::check::search::Counterexample;
+use crate::kv::Stage;
 use crate::sim::Trace;
 use std::fmt;
 use std::fs::OpenOptions;
@@ -28,8 +31,17 @@ pub struct FailureReport {
     /// The event at which it broke (the counterexample's length in events).
     pub step: u64,
     pub detail: String,
-    /// The registry stage's name, as `--registry` takes it.
+    /// The registry's name: a built-in stage's, as `--registry` takes it,
+    /// or any name you give your own registry.
     pub stage: String,
+    /// How the search first found the case, when it broke another
+    /// property than the shrunk case does (the search was asked to shrink
+    /// to any property): the report says both.
+    pub found: Option<Failure>,
+    /// For a registry that is not a built-in stage: the Rust expression
+    /// of its factory in the replay line (`my_registry` unless set with
+    /// [`FailureReport::with_factory`]).
+    pub factory: String,
     /// The case file's text (what [`save_case`] writes).
     pub case_json: String,
     /// Where the case file is.
@@ -49,11 +61,14 @@ impl FailureReport {
         case_path: PathBuf,
     ) -> FailureReport {
         let failure = &counterexample.failure;
+        let found = &counterexample.found;
         FailureReport {
             property: failure.property,
             step: failure.step,
             detail: failure.detail.clone(),
             stage: stage.to_string(),
+            found: (found.property != failure.property).then(|| found.clone()),
+            factory: FACTORY_DEFAULT.to_string(),
             case_json: counterexample.case.to_json(&case_meta(stage, failure)),
             case_path,
             trace: counterexample.trace.clone(),
@@ -75,6 +90,8 @@ impl FailureReport {
             step: failure.step,
             detail: failure.detail.clone(),
             stage: stage.to_string(),
+            found: None,
+            factory: FACTORY_DEFAULT.to_string(),
             case_json: case.to_json(&case_meta(stage, failure)),
             case_path,
             trace: trace.map(Trace::to_text).unwrap_or_default(),
@@ -104,10 +121,32 @@ impl FailureReport {
         self
     }
 
-    /// The one command that replays the case: `kvsim replay <path>
-    /// --registry <stage>`, the path quoted for a POSIX shell when it needs
-    /// it. Only built-in stages can be named by `--registry`.
+    /// Names the factory of your own registry in the replay line, as a
+    /// Rust expression (`"&|| Box::new(MyRegistry::default())"` or a
+    /// variable's name).
+    pub fn with_factory(mut self, factory: &str) -> FailureReport {
+        self.factory = factory.to_string();
+        self
+    }
+
+    /// Whether the registry is a built-in stage, which `kvsim replay
+    /// --registry` can build.
+    pub fn is_builtin_stage(&self) -> bool {
+        self.stage.parse::<Stage>().is_ok()
+    }
+
+    /// The one line that replays the case. For a built-in stage, the
+    /// command `kvsim replay <path> --registry <stage>`, the path quoted
+    /// for a POSIX shell when it needs it; for your own registry, which the
+    /// command line cannot build, the Rust call
+    /// `kvsim::check::replay(&<factory>, "<path>")` (see
+    /// [`crate::check::replay`]).
     pub fn replay_command(&self) -> String {
+        if !self.is_builtin_stage() {
+            let path = self.case_path.to_string_lossy();
+            let factory = self.factory.trim_start_matches('&');
+            return format!("kvsim::check::replay(&{factory}, {path:?})");
+        }
         format!(
             "kvsim replay {} --registry {}",
             shell_quote(&self.case_path.to_string_lossy()),
@@ -115,6 +154,9 @@ impl FailureReport {
         )
     }
 }
+
+/// The factory a user registry's replay line names unless told otherwise.
+const FACTORY_DEFAULT: &str = "my_registry";
 
 /// The case file's metadata for a failure on `stage`.
 fn case_meta(stage: &str, failure: &Failure) -> CaseMeta {
@@ -129,6 +171,7 @@ impl fmt::Display for FailureReport {
     /// ```text
     /// property P1 lookup-is-alive broke at event 5 on registry unlinked
     ///   the registry's lookup reply names bucket:a#0, dead at this step
+    /// (first found as P3 registry-dies-only-when-told at event 14, before shrinking: ...)
     /// case file: /tmp/cases/lookup-is-alive-1c3f59a2.case.json
     /// --- case
     /// {…}
@@ -145,6 +188,13 @@ impl fmt::Display for FailureReport {
         )?;
         if !self.detail.is_empty() {
             writeln!(f, "  {}", self.detail)?;
+        }
+        if let Some(found) = &self.found {
+            writeln!(
+                f,
+                "(first found as {} at event {}, before shrinking: {})",
+                found.property, found.step, found.detail
+            )?;
         }
         writeln!(f, "case file: {}", self.case_path.display())?;
         writeln!(f, "--- case")?;
@@ -525,6 +575,7 @@ mod tests {
             case: stale_lookup(),
             found: p1_failure(),
             cases_to_failure: 1,
+            before: Default::default(),
             trace: "#1 t=0 [fault0] kill bucket:a\n".into(),
         };
         let report = FailureReport::save(&counterexample, "unlinked", &dir.0).expect("saves");

@@ -1,7 +1,10 @@
 //! Testing a registry end to end: generate cases with proptest, check each
 //! one online, and when a property breaks, let proptest shrink the case and
-//! then [`shrink_case`] take it to a 1-minimal, normalised one. This is the
-//! entry point for checking a registry of your own.
+//! then [`shrink_case`] take it to a 1-minimal, normalised one that breaks
+//! the same property. This is the entry point for checking a registry of
+//! your own. A search that finds nothing says how many of its cases were
+//! undecided (property 4's bound) or cut by a limit ([`SearchSummary`]):
+//! those are never counted as holding.
 //!
 //! Case `i` of a search is a pure function of `(seed, i)`: its generator is
 //! seeded with [`case_seed`]`(seed, i)` and its schedule strategy is the
@@ -9,7 +12,9 @@
 //! later, on any thread) and the portfolio's kinds get equal shares.
 
 use crate::check::case::Case;
-use crate::check::checker::{CheckConfig, Failure, RegistryFactory, explicit, run_case};
+use crate::check::checker::{
+    CheckConfig, Failure, RegistryFactory, Undecided, Verdict, explicit, run_case,
+};
 use crate::check::generate::{GenConfig, cases};
 use crate::check::schedule::case_seed;
 use crate::check::shrink::shrink_case;
@@ -26,6 +31,23 @@ pub struct SearchConfig {
     pub seed: u64,
     pub generator: GenConfig,
     pub check: CheckConfig,
+    /// Which property the shrinker keeps: the one first found (default),
+    /// or any property a smaller case breaks.
+    pub shrink_to: ShrinkTarget,
+}
+
+/// Which failures count as "still failing" while a counterexample shrinks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShrinkTarget {
+    /// Only the property the search first found broken: the shrunk case
+    /// breaks it first, as the found case did. A smaller case that breaks
+    /// another property first is a different bug and is not taken.
+    #[default]
+    FirstFound,
+    /// Any property: the shrinker follows whichever property a smaller
+    /// case breaks, which may give a smaller case for another bug. The
+    /// counterexample then says both ([`Counterexample::found`]).
+    AnyProperty,
 }
 
 impl SearchConfig {
@@ -52,7 +74,85 @@ impl Default for SearchConfig {
             seed: 0,
             generator: GenConfig::default(),
             check: CheckConfig::default(),
+            shrink_to: ShrinkTarget::default(),
         }
+    }
+}
+
+/// What a search that found no broken property ran: never "all properties
+/// hold" unless every case was decided to the end. `undecided` cases had a
+/// history property 4 could not decide within its bound
+/// ([`CheckConfig::linearizability_states_max`]); `cut` cases hit a limit
+/// ([`Limits`](crate::sim::Limits)) before quiescence, so their properties
+/// were checked only up to the cut.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use = "a search that passes may still have undecided or cut cases: see all_hold"]
+pub struct SearchSummary {
+    /// Cases generated and checked.
+    pub cases: u32,
+    /// Cases whose property 4 check was undecided.
+    pub undecided: u32,
+    /// Cases cut by a limit.
+    pub cut: u32,
+    /// The first undecided case: its index in the search (from 0) and why.
+    pub first_undecided: Option<(u32, Undecided)>,
+    /// The first cut case: its index and the limit, as `LIMIT` prints it
+    /// (`max-steps 10000`).
+    pub first_cut: Option<(u32, String)>,
+}
+
+impl SearchSummary {
+    /// Every case was decided to the end and every property held.
+    pub fn all_hold(&self) -> bool {
+        self.undecided == 0 && self.cut == 0
+    }
+
+    /// Counts one case's verdict (a broken one is not counted here).
+    fn count(&mut self, index: u32, verdict: Verdict) {
+        self.cases += 1;
+        match verdict {
+            Verdict::Undecided(undecided) => {
+                self.undecided += 1;
+                self.first_undecided.get_or_insert((index, undecided));
+            }
+            Verdict::Cut { limit, value } => {
+                self.cut += 1;
+                self.first_cut
+                    .get_or_insert((index, format!("{limit} {value}")));
+            }
+            Verdict::Broken(_) | Verdict::Holds => {}
+        }
+    }
+}
+
+impl fmt::Display for SearchSummary {
+    /// `all properties hold in 10000 cases`, or, when some case was not
+    /// decided to the end, `no property broke in 10000 cases, but not all
+    /// are known to hold: ...` with the counts and the first of each.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.all_hold() {
+            return write!(f, "all properties hold in {} cases", self.cases);
+        }
+        write!(
+            f,
+            "no property broke in {} cases, but not all are known to hold:",
+            self.cases
+        )?;
+        if let Some((index, undecided)) = &self.first_undecided {
+            write!(
+                f,
+                "\n  {} undecided (first: case {index}, {undecided})",
+                self.undecided
+            )?;
+        }
+        if let Some((index, limit)) = &self.first_cut {
+            write!(
+                f,
+                "\n  {} cut by a limit (first: case {index}, LIMIT {limit})",
+                self.cut
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -63,10 +163,15 @@ pub struct Counterexample {
     pub failure: Failure,
     /// The shrunk case.
     pub case: Case,
-    /// How the case first found failed, before any shrinking.
+    /// How the case first found failed, before any shrinking. Its
+    /// property is `failure`'s unless the search was asked to shrink to
+    /// any property ([`ShrinkTarget::AnyProperty`]).
     pub found: Failure,
     /// Generated cases run up to and including the first failing one.
     pub cases_to_failure: u32,
+    /// The cases before the failing one that were undecided or cut (see
+    /// [`SearchSummary`]; its `cases` is `cases_to_failure - 1`).
+    pub before: SearchSummary,
     /// The shrunk case's trace, as text.
     pub trace: String,
 }
@@ -79,6 +184,13 @@ impl fmt::Display for Counterexample {
             "(found after {} cases as: {})",
             self.cases_to_failure, self.found
         )?;
+        if !self.before.all_hold() {
+            writeln!(
+                f,
+                "({} earlier cases undecided, {} cut by a limit)",
+                self.before.undecided, self.before.cut
+            )?;
+        }
         write!(f, "{}", self.case.to_json(&Default::default()))
     }
 }
@@ -91,44 +203,65 @@ impl fmt::Display for Counterexample {
 pub const PROPTEST_SHRINK_STEPS_MAX: u32 = 64;
 
 /// Generates up to `config.cases` cases (the same cases, seed for seed, as
-/// [`find_failure`]) and checks `registry` on each. `Ok(cases run)` when
-/// every property held; otherwise the counterexample, shrunk first by
-/// proptest's value tree, then by [`shrink_case`].
+/// [`find_failure`]) and checks `registry` on each.
+///
+/// `Err` with the counterexample when a property broke: shrunk first by
+/// proptest's value tree, then by [`shrink_case`], both keeping the
+/// property first found (unless `config.shrink_to` says otherwise).
+/// `Ok` with a [`SearchSummary`] when none broke: `Ok` is not "every
+/// property holds" unless [`SearchSummary::all_hold`] says so, since a case
+/// property 4 could not decide, or a case cut by a limit, is counted
+/// there, never as holding. A test that must hold writes
+/// `assert!(summary.all_hold(), "{summary}")`.
 pub fn check_registry(
     registry: &RegistryFactory<'_>,
     config: &SearchConfig,
-) -> Result<u32, Box<Counterexample>> {
+) -> Result<SearchSummary, Box<Counterexample>> {
     let quiet = CheckConfig {
         tracing: false,
         ..config.check.clone()
     };
     let fails = |case: &Case| run_case(case, registry, &quiet).failure;
+    let mut summary = SearchSummary::default();
     for index in 1..=config.cases {
         let Some(mut tree) = case_tree(config, index - 1) else {
-            return Ok(index - 1);
+            return Ok(summary);
         };
-        let Some(found) = fails(&tree.current()) else {
-            continue;
+        let found = match run_case(&tree.current(), registry, &quiet).verdict() {
+            Verdict::Broken(found) => found,
+            verdict => {
+                summary.count(index - 1, verdict);
+                continue;
+            }
         };
         // Proptest's own shrinking, as its runner does it (without the
         // runner, which prints to stderr when it stops early): simplify
-        // while the case still fails, complicate when it passes.
+        // while the case still fails, complicate when it passes. "Fails"
+        // means fails as found, unless asked to follow any property.
+        let still_fails = |candidate: &Case| match fails(candidate) {
+            Some(failure) => {
+                config.shrink_to == ShrinkTarget::AnyProperty || failure.property == found.property
+            }
+            None => false,
+        };
         let mut smallest = tree.current();
         let mut steps = 0;
         let mut more = tree.simplify();
         while more && steps < PROPTEST_SHRINK_STEPS_MAX {
             steps += 1;
             let candidate = tree.current();
-            if fails(&candidate).is_some() {
+            if still_fails(&candidate) {
                 smallest = candidate;
                 more = tree.simplify();
             } else {
                 more = tree.complicate();
             }
         }
-        return Err(Box::new(finish(&smallest, registry, config, found, index)));
+        let mut counterexample = finish(&smallest, registry, config, found, index);
+        counterexample.before = summary;
+        return Err(Box::new(counterexample));
     }
-    Ok(config.cases)
+    Ok(summary)
 }
 
 /// Generates cases one by one, without any shrinking, until one fails:
@@ -178,7 +311,10 @@ pub fn nth_case(config: &SearchConfig, index: u32) -> Option<Case> {
 
 /// Shrinks a failing case with [`shrink_case`] and traces the result. A
 /// case with a strategy is first made explicit: the override list its run
-/// took replaces the strategy, so the shrinker edits plain overrides.
+/// took replaces the strategy, so the shrinker edits plain overrides. The
+/// shrinker keeps `found`'s property, unless `config.shrink_to` is
+/// [`ShrinkTarget::AnyProperty`]: then it keeps whichever property `case`
+/// breaks (proptest's shrinking may have moved it to another).
 pub fn finish(
     case: &Case,
     registry: &RegistryFactory<'_>,
@@ -187,10 +323,10 @@ pub fn finish(
     cases_to_failure: u32,
 ) -> Counterexample {
     let first = run_case(case, registry, &config.check);
-    let property = first
-        .failure
-        .as_ref()
-        .map_or(found.property, |failure| failure.property);
+    let property = match (config.shrink_to, &first.failure) {
+        (ShrinkTarget::AnyProperty, Some(failure)) => failure.property,
+        _ => found.property,
+    };
     let case = explicit(case, &first);
     let (shrunk, _) = shrink_case(&case, registry, &config.check, property);
     let traced = CheckConfig {
@@ -203,6 +339,10 @@ pub fn finish(
         case: shrunk,
         found,
         cases_to_failure,
+        before: SearchSummary {
+            cases: cases_to_failure.saturating_sub(1),
+            ..SearchSummary::default()
+        },
         trace: run.trace.map(|t| t.to_text()).unwrap_or_default(),
     }
 }
