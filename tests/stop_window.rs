@@ -10,9 +10,9 @@ use common::{Log, log};
 use kvsim::otp::{self, CallResult, Envelope, Flow, From, GenServer, GenServerProcess};
 use kvsim::sim::choice::{Fifo, Overrides, Pos, RandomWalk};
 use kvsim::sim::{
-    Candidate, CandidateKind, Choice, ChoiceSource, ClientState, Control, Ctx, EventKey, Fault,
-    FaultAction, Incoming, KeyArena, Limits, Naming, Outcome, Pid, Process, Reason, Sim, SpawnOpts,
-    TraceEntry,
+    Candidate, CandidateKind, Choice, ChoiceSource, ClientState, Control, Ctx, DropCause, EventKey,
+    Fault, FaultAction, Incoming, KeyArena, Limits, Naming, Outcome, Pid, Process, Reason, Sim,
+    SpawnOpts, TraceEntry,
 };
 use std::any::Any;
 use std::cell::RefCell;
@@ -323,7 +323,7 @@ fn the_caller_acts_between_the_reply_and_the_exit() {
     assert!(
         trace.entries.iter().any(|entry| matches!(
             entry,
-            TraceEntry::Drop { from, to, signal }
+            TraceEntry::Drop { from, to, signal, why: DropCause::Dead }
                 if from == "client0" && to == "srv" && signal.contains("late")
         )),
         "{}",
