@@ -1,8 +1,8 @@
 //! The exhaustive oracle (`kvsim::check::oracle`) on its scenarios
 //! (`examples/oracle/`), and every strategy measured against it: random
-//! walk and POS reach every outcome within 10,000 runs, PCT reaches every
-//! outcome of its depth, and nothing any of them produces is outside the
-//! oracle's set.
+//! walk and POS reach every outcome within 10,000 runs, generated override
+//! lists within 100,000 cases, PCT reaches every outcome of its depth, and
+//! nothing any of them produces is outside the oracle's set.
 //!
 //! The `2x3` scenario of the peer comparison (c0: CREATE a, LOOKUP a,
 //! CREATE b; c1: CREATE b, LOOKUP b, LOOKUP a; one `kill bucket:a`) has
@@ -14,19 +14,24 @@
 
 use kvsim::check::oracle::{OracleConfig, OracleReport, RunOutcome, enumerate, enumerate_pct};
 use kvsim::check::{
-    Case, CheckConfig, P1_LOOKUP_IS_ALIVE, P4_LINEARIZABLE, RegistryFactory, fifo_length,
-    run_case_with,
+    Case, CheckConfig, P1_LOOKUP_IS_ALIVE, P4_LINEARIZABLE, RegistryFactory, StrategyKind,
+    case_seed, choice_source, fifo_length, run_case_with,
 };
 use kvsim::kv::script;
 use kvsim::kv::{KvMsg, Registry, Stage, spawn_bucket};
 use kvsim::otp::{CallResult, Envelope, Flow, From, GenServer, Info};
 use kvsim::sim::choice::{Pct, Pos, RandomWalk};
-use kvsim::sim::{ChoiceSource, Ctx, Pid, Reason, Ref};
+use kvsim::sim::{ChoiceSource, Ctx, Pid, Prng, Reason, Ref};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Runs a strategy may take to reach every outcome.
 const STRATEGY_RUNS_MAX: u64 = 10_000;
+/// Cases of generated overrides that may be taken to reach every outcome.
+const GENERATED_CASES_MAX: u64 = 100_000;
+/// At most this many overrides per generated list (the generator's
+/// default bound).
+const GENERATED_OVERRIDES_MAX: usize = 6;
 /// Runs every strategy takes at least, so that "nothing outside the set"
 /// is checked on more than the first few.
 const STRATEGY_RUNS_MIN: u64 = 500;
@@ -158,10 +163,21 @@ fn reach(
     what: &str,
     chooser: impl Fn(u64) -> Box<dyn ChoiceSource>,
 ) -> Result<u64, Vec<RunOutcome>> {
+    reach_within(case, registry, all, what, STRATEGY_RUNS_MAX, chooser)
+}
+
+fn reach_within(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    all: &BTreeSet<RunOutcome>,
+    what: &str,
+    runs_max: u64,
+    chooser: impl Fn(u64) -> Box<dyn ChoiceSource>,
+) -> Result<u64, Vec<RunOutcome>> {
     let check = checked();
     let mut missing: BTreeSet<&RunOutcome> = all.iter().collect();
     let mut last_new = 0;
-    for seed in 0..STRATEGY_RUNS_MAX {
+    for seed in 0..runs_max {
         if missing.is_empty() && seed >= STRATEGY_RUNS_MIN {
             return Ok(last_new);
         }
@@ -192,12 +208,39 @@ fn render(outcomes: &[RunOutcome]) -> String {
 
 /// Every check of the module on one scenario and registry; PCT up to
 /// `pct_depth_max`.
+/// Generated overrides as the search generates them (case `seed` of the
+/// portfolio's override kind): picks among the keys a random-walk run of
+/// the case recorded.
+fn generated_overrides(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    seed: u64,
+) -> Box<dyn ChoiceSource> {
+    let mut prng = Prng::new(case_seed(0, seed));
+    let strategy = StrategyKind::Overrides.draw(&mut prng, GENERATED_OVERRIDES_MAX);
+    let with = Case {
+        strategy: Some(strategy),
+        ..case.clone()
+    };
+    choice_source(&with, registry, &checked())
+}
+
+/// Whether to run generated override lists against the oracle.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Generated {
+    /// Up to [`GENERATED_CASES_MAX`] cases must reach every outcome.
+    Check,
+    /// Left to [`generated_overrides_miss_one_outcome_of_2x2_kill`].
+    Skip,
+}
+
 fn measure_strategies(
     name: &str,
     registry_name: &str,
     case: &Case,
     registry: &RegistryFactory<'_>,
     pct_depth_max: usize,
+    generated: Generated,
 ) -> OracleReport {
     let report = oracle(case, registry);
     let all: BTreeSet<RunOutcome> = report.outcomes.keys().cloned().collect();
@@ -217,6 +260,21 @@ fn measure_strategies(
             Ok(runs) => println!("  {what}: every outcome within {runs} runs"),
             Err(missed) => panic!(
                 "{name} on {registry_name}: {what} missed {} of {} outcomes in {STRATEGY_RUNS_MAX} runs:\n{}",
+                missed.len(),
+                all.len(),
+                render(&missed)
+            ),
+        }
+    }
+
+    if generated == Generated::Check {
+        let what = "generated overrides";
+        match reach_within(case, registry, &all, what, GENERATED_CASES_MAX, |seed| {
+            generated_overrides(case, registry, seed)
+        }) {
+            Ok(cases) => println!("  {what}: every outcome within {cases} cases"),
+            Err(missed) => panic!(
+                "{name} on {registry_name}: {what} missed {} of {} outcomes in {GENERATED_CASES_MAX} cases:\n{}",
                 missed.len(),
                 all.len(),
                 render(&missed)
@@ -278,7 +336,7 @@ fn broken(report: &OracleReport) -> BTreeSet<String> {
 fn the_chapters_dialogue_has_one_outcome_on_every_registry() {
     let case = scenario("chapter.kv");
     for (name, registry) in registries() {
-        let report = measure_strategies("chapter", name, &case, &registry, 3);
+        let report = measure_strategies("chapter", name, &case, &registry, 3, Generated::Check);
         assert_eq!(report.outcomes.len(), 1, "{name}: {report}");
         let only = report.outcomes.keys().next().unwrap();
         assert!(only.broken.is_empty(), "{name}: {only}");
@@ -293,7 +351,8 @@ fn the_chapters_dialogue_has_one_outcome_on_every_registry() {
 fn the_lost_restart_is_an_outcome_of_registries_that_trust_their_map_on_create() {
     let case = scenario("lost_restart.kv");
     for (name, registry) in registries() {
-        let report = measure_strategies("lost restart", name, &case, &registry, 3);
+        let report =
+            measure_strategies("lost restart", name, &case, &registry, 3, Generated::Check);
         let lost = report
             .outcomes
             .keys()
@@ -312,7 +371,8 @@ fn the_lost_restart_is_an_outcome_of_registries_that_trust_their_map_on_create()
 fn the_guides_race_is_an_outcome_of_unlinked_only() {
     let case = scenario("guide_race.kv");
     for (name, registry) in registries() {
-        let report = measure_strategies("guide's race", name, &case, &registry, 3);
+        let report =
+            measure_strategies("guide's race", name, &case, &registry, 3, Generated::Check);
         let stale = report
             .outcomes
             .keys()
@@ -327,7 +387,7 @@ fn two_clients_and_a_kill_reduced_from_2x3() {
     // The user's registry runs the three smaller scenarios; here it would
     // only repeat `fixed`'s outcomes at another 25,344 schedules.
     for (name, registry) in registries().into_iter().take(2) {
-        let report = measure_strategies("2x2-kill", name, &case, &registry, 2);
+        let report = measure_strategies("2x2-kill", name, &case, &registry, 2, Generated::Skip);
         let breaks = broken(&report);
         match name {
             "fixed" => assert_eq!(breaks, BTreeSet::new(), "{report}"),
@@ -343,8 +403,53 @@ fn two_clients_and_a_kill_reduced_from_2x3() {
 fn two_clients_by_three_commands_and_a_kill() {
     let case = scenario("2x3-kill.case.json");
     for (name, registry) in registries() {
-        measure_strategies("2x3-kill", name, &case, &registry, 2);
+        measure_strategies("2x3-kill", name, &case, &registry, 2, Generated::Check);
     }
+}
+
+/// Generated override lists against `2x2-kill` on `unlinked`: 100,000
+/// cases reach 9 of its 10 outcomes. The one they miss (client 0's lookup
+/// answered NOT FOUND after client 1's found `a`: client 1's actions, its
+/// create, its lookup, the kill and the `DOWN` must all overtake client
+/// 0's lookup) needs several overrides in causal order, and the generator
+/// draws each override independently from a recorded run, so an override
+/// listed before its event is enabled lets a later one jump first (and
+/// any enabled override preempts the clients' own `fifo` actions). Pinned as a
+/// known gap: this test fails when the generator closes it. 200,000 runs
+/// (each case records a random walk first): for a release build.
+#[test]
+#[ignore = "100,000 generated cases: run with --release -- --ignored"]
+fn generated_overrides_miss_one_outcome_of_2x2_kill() {
+    let case = scenario("2x2-kill.case.json");
+    let registry = || Stage::Unlinked.registry();
+    let report = oracle(&case, &registry);
+    let all: BTreeSet<RunOutcome> = report.outcomes.keys().cloned().collect();
+    let missed = reach_within(
+        &case,
+        &registry,
+        &all,
+        "generated overrides",
+        GENERATED_CASES_MAX,
+        |seed| generated_overrides(&case, &registry, seed),
+    )
+    .expect_err("generated overrides now reach every outcome: the gap is closed, drop this test");
+    assert_eq!(missed.len(), 1, "{}", render(&missed));
+    assert!(
+        missed[0]
+            .dialogue
+            .ends_with("== client1\nCREATE b\nOK\n\nLOOKUP a\nOK\n\n")
+            && missed[0]
+                .dialogue
+                .contains("LOOKUP a\nNOT FOUND\n\n== client1"),
+        "{}",
+        render(&missed)
+    );
+    // A legal outcome: the oracle's witness, an explicit override list,
+    // replays it.
+    let mut explicit = case.clone();
+    explicit.schedule = report.outcomes[&missed[0]].schedule.clone();
+    let run = kvsim::check::run_case(&explicit, &registry, &checked());
+    assert_eq!(RunOutcome::of(&run), missed[0]);
 }
 
 #[test]
