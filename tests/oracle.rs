@@ -397,13 +397,15 @@ fn two_clients_and_a_kill_reduced_from_2x3() {
     }
 }
 
-/// `2x3` itself, for a release build: 1,750,320 schedules per registry.
+/// `2x3` itself, for a release build: 1,750,320 schedules per registry
+/// (generated overrides are left out: they already miss an outcome of the
+/// reduced scenario).
 #[test]
 #[ignore = "1.75 M schedules per registry: run with --release -- --ignored"]
 fn two_clients_by_three_commands_and_a_kill() {
     let case = scenario("2x3-kill.case.json");
     for (name, registry) in registries() {
-        measure_strategies("2x3-kill", name, &case, &registry, 2, Generated::Check);
+        measure_strategies("2x3-kill", name, &case, &registry, 2, Generated::Skip);
     }
 }
 
