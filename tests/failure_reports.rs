@@ -11,7 +11,7 @@ mod common;
 use common::{TempDir, kvsim};
 use kvsim::check::{
     Case, CaseClient, CheckConfig, CustomProperty, FailureReport, P4_LINEARIZABLE, PropertySet,
-    SearchConfig, ShrinkTarget, Verdict, check_registry, run_case,
+    SearchConfig, ShrinkTarget, Verdict, check_registry, nth_case, run_case,
 };
 use kvsim::kv::{Command, KvMsg, KvSystem, Registry, Stage, spawn_bucket};
 use kvsim::otp::{
@@ -465,4 +465,84 @@ fn an_undecided_case_holds_p4_but_is_not_a_pass() {
         matches!(run.verdict(), Verdict::Undecided(_)),
         "... but not a pass"
     );
+}
+
+// ----- STOP registry is generated, rarely, and licensed -----
+
+#[test]
+fn the_generator_stops_the_registry_rarely_and_fixed_holds_when_it_does() {
+    let config = SearchConfig {
+        cases: 2_000,
+        seed: 0,
+        ..SearchConfig::default()
+    };
+    let stop_registry = Command::Stop {
+        target: kvsim::kv::Target::Registry,
+    };
+    let stopping: Vec<Case> = (0..config.cases)
+        .filter_map(|index| nth_case(&config, index))
+        .filter(|case| {
+            case.clients
+                .iter()
+                .any(|client| client.commands.iter().any(|(_, c)| *c == stop_registry))
+        })
+        .collect();
+    // About one case in ten: enough to cover a stopped registry, rare
+    // enough not to cut short the cases that look for races.
+    let share = stopping.len() as f64 / f64::from(config.cases);
+    assert!(
+        (0.02..0.2).contains(&share),
+        "{} of {}",
+        stopping.len(),
+        config.cases
+    );
+    // Property 3's licence: a registry a client stopped may die.
+    for case in &stopping {
+        let run = run_case(case, &|| Stage::Fixed.registry(), &CheckConfig::default());
+        assert_eq!(
+            run.verdict(),
+            Verdict::Holds,
+            "{}",
+            case.to_json(&Default::default())
+        );
+    }
+}
+
+/// The `STOP registry` draw comes after every other draw of a case: with
+/// it disabled, every case is the same but for that one command.
+#[test]
+fn stopping_the_registry_changes_nothing_else_a_case_draws() {
+    let with = SearchConfig {
+        cases: 500,
+        seed: 3,
+        ..SearchConfig::default()
+    };
+    let mut without = with.clone();
+    without
+        .generator
+        .command_kinds
+        .retain(|&kind| kind != kvsim::check::generate::CommandKind::StopRegistry);
+    let stop_registry = Command::Stop {
+        target: kvsim::kv::Target::Registry,
+    };
+    let mut stopped = 0;
+    for index in 0..with.cases {
+        let mut case = nth_case(&with, index).expect("generates");
+        let plain = nth_case(&without, index).expect("generates");
+        for client in &mut case.clients {
+            let before = client.commands.len();
+            client
+                .commands
+                .retain(|(_, command)| *command != stop_registry);
+            if client.commands.len() != before {
+                stopped += 1;
+                // Ids are positions: renumber as the generator would have.
+                for (id, (command_id, _)) in client.commands.iter_mut().enumerate() {
+                    *command_id = id as u32;
+                }
+            }
+        }
+        assert_eq!(case, plain, "case {index}");
+    }
+    assert!(stopped > 0);
 }

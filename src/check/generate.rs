@@ -2,7 +2,12 @@
 //! decoding of fuzzer bytes, both producing the one [`Case`] type. Swarm
 //! testing: each case first draws which command kinds and fault kinds are
 //! enabled at all, so rare combinations get real coverage. Names and keys
-//! come from a small alphabet so that collisions happen.
+//! come from a small alphabet so that collisions happen. `STOP registry`
+//! is rare: about one case in [`STOP_REGISTRY_ONE_IN`] gets one, at a
+//! random point of a random client (everything after it answers `ERROR
+//! noproc`, so a frequent one would waste the cases it ends). It is drawn
+//! after everything else in a case, so enabling it changes no other
+//! generated command, fault or schedule.
 
 use crate::check::case::{Case, CaseClient, CaseFault};
 use crate::check::schedule::{Strategy as ScheduleStrategy, StrategyKind};
@@ -19,19 +24,30 @@ pub enum CommandKind {
     Put,
     Get,
     Delete,
+    /// `STOP <bucket>`.
     Stop,
+    /// `STOP registry`: the chapter's `stop/1`, which licenses the
+    /// registry's death (property 3). Not drawn like the others: at most
+    /// one per case, in about one case in [`STOP_REGISTRY_ONE_IN`], and
+    /// outside swarm testing's choice of kinds.
+    StopRegistry,
 }
 
 impl CommandKind {
-    pub const ALL: [CommandKind; 6] = [
+    pub const ALL: [CommandKind; 7] = [
         CommandKind::Create,
         CommandKind::Lookup,
         CommandKind::Put,
         CommandKind::Get,
         CommandKind::Delete,
         CommandKind::Stop,
+        CommandKind::StopRegistry,
     ];
 }
+
+/// With [`CommandKind::StopRegistry`] enabled, one case in this many gets
+/// a `STOP registry`.
+pub const STOP_REGISTRY_ONE_IN: u32 = 10;
 
 /// The fault kinds a generated plan may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -101,10 +117,21 @@ impl GenConfig {
 
 /// Cases of the given shape.
 pub fn cases(config: GenConfig) -> impl Strategy<Value = Case> {
+    let stops_registry = config.command_kinds.contains(&CommandKind::StopRegistry);
+    let mut ordinary: Vec<CommandKind> = config
+        .command_kinds
+        .iter()
+        .copied()
+        .filter(|&kind| kind != CommandKind::StopRegistry)
+        .collect();
+    if ordinary.is_empty() {
+        // Only `STOP registry` was asked for: then every command is one.
+        ordinary = config.command_kinds.clone();
+    }
     let kinds = if config.swarm {
-        subsets(config.command_kinds.clone(), 1).boxed()
+        subsets(ordinary, 1).boxed()
     } else {
-        Just(config.command_kinds.clone()).boxed()
+        Just(ordinary).boxed()
     };
     let fault_kinds = if config.swarm {
         subsets(config.fault_kinds.clone(), 0).boxed()
@@ -124,7 +151,22 @@ pub fn cases(config: GenConfig) -> impl Strategy<Value = Case> {
             proptest::collection::vec(fault(fault_kinds, &config), config.faults.clone()).boxed()
         };
         let schedule = strategy(&config);
-        (clients, faults, schedule).prop_map(|(clients, faults, strategy)| {
+        // Drawn last, so that the draws before it do not depend on it.
+        let stop = if stops_registry {
+            (
+                0..STOP_REGISTRY_ONE_IN,
+                any::<proptest::sample::Index>(),
+                any::<proptest::sample::Index>(),
+            )
+                .prop_map(|(roll, client, at)| (roll == 0).then_some((client, at)))
+                .boxed()
+        } else {
+            Just(None).boxed()
+        };
+        (clients, faults, schedule, stop).prop_map(|(mut clients, faults, strategy, stop)| {
+            if let Some((client, at)) = stop {
+                insert_stop_registry(&mut clients, client, at);
+            }
             let mut case = assemble(clients, faults, Vec::new());
             case.strategy = Some(strategy);
             case
@@ -154,6 +196,26 @@ pub fn strategy(config: &GenConfig) -> impl Strategy<Value = ScheduleStrategy> +
             .prop_map(move |depth| ScheduleStrategy::Pct { seed, depth })
             .boxed(),
     })
+}
+
+/// Puts a `STOP registry` into the client `client` picks, at the point
+/// `at` picks (before any of its commands, between two, or last).
+fn insert_stop_registry(
+    clients: &mut [Vec<Command>],
+    client: proptest::sample::Index,
+    at: proptest::sample::Index,
+) {
+    if clients.is_empty() {
+        return;
+    }
+    let commands = &mut clients[client.index(clients.len())];
+    let at = at.index(commands.len() + 1);
+    commands.insert(
+        at,
+        Command::Stop {
+            target: Target::Registry,
+        },
+    );
 }
 
 /// Gives the generated elements their stable ids.
@@ -226,6 +288,9 @@ fn make_command(kind: CommandKind, bucket: String, key: String, value: u8) -> Co
         CommandKind::Stop => Command::Stop {
             target: Target::Bucket(bucket),
         },
+        CommandKind::StopRegistry => Command::Stop {
+            target: Target::Registry,
+        },
     }
 }
 
@@ -257,12 +322,19 @@ impl<'a> arbitrary::Arbitrary<'a> for Case {
                 let mask: u8 = u.arbitrary()?;
                 Ok((0..count).filter(|i| mask & (1 << i) != 0).collect())
             };
-        let mut kinds: Vec<CommandKind> = pick_subset(u, config.command_kinds.len())?
+        // `STOP registry` is drawn apart, last, as [`cases`] draws it.
+        let ordinary: Vec<CommandKind> = config
+            .command_kinds
+            .iter()
+            .copied()
+            .filter(|&kind| kind != CommandKind::StopRegistry)
+            .collect();
+        let mut kinds: Vec<CommandKind> = pick_subset(u, ordinary.len())?
             .into_iter()
-            .map(|i| config.command_kinds[i])
+            .map(|i| ordinary[i])
             .collect();
         if kinds.is_empty() {
-            kinds = config.command_kinds.clone();
+            kinds = ordinary.clone();
         }
         let fault_kinds: Vec<FaultKind> = pick_subset(u, config.fault_kinds.len())?
             .into_iter()
@@ -320,6 +392,16 @@ impl<'a> arbitrary::Arbitrary<'a> for Case {
                 depth: u.int_in_range(1..=max_depth.max(1))?,
             },
         };
+        if u.int_in_range(0..=STOP_REGISTRY_ONE_IN - 1)? == 0 {
+            let client = u.choose_index(clients.len())?;
+            let at = u.int_in_range(0..=clients[client].len())?;
+            clients[client].insert(
+                at,
+                Command::Stop {
+                    target: Target::Registry,
+                },
+            );
+        }
         let mut case = assemble(clients, faults, schedule);
         case.strategy = Some(strategy);
         Ok(case)
