@@ -4,23 +4,34 @@
 //! built-in stage ends with the Rust line that replays it. And kvsim keeps
 //! its own: every case in `tests/regressions/` must hold on `fixed` and
 //! must still break, with the same property, the registry its `registry`
-//! field names.
+//! field names: a flawed stage (`naive`), a test mutant of `fixed`
+//! (`mutant:<name>`, tests/support/mutants.rs) or a registry of
+//! tests/deep_races.rs (`user-registry:<flaw>`,
+//! tests/support/user_registry.rs).
 //!
 //! The kept cases were written by `write_the_kept_cases` (ignored: run it
 //! with `--ignored` to write them again, then review and commit the files).
 
 mod common;
+#[path = "support/mutants.rs"]
+mod mutants;
+#[path = "support/user_registry.rs"]
+mod user_registry;
 
 use common::{TempDir, kvsim};
+use kvsim::check::generate::{CommandKind, GenConfig};
 use kvsim::check::{
     Case, CaseFault, CaseMeta, CheckConfig, FailureReport, P1_LOOKUP_IS_ALIVE,
-    P2_NAMES_MATCH_BUCKETS, P4_LINEARIZABLE, Property, RegistryFactory, ReplayError, ReplayOptions,
-    SearchConfig, ShrinkTarget, Strategy, Verdict, check_registry, explicit, read_case,
-    regressions, replay, replay_with, run_case, save_case, shrink_case,
+    P2_NAMES_MATCH_BUCKETS, P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT,
+    Property, PropertySet, RegistryFactory, ReplayError, ReplayOptions, SearchConfig, ShrinkTarget,
+    Strategy, Verdict, check_registry, explicit, read_case, regressions, replay, replay_with,
+    run_case, save_case, shrink_case,
 };
 use kvsim::kv::{KvFault, Registry, Stage, script};
 use kvsim::sim::EventKey;
+use mutants::Mutant;
 use std::path::{Path, PathBuf};
+use user_registry::{Flaw, UserRegistry};
 
 const KEPT: &str = "tests/regressions";
 
@@ -28,8 +39,38 @@ fn kept_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(KEPT)
 }
 
-/// The registry a kept case names: a built-in stage.
+/// The mutants kept, each with the property it breaks.
+const MUTANTS: [(Mutant, Property); 4] = [
+    (Mutant::CreateAlwaysSpawns, P5_ONE_BUCKET_PER_NAME),
+    (Mutant::LookupNeverReplies, P6_NO_CALL_TIMES_OUT),
+    (Mutant::DownKeepsRef, P2_NAMES_MATCH_BUCKETS),
+    (Mutant::PutForgets, P4_LINEARIZABLE),
+];
+
+/// The registries of tests/deep_races.rs kept, with their names.
+const USER_REGISTRIES: [(Flaw, &str); 3] = [
+    (Flaw::CreateTrustsMap, "create-trusts-map"),
+    (Flaw::LookupTrustsMap, "lookup-trusts-map"),
+    (Flaw::DownByName, "down-by-name"),
+];
+
+/// The registry a kept case names: a built-in stage, `mutant:<name>` or
+/// `user-registry:<flaw>`.
 fn registry_named(name: &str) -> Box<dyn Fn() -> Box<dyn Registry> + Send + Sync> {
+    if let Some(mutant) = name.strip_prefix("mutant:") {
+        let (mutant, _) = MUTANTS
+            .into_iter()
+            .find(|(m, _)| m.name() == mutant)
+            .unwrap_or_else(|| panic!("no mutant {mutant:?}"));
+        return Box::new(mutant.factory());
+    }
+    if let Some(flaw) = name.strip_prefix("user-registry:") {
+        let (flaw, _) = USER_REGISTRIES
+            .into_iter()
+            .find(|(_, n)| *n == flaw)
+            .unwrap_or_else(|| panic!("no user registry {flaw:?}"));
+        return Box::new(UserRegistry::factory(flaw));
+    }
     let stage: Stage = name
         .parse()
         .unwrap_or_else(|error| panic!("no registry {name:?}: {error}"));
@@ -329,6 +370,52 @@ fn write_the_kept_cases() {
         P1_LOOKUP_IS_ALIVE,
         found_by,
     );
+    for (mutant, property) in MUTANTS {
+        // As tests/mutants.rs searches: 256 cases, the one property, the
+        // data commands only for the forgetful put.
+        let mut generator = GenConfig::default();
+        if mutant == Mutant::PutForgets {
+            generator.command_kinds = vec![
+                CommandKind::Create,
+                CommandKind::Put,
+                CommandKind::Get,
+                CommandKind::Delete,
+            ];
+        }
+        let config = SearchConfig {
+            cases: 256,
+            seed: 0,
+            generator,
+            check: CheckConfig {
+                properties: PropertySet::only(&[property]),
+                ..CheckConfig::default()
+            },
+            shrink_to: ShrinkTarget::FirstFound,
+        };
+        let counterexample =
+            check_registry(&mutant.factory(), &config).expect_err("a mutant fails");
+        let name = format!("mutant:{}", mutant.name());
+        let found_by = "tests/mutants.rs's search, seed 0, shrunk";
+        keep(&dir, &counterexample.case, &name, property, found_by);
+    }
+    for (flaw, flaw_name) in USER_REGISTRIES {
+        let config = SearchConfig {
+            cases: SearchConfig::DEFAULT_CASES,
+            seed: 0,
+            ..SearchConfig::default()
+        };
+        let counterexample =
+            check_registry(&UserRegistry::factory(flaw), &config).expect_err("a flaw fails");
+        let name = format!("user-registry:{flaw_name}");
+        let found_by = "check_registry(SearchConfig::default(), seed 0), shrunk";
+        keep(
+            &dir,
+            &counterexample.case,
+            &name,
+            counterexample.failure.property,
+            found_by,
+        );
+    }
     let (case, seed) = lost_restart();
     let found_by = format!(
         "kvsim run --check lost-restart.kv --registry unlinked --schedule random --seed {seed}, shrunk"
@@ -366,12 +453,24 @@ fn keep(dir: &Path, case: &Case, registry: &str, property: Property, found_by: &
     let factory: &RegistryFactory<'_> = &*registry_named(registry);
     let run = run_case(case, factory, &CheckConfig::default());
     assert_eq!(run.failure.map(|f| f.property), Some(property));
+    // The same case on the same registry is kept once, by whoever found
+    // it first.
+    let kept = std::fs::read_dir(dir).expect("reads tests/regressions");
+    for entry in kept {
+        let path = entry.expect("an entry").path();
+        if let Ok((other, meta)) = read_case(&path)
+            && other == *case
+            && meta.registry.as_deref() == Some(registry)
+        {
+            return;
+        }
+    }
     let meta = CaseMeta::found(registry, Some(property.to_string()), found_by);
     // Named `<registry>-<property>-<hash>.case.json`, so that a reviewer
     // sees which registry each file breaks.
     let saved = save_case(dir, case, &meta).expect("saves");
     let name = saved.file_name().expect("a file").to_string_lossy();
-    let path = dir.join(format!("{registry}-{name}"));
+    let path = dir.join(format!("{}-{name}", registry.replace(':', "-")));
     std::fs::rename(&saved, &path).expect("renames");
     println!("{}", path.display());
 }
