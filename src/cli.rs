@@ -6,7 +6,8 @@
 //! registry replays through too. Exit codes: [`EXIT_OK`] 0 the script ran /
 //! every property held, [`EXIT_PROPERTY_BROKEN`] 1 a property broke,
 //! [`EXIT_BAD_INPUT`] 2 bad input (script, case file or flag), [`EXIT_LIMIT`]
-//! 3 a limit cut the run, [`EXIT_UNDECIDED`] 4 property 4 could not decide.
+//! 3 a limit cut the run or property 4 could not decide ([`EXIT_UNDECIDED`]
+//! is the same code: both mean "no verdict", never a pass).
 
 pub use crate::check::ReplayError;
 use crate::check::{
@@ -36,8 +37,10 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 /// hold.
 pub const EXIT_LIMIT: u8 = 3;
 /// Exit status: no property broke, but property 4's search reached its
-/// bound (`--linearizability-bound`) without deciding: not a pass.
-pub const EXIT_UNDECIDED: u8 = 4;
+/// bound (`--linearizability-bound`) without deciding: not a pass. The
+/// same code as a cut run, since both mean "no verdict"; 4 is kept for
+/// detected nondeterminism.
+pub const EXIT_UNDECIDED: u8 = 3;
 
 /// The exit codes, as `--help` lists them (kept beside the constants).
 const EXIT_CODES_HELP: &str = "\
@@ -45,10 +48,10 @@ Exit status:
   0  the script ran (run); every property held (replay, run --check)
   1  a property broke (replay, run --check)
   2  bad input: an unreadable or bad script or case file, a bad flag
-  3  a limit was hit (LIMIT <name> <value> is printed); the run was cut, so
-     its properties are not known to hold
-  4  no property broke, but property 4 (linearizable) was undecided: its
-     search reached --linearizability-bound (the bound is printed)";
+  3  no verdict: a limit was hit (LIMIT <name> <value> is printed) and the
+     run was cut, so its properties are not known to hold; or no property
+     broke but property 4 (linearizable) was undecided: its search reached
+     --linearizability-bound (the bound is printed)";
 
 /// The stage a case runs on when neither `--registry` nor the case file
 /// names one.
@@ -109,7 +112,7 @@ struct RunArgs {
     #[arg(long)]
     check: bool,
     /// With `--check`: configurations property 4's search may explore per
-    /// bucket before it answers "undecided" (exit 4).
+    /// bucket before it answers "undecided" (exit 3).
     #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound, requires = "check")]
     linearizability_bound: usize,
     /// Where `--check` saves a failing case.
@@ -140,7 +143,7 @@ struct ReplayArgs {
     #[arg(long, value_name = "N", default_value_t = CheckConfig::default().limits.steps_max, value_parser = clap::value_parser!(u64).range(1..))]
     max_steps: u64,
     /// Configurations property 4's search may explore per bucket before it
-    /// answers "undecided" (exit 4).
+    /// answers "undecided" (exit 3).
     #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound)]
     linearizability_bound: usize,
     /// After the verdict, print `--- trace` and the trace.

@@ -132,12 +132,12 @@ const SHORT_HISTORY: &str = r#"{
 "#;
 
 #[test]
-fn kvsim_replay_says_undecided_with_the_bound_and_exits_4() {
+fn kvsim_replay_says_undecided_with_the_bound_and_exits_3() {
     let dir = TempDir::new("replay-undecided");
     let case = dir.file("short.case.json", SHORT_HISTORY.as_bytes());
     let case = case.to_str().unwrap();
     let run = kvsim(&["replay", case, "--linearizability-bound", "2"]);
-    assert_eq!(run.code, Some(4), "{run:?}");
+    assert_eq!(run.code, Some(3), "{run:?}");
     let last = run.stdout.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("P4 linearizable undecided at event ")
@@ -158,7 +158,7 @@ fn kvsim_replay_says_undecided_with_the_bound_and_exits_4() {
 }
 
 #[test]
-fn kvsim_run_check_says_undecided_and_exits_4() {
+fn kvsim_run_check_says_undecided_and_exits_3() {
     let dir = TempDir::new("run-undecided");
     let script = dir.file("short.kv", b"CREATE a\nPUT a k 1\nGET a k\n");
     let run = kvsim(&[
@@ -170,7 +170,7 @@ fn kvsim_run_check_says_undecided_and_exits_4() {
         "--out",
         dir.path.join("out").to_str().unwrap(),
     ]);
-    assert_eq!(run.code, Some(4), "{run:?}");
+    assert_eq!(run.code, Some(3), "{run:?}");
     assert!(
         run.stdout.contains("P4 linearizable undecided at event ")
             && run.stdout.contains("reached its bound of 2 configurations"),

@@ -296,8 +296,8 @@ fn help_documents_the_exit_codes() {
         "  0  the script ran (run); every property held (replay, run --check)",
         "  1  a property broke (replay, run --check)",
         "  2  bad input: an unreadable or bad script or case file, a bad flag",
-        "  3  a limit was hit (LIMIT <name> <value> is printed); the run was cut, so",
-        "  4  no property broke, but property 4 (linearizable) was undecided: its",
+        "  3  no verdict: a limit was hit (LIMIT <name> <value> is printed) and the",
+        "     broke but property 4 (linearizable) was undecided: its search reached",
     ] {
         assert!(help.contains(line), "{line:?} in:\n{help}");
     }
