@@ -25,6 +25,6 @@ pub use prng::Prng;
 pub use process::{ClientState, Control, Incoming, Process};
 pub use reason::Reason;
 pub use runtime::{
-    Ctx, Fault, FaultAction, Limits, Naming, Outcome, Sim, SpawnOpts, Spawned, Tapped, Taps,
+    Ctx, Fault, FaultAction, Limits, Naming, Outcome, Sim, SpawnOpts, Spawned, Tapped, Taps, Work,
 };
 pub use trace::{DropCause, Trace, TraceEntry};

@@ -7,6 +7,7 @@
 //! an event of its own, during which the process is alive but handles
 //! nothing.
 
+use super::queues::Counted;
 use super::{Signal, Sim, Tapped, render_signal};
 use crate::sim::key::DeathKind;
 use crate::sim::pid::{Pid, Ref};
@@ -109,12 +110,19 @@ impl<M: Debug + 'static> Sim<M> {
         }
         for sender in entry.senders {
             if let Some(queue) = self.queues.remove(&(sender, pid)) {
-                if let Some(head) = queue.front() {
+                self.queued -= queue.signals.len();
+                if let Some(head) = queue.signals.front() {
                     self.heads.remove(&(head.send_no, sender, pid));
                 }
                 // S17: a monitor request that finds the process dead is
                 // answered with `DOWN noproc`.
-                for queued in &queue {
+                let requests = if queue.monitors > 0 {
+                    self.work.queue_scanned += queue.signals.len() as u64;
+                    queue.signals.as_slices()
+                } else {
+                    (&[][..], &[][..])
+                };
+                for queued in requests.0.iter().chain(requests.1) {
                     if let Signal::Monitor { mref } = queued.signal {
                         let down = Signal::Down {
                             mref,
@@ -125,7 +133,7 @@ impl<M: Debug + 'static> Sim<M> {
                 }
                 if self.trace.is_some() {
                     let sender_name = self.name_of(sender);
-                    for queued in &queue {
+                    for queued in &queue.signals {
                         self.trace_push(TraceEntry::Drop {
                             from: sender_name.clone(),
                             to: name.clone(),
@@ -196,11 +204,10 @@ impl<M: Debug + 'static> Sim<M> {
                 mref: mref.0,
             });
         }
-        let behind_exit = self.queues.get(&(watcher, target)).is_some_and(|queue| {
-            queue
-                .iter()
-                .any(|q| matches!(q.signal, Signal::Exit { .. }))
-        });
+        let behind_exit = self
+            .queues
+            .get(&(watcher, target))
+            .is_some_and(|queue| queue.exits > 0);
         match self.procs.get_mut(&target) {
             Some(_) if behind_exit => {
                 let key = match (self.keyed, self.current_key) {
@@ -243,12 +250,14 @@ impl<M: Debug + 'static> Sim<M> {
         let _ = self.remove_queued(
             watcher,
             target,
+            Counted::Monitor,
             |q| matches!(q.signal, Signal::Monitor { mref: m } if m == mref),
         );
         if flush {
             let _ = self.remove_queued(
                 target,
                 watcher,
+                Counted::Down,
                 |q| matches!(q.signal, Signal::Down { mref: m, .. } if m == mref),
             );
         }

@@ -107,6 +107,22 @@ pub enum Tapped {
     },
 }
 
+/// Work a run did that could grow with the size of the system rather than
+/// with its events: the counts tests assert to show that no path of the
+/// core is quadratic (a time would depend on the machine; a count does not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Queued signals looked at by scans: freeing monitor requests (S5),
+    /// finding a flushed `DOWN` (S18), answering monitor requests at a
+    /// death (S17).
+    pub queue_scanned: u64,
+    /// Client states read to find the clients that can act.
+    pub clients_examined: u64,
+    /// Candidates built into a list for a choice source that reads a whole
+    /// list (the built-in sources are kept incrementally and build none).
+    pub candidates_listed: u64,
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -210,6 +226,17 @@ struct Queued<M> {
     signal: Signal<M>,
 }
 
+/// One (sender, receiver) pair's signals, with counts of the kinds that
+/// the monitor rules look for, so that a send or a delivery never scans
+/// the queue: a monitor request waits only behind an exit signal (S5), and
+/// a flushing `demonitor` looks for a `DOWN` (S18).
+struct Queue<M> {
+    signals: VecDeque<Queued<M>>,
+    exits: usize,
+    monitors: usize,
+    downs: usize,
+}
+
 struct Entry<M> {
     name: String,
     /// `None` while one of its handlers runs.
@@ -270,7 +297,9 @@ enum Event {
 /// [`Sim::run`] or [`Sim::step`] it.
 pub struct Sim<M> {
     procs: BTreeMap<Pid, Entry<M>>,
-    queues: BTreeMap<(Pid, Pid), VecDeque<Queued<M>>>,
+    queues: BTreeMap<(Pid, Pid), Queue<M>>,
+    /// Signals queued on all pairs.
+    queued: usize,
     /// The head of every non-empty queue, by global send number.
     heads: BTreeSet<(u64, Pid, Pid)>,
     next_pid: u64,
@@ -313,6 +342,7 @@ pub struct Sim<M> {
     /// event: the flushed signal's key, which names a pending exit that
     /// handler starts (so that two exits started in one event differ).
     flush_cause: Option<KeyId>,
+    work: Work,
 }
 
 impl<M: Debug + 'static> Sim<M> {
@@ -323,6 +353,7 @@ impl<M: Debug + 'static> Sim<M> {
         Sim {
             procs: BTreeMap::new(),
             queues: BTreeMap::new(),
+            queued: 0,
             heads: BTreeSet::new(),
             next_pid: 1,
             next_ref: 1,
@@ -352,6 +383,7 @@ impl<M: Debug + 'static> Sim<M> {
             tapped: Vec::new(),
             exits: Vec::new(),
             flush_cause: None,
+            work: Work::default(),
         }
     }
 
@@ -441,7 +473,12 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// Signals queued on the (from, to) pair.
     pub fn queue_len(&self, from: Pid, to: Pid) -> usize {
-        self.queues.get(&(from, to)).map_or(0, VecDeque::len)
+        self.queues.get(&(from, to)).map_or(0, |q| q.signals.len())
+    }
+
+    /// The work counted so far (see [`Work`]).
+    pub fn work(&self) -> Work {
+        self.work
     }
 
     /// Whether no signal is queued on any pair and no exit is pending.
@@ -456,7 +493,7 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// Signals queued on all pairs.
     pub fn queued_signals(&self) -> usize {
-        self.queues.values().map(VecDeque::len).sum()
+        self.queued
     }
 
     /// Processes alive now.

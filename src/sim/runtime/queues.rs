@@ -4,12 +4,41 @@
 //! queue's head and its dispatch to the receiver's handler (S9–S18), monitor
 //! requests still behind an exit signal (S5), and the `is_alive` flush (S3).
 
-use super::{Queued, Signal, Sim, Tapped, render_signal};
+use super::{Queue, Queued, Signal, Sim, Tapped, render_signal};
 use crate::sim::key::{DeathKind, KeyId};
 use crate::sim::pid::Pid;
 use crate::sim::process::Incoming;
 use crate::sim::trace::{DropCause, TraceEntry};
 use std::collections::VecDeque;
+
+/// The kinds of signal a queue counts, for [`Sim::remove_queued`].
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Counted {
+    Monitor,
+    Down,
+}
+
+impl<M> Queue<M> {
+    fn new() -> Queue<M> {
+        Queue {
+            signals: VecDeque::new(),
+            exits: 0,
+            monitors: 0,
+            downs: 0,
+        }
+    }
+
+    /// Adds `by` (1 or -1) to the count of `signal`'s kind.
+    fn count(&mut self, signal: &Signal<M>, by: isize) {
+        let counter = match signal {
+            Signal::Exit { .. } => &mut self.exits,
+            Signal::Monitor { .. } => &mut self.monitors,
+            Signal::Down { .. } => &mut self.downs,
+            Signal::Message(_) | Signal::AliasMessage { .. } => return,
+        };
+        *counter = counter.wrapping_add_signed(by);
+    }
+}
 use std::fmt::Debug;
 
 impl<M: Debug + 'static> Sim<M> {
@@ -141,25 +170,29 @@ impl<M: Debug + 'static> Sim<M> {
         }
         let send_no = self.next_send_no;
         self.next_send_no += 1;
-        let queue = self.queues.entry((from, to)).or_default();
-        if queue.is_empty() {
+        let queue = self.queues.entry((from, to)).or_insert_with(Queue::new);
+        if queue.signals.is_empty() {
             self.heads.insert((send_no, from, to));
         }
-        queue.push_back(Queued {
+        queue.count(&signal, 1);
+        queue.signals.push_back(Queued {
             send_no,
             key,
             signal,
         });
-        if queue.len() > self.limits.queue_len_max && self.limit_hit.is_none() {
+        self.queued += 1;
+        if queue.signals.len() > self.limits.queue_len_max && self.limit_hit.is_none() {
             self.limit_hit = Some(("queue-len", self.limits.queue_len_max as u64));
         }
     }
 
     pub(super) fn pop_queue(&mut self, from: Pid, to: Pid) -> Option<Queued<M>> {
         let queue = self.queues.get_mut(&(from, to))?;
-        let queued = queue.pop_front()?;
+        let queued = queue.signals.pop_front()?;
+        queue.count(&queued.signal, -1);
+        self.queued -= 1;
         self.heads.remove(&(queued.send_no, from, to));
-        match queue.front() {
+        match queue.signals.front() {
             Some(next) => {
                 self.heads.insert((next.send_no, from, to));
             }
@@ -175,16 +208,31 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// Removes the first queued signal on (from, to) that `matches`, if any
     /// (a flushed `DOWN`, S18, a cancelled or granted monitor request).
+    /// `kind` says which counted kind it is, so that a queue holding none
+    /// is not scanned.
     pub(super) fn remove_queued(
         &mut self,
         from: Pid,
         to: Pid,
+        kind: Counted,
         matches: impl Fn(&Queued<M>) -> bool,
     ) -> Option<Signal<M>> {
         let queue = self.queues.get_mut(&(from, to))?;
-        let position = queue.iter().position(matches)?;
+        let held = match kind {
+            Counted::Monitor => queue.monitors,
+            Counted::Down => queue.downs,
+        };
+        if held == 0 {
+            return None;
+        }
+        let position = queue.signals.iter().position(matches);
+        self.work.queue_scanned += position.map_or(queue.signals.len(), |p| p + 1) as u64;
+        let position = position?;
         if position > 0 {
-            return queue.remove(position).map(|q| q.signal);
+            let removed = queue.signals.remove(position)?;
+            queue.count(&removed.signal, -1);
+            self.queued -= 1;
+            return Some(removed.signal);
         }
         self.pop_queue(from, to).map(|q| q.signal)
     }
@@ -195,18 +243,33 @@ impl<M: Debug + 'static> Sim<M> {
     /// it is handled; only an exit signal sent before the monitor can
     /// decide it (S5): the receiver may die first, and the monitor then
     /// answers `noproc` (S17).
+    ///
+    /// A monitor request is queued only behind an exit signal, and only
+    /// the delivery of an exit signal can free one, so this runs after
+    /// such a delivery and scans only up to the next exit signal: each
+    /// queued signal is scanned at most once.
     pub(super) fn take_monitors(&mut self, watcher: Pid, target: Pid) {
         let Some(queue) = self.queues.get(&(watcher, target)) else {
             return;
         };
+        if queue.monitors == 0 {
+            return;
+        }
+        let mut scanned = 0;
         let free: Vec<u64> = queue
+            .signals
             .iter()
-            .take_while(|q| !matches!(q.signal, Signal::Exit { .. }))
+            .take_while(|q| {
+                scanned += 1;
+                !matches!(q.signal, Signal::Exit { .. })
+            })
             .filter(|q| matches!(q.signal, Signal::Monitor { .. }))
             .map(|q| q.send_no)
             .collect();
+        self.work.queue_scanned += scanned;
         for send_no in free {
-            let taken = self.remove_queued(watcher, target, |q| q.send_no == send_no);
+            let taken =
+                self.remove_queued(watcher, target, Counted::Monitor, |q| q.send_no == send_no);
             if let Some(Signal::Monitor { mref }) = taken
                 && let Some(entry) = self.procs.get_mut(&target)
             {
@@ -281,7 +344,7 @@ impl<M: Debug + 'static> Sim<M> {
             Some(entry) if entry.exiting.is_some() => self
                 .queues
                 .get(&(from, to))
-                .and_then(VecDeque::front)
+                .and_then(|q| q.signals.front())
                 .is_some_and(|q| matches!(q.signal, Signal::Exit { .. })),
             _ => true,
         }
@@ -311,9 +374,12 @@ impl<M: Debug + 'static> Sim<M> {
             }
             let outer = self.flush_cause;
             self.flush_cause = queued.key.or(outer);
+            let exit = matches!(queued.signal, Signal::Exit { .. });
             self.dispatch(caller, target, queued.signal);
             self.flush_cause = outer;
-            self.take_monitors(caller, target);
+            if exit {
+                self.take_monitors(caller, target);
+            }
         }
         self.procs.contains_key(&target)
     }

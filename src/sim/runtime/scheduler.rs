@@ -6,7 +6,7 @@
 //! sent, run before anything else under `fifo`); and the step limit.
 
 use super::{
-    Event, Fault, FaultAction, FaultSlot, Outcome, Sim, Tapped, TimerEntry, render_signal,
+    Event, Fault, FaultAction, FaultSlot, Outcome, Signal, Sim, Tapped, TimerEntry, render_signal,
 };
 use crate::sim::choice::{Candidate, CandidateKind, Choice};
 use crate::sim::key::{KeyId, Root};
@@ -204,7 +204,7 @@ impl<M: Debug + 'static> Sim<M> {
             Event::Deliver { from, to } => self
                 .queues
                 .get(&(from, to))
-                .and_then(|q| q.front())
+                .and_then(|q| q.signals.front())
                 .and_then(|q| q.key)
                 .unwrap_or_else(|| self.keys.root(Root::Setup)),
             Event::Fault(index) => self.keys.root(Root::Fault {
@@ -259,8 +259,11 @@ impl<M: Debug + 'static> Sim<M> {
                         signal,
                     });
                 }
+                let exit = matches!(queued.signal, Signal::Exit { .. });
                 self.dispatch(from, to, queued.signal);
-                self.take_monitors(from, to);
+                if exit {
+                    self.take_monitors(from, to);
+                }
             }
             Event::Fault(index) => {
                 let slot = &mut self.faults[index];
