@@ -17,7 +17,9 @@ mod reason;
 mod runtime;
 pub mod trace;
 
-pub use choice::{Candidate, CandidateKind, Choice, ChoiceSource};
+pub use choice::{
+    Candidate, CandidateKind, Change, Choice, ChoiceSource, Enabled, Incremental, Rank,
+};
 pub use key::{DeathKind, EventKey, KeyArena, KeyError, KeyId, Root, Segment, without_generation};
 pub use panic_hook::install_panic_hook;
 pub use pid::{Pid, Ref, TimerRef};

@@ -92,3 +92,51 @@ fn distinct_creates_scan_no_queue() {
     );
     assert_eq!(system.sim.work().queue_scanned, 0);
 }
+
+/// Many clients, most of them blocked on a call or done at any moment:
+/// a client's state is read only after one of its own handlers ran, never
+/// polled, and no built-in source is shown the whole candidate list, under
+/// every schedule.
+#[test]
+fn idle_and_blocked_clients_cost_nothing_per_step() {
+    const CLIENTS: u32 = 2_000;
+    for schedule in ["fifo", "random", "pct", "pos", "overrides"] {
+        let chooser: Box<dyn kvsim::sim::ChoiceSource> = match schedule {
+            "fifo" => Box::new(Fifo),
+            "random" => Box::new(kvsim::sim::choice::RandomWalk::new(3)),
+            "pct" => Box::new(kvsim::sim::choice::Pct::new(3, 3, 10_000)),
+            "pos" => Box::new(kvsim::sim::choice::Pos::new(3)),
+            _ => Box::new(kvsim::sim::choice::Overrides::then(
+                vec![kvsim::sim::EventKey::client(CLIENTS - 1, 1)],
+                Box::new(kvsim::sim::choice::RandomWalk::new(3)),
+            )),
+        };
+        let mut system = KvSystem::new(Stage::Fixed.registry(), chooser, LIMITS, false);
+        for client in 0..CLIENTS {
+            let name = format!("b{client}");
+            let commands = vec![
+                Command::Create {
+                    bucket: name.clone(),
+                },
+                Command::Settle,
+                Command::Put {
+                    bucket: name,
+                    key: "k".to_string(),
+                    value: "v".to_string(),
+                },
+            ];
+            system.add_client(client, (0u32..).zip(commands), false);
+        }
+        assert_eq!(system.sim.run(), Outcome::Quiescent, "{schedule}");
+        let (work, steps) = (system.sim.work(), system.sim.steps());
+        assert!(steps > 6 * u64::from(CLIENTS), "{schedule}: {steps} steps");
+        // Each step runs at most a few handlers of clients; each spawn reads
+        // its client once.
+        assert!(
+            work.clients_examined <= 2 * steps + u64::from(CLIENTS),
+            "{schedule}: {} client states read in {steps} steps",
+            work.clients_examined
+        );
+        assert_eq!(work.candidates_listed, 0, "{schedule}");
+    }
+}

@@ -232,6 +232,9 @@ struct Clients {
     clients: Vec<ClientScript>,
     // invariant: defined_on.len() == clients.len()
     defined_on: Vec<Definition>,
+    // Each client's position by name, so that a script of many clients
+    // does not compare every new name with every earlier one.
+    by_name: std::collections::BTreeMap<String, usize>,
 }
 
 #[derive(Clone, Copy)]
@@ -244,7 +247,7 @@ enum Definition {
 
 impl Clients {
     fn start(&mut self, name: &str, line: usize) -> Result<(), ScriptErrorKind> {
-        if let Some(index) = self.clients.iter().position(|c| c.name == name) {
+        if let Some(&index) = self.by_name.get(name) {
             return Err(match self.defined_on[index] {
                 Definition::Explicit { line: first_line } => ScriptErrorKind::DuplicateClient {
                     name: name.to_string(),
@@ -255,6 +258,7 @@ impl Clients {
                 }
             });
         }
+        self.by_name.insert(name.to_string(), self.clients.len());
         self.clients.push(ClientScript {
             name: name.to_string(),
             lines: Vec::new(),
@@ -265,6 +269,7 @@ impl Clients {
 
     fn push(&mut self, script_line: ScriptLine) {
         if self.clients.is_empty() {
+            self.by_name.insert(MAIN_CLIENT.to_string(), 0);
             self.clients.push(ClientScript {
                 name: MAIN_CLIENT.to_string(),
                 lines: Vec::new(),

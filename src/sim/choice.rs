@@ -39,7 +39,7 @@ pub enum CandidateKind {
 }
 
 /// One enabled event.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {
     pub key: KeyId,
     /// The process whose handler runs (receiver, client, fault target, timer owner).
@@ -60,6 +60,66 @@ pub struct Choice<'a> {
     pub keys: &'a KeyArena,
 }
 
+/// Where an enabled event stands in the `fifo` priority order, the order of
+/// [`Choice::candidates`]: pending exits oldest first, then clients by
+/// number, then deliveries by global send number, then faults by plan
+/// index, then the timer. Stable while the event stays enabled, so a source
+/// that keeps the enabled set itself can order and find events by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rank {
+    /// 0 exits, 1 clients, 2 deliveries, 3 faults, 4 the timer.
+    pub group: u8,
+    /// The exit's age, the client's number, the head's send number, the
+    /// fault's plan index; 0 for the timer.
+    pub within: u64,
+}
+
+/// One change to the set of enabled events, as the scheduler tells an
+/// [`Incremental`] source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub candidate: Candidate,
+    pub rank: Rank,
+    /// A client at `SETTLE`: a candidate only while [`Enabled::quiet`]
+    /// holds, so that the whole group comes and goes with quietness
+    /// without a change per member.
+    pub quiet_only: bool,
+    /// `true`: it became enabled; `false`: it no longer is.
+    pub enabled: bool,
+}
+
+/// The enabled events at one step, kept up to date by the scheduler: what
+/// an [`Incremental`] source picks from, each query in O(log n).
+pub trait Enabled {
+    /// Scheduler steps taken so far (0 at the first choice).
+    fn step(&self) -> u64;
+    fn keys(&self) -> &KeyArena;
+    /// No signal is queued on any pair and no exit is pending: the
+    /// `quiet_only` events are candidates.
+    fn quiet(&self) -> bool;
+    /// The number of candidates (at least 1 when a source is asked).
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The `n`-th candidate in `fifo` order: `candidates[n]` of the list
+    /// [`ChoiceSource::choose`] would get.
+    fn nth(&self, n: usize) -> (Candidate, Rank);
+}
+
+/// A source that keeps what it needs of the enabled set itself, told of
+/// every change, so that a step costs O(log n) however many events are
+/// enabled. It must pick exactly as its [`ChoiceSource::choose`] would on
+/// the whole list: that equivalence is what keeps a seed's run unchanged.
+pub trait Incremental {
+    /// Called for every change, in order, from the first step on (the
+    /// first call brings every event already enabled, in `fifo` order).
+    fn update(&mut self, change: &Change);
+
+    /// Picks one of the candidates, by rank.
+    fn pick(&mut self, enabled: &dyn Enabled) -> Rank;
+}
+
 /// Picks the next event. Implementations must be deterministic functions of
 /// their construction arguments (seed, override list) and the choices shown.
 pub trait ChoiceSource {
@@ -74,6 +134,13 @@ pub trait ChoiceSource {
     /// scheduler then skips building candidates and keys (the fast path).
     fn is_fifo(&self) -> bool {
         false
+    }
+
+    /// The incremental form of this source, if it has one. A source
+    /// without one is shown the whole candidate list at every step, which
+    /// costs O(candidates) per step.
+    fn incremental(&mut self) -> Option<&mut dyn Incremental> {
+        None
     }
 }
 
@@ -102,5 +169,30 @@ impl<C: ChoiceSource> ChoiceSource for Shared<C> {
 
     fn is_fifo(&self) -> bool {
         self.0.borrow().is_fifo()
+    }
+
+    fn incremental(&mut self) -> Option<&mut dyn Incremental> {
+        if self.0.borrow_mut().incremental().is_some() {
+            Some(self)
+        } else {
+            None
+        }
+    }
+}
+
+/// Delegates to the shared source's incremental form (only offered when it
+/// has one).
+impl<C: ChoiceSource> Incremental for Shared<C> {
+    fn update(&mut self, change: &Change) {
+        if let Some(source) = self.0.borrow_mut().incremental() {
+            source.update(change);
+        }
+    }
+
+    fn pick(&mut self, enabled: &dyn Enabled) -> Rank {
+        match self.0.borrow_mut().incremental() {
+            Some(source) => source.pick(enabled),
+            None => enabled.nth(0).1,
+        }
     }
 }

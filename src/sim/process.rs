@@ -57,7 +57,10 @@ pub trait Process<M>: 'static {
     /// where the BEAM would run `terminate` (S26). Panics here are swallowed.
     fn on_crash(&mut self, _ctx: &mut Ctx<'_, M>, _reason: &Reason) {}
 
-    /// Client drivers only: can the process act on its own now?
+    /// Client drivers only: can the process act on its own now? It must
+    /// change only in the process's own handlers (`init`, `handle`, `act`,
+    /// `on_crash`): the scheduler reads it after each of them, never by
+    /// polling, so that idle clients cost nothing per step.
     fn client_state(&self) -> ClientState {
         ClientState::Done
     }

@@ -15,9 +15,9 @@
 //! schedule is "these overrides, then a random walk from seed 7" is one
 //! source, and every run of a strategy can still be saved as a plain list.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::sim::choice::{Choice, ChoiceSource};
+use crate::sim::choice::{Change, Choice, ChoiceSource, Enabled, Incremental, Rank};
 use crate::sim::key::{EventKey, KeyArena, KeyId};
 
 /// An override list, replayed against the `fifo` order (or a fallback
@@ -38,6 +38,14 @@ pub struct Overrides {
     // Key ids belong to one run's arena, so nothing can match before
     // `prepare` has interned the list into it.
     prepared: bool,
+    // The incremental form's view of the enabled events: each one's key,
+    // whether it is a `SETTLE` client, and the list position it stands for
+    // when an override names it.
+    present: BTreeMap<Rank, (KeyId, bool, Option<usize>)>,
+    // (position, rank) of every enabled event an override names, apart
+    // from `SETTLE` clients, which count only while quiet.
+    live: BTreeSet<(usize, Rank)>,
+    live_quiet: BTreeSet<(usize, Rank)>,
 }
 
 impl Overrides {
@@ -49,6 +57,9 @@ impl Overrides {
             consumed,
             pending: BTreeMap::new(),
             prepared: false,
+            present: BTreeMap::new(),
+            live: BTreeSet::new(),
+            live_quiet: BTreeSet::new(),
         }
     }
 
@@ -86,6 +97,9 @@ impl ChoiceSource for Overrides {
     fn prepare(&mut self, keys: &mut KeyArena) {
         self.pending.clear();
         self.consumed.fill(false);
+        self.present.clear();
+        self.live.clear();
+        self.live_quiet.clear();
         for (position, key) in self.list.iter().enumerate() {
             self.pending
                 .entry(keys.intern(key))
@@ -133,6 +147,100 @@ impl ChoiceSource for Overrides {
     /// scheduler's fast path.
     fn is_fifo(&self) -> bool {
         self.list.is_empty() && self.fallback.as_ref().is_none_or(|f| f.is_fifo())
+    }
+
+    fn incremental(&mut self) -> Option<&mut dyn Incremental> {
+        let fallback_ok = match &mut self.fallback {
+            None => true,
+            Some(fallback) => fallback.is_fifo() || fallback.incremental().is_some(),
+        };
+        if fallback_ok { Some(self) } else { None }
+    }
+}
+
+impl Overrides {
+    fn live_set(&mut self, quiet_only: bool) -> &mut BTreeSet<(usize, Rank)> {
+        if quiet_only {
+            &mut self.live_quiet
+        } else {
+            &mut self.live
+        }
+    }
+}
+
+/// The same rule on the scheduler's indexed set: the enabled events an
+/// override names are kept ordered by list position, so the first enabled
+/// override is found in O(log n).
+impl Incremental for Overrides {
+    fn update(&mut self, change: &Change) {
+        if let Some(source) = self.fallback.as_mut().and_then(|f| f.incremental()) {
+            source.update(change);
+        }
+        let Change {
+            candidate,
+            rank,
+            quiet_only,
+            enabled,
+        } = *change;
+        if enabled {
+            let position = self
+                .pending
+                .get(&candidate.key)
+                .and_then(|waiting| waiting.front().copied());
+            self.present
+                .insert(rank, (candidate.key, quiet_only, position));
+            if let Some(position) = position {
+                self.live_set(quiet_only).insert((position, rank));
+            }
+        } else if let Some((_, quiet_only, Some(position))) = self.present.remove(&rank) {
+            self.live_set(quiet_only).remove(&(position, rank));
+        }
+    }
+
+    fn pick(&mut self, enabled: &dyn Enabled) -> Rank {
+        assert!(
+            self.prepared || self.list.is_empty(),
+            "Overrides::pick called before prepare: its keys are not interned in this run's arena"
+        );
+        loop {
+            let main = self.live.first().copied();
+            let quiet = enabled
+                .quiet()
+                .then(|| self.live_quiet.first().copied())
+                .flatten();
+            let first = match (main, quiet) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let Some((position, rank)) = first else {
+                return match self.fallback.as_mut().and_then(|f| f.incremental()) {
+                    Some(fallback) => fallback.pick(enabled),
+                    None => enabled.nth(0).1,
+                };
+            };
+            let Some(&(key, quiet_only, _)) = self.present.get(&rank) else {
+                return enabled.nth(0).1;
+            };
+            let front = self.pending.get(&key).and_then(|w| w.front().copied());
+            if front != Some(position) {
+                // Two enabled events with one key, and the other one took
+                // this position: stand for the next one, if any.
+                self.live_set(quiet_only).remove(&(position, rank));
+                if let Some(front) = front {
+                    self.live_set(quiet_only).insert((front, rank));
+                }
+                self.present.insert(rank, (key, quiet_only, front));
+                continue;
+            }
+            if let Some(waiting) = self.pending.get_mut(&key) {
+                waiting.pop_front();
+                if waiting.is_empty() {
+                    self.pending.remove(&key);
+                }
+            }
+            self.consumed[position] = true;
+            return rank;
+        }
     }
 }
 

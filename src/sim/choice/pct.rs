@@ -47,9 +47,12 @@
 //! with `c` the number of chains; kvsim's units need no such order and
 //! come from the candidates alone.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::sim::choice::{Candidate, CandidateKind, Choice, ChoiceSource};
+use crate::sim::choice::{
+    Candidate, CandidateKind, Change, Choice, ChoiceSource, Enabled, Incremental, Rank,
+};
 use crate::sim::key::KeyId;
 use crate::sim::pid::Pid;
 use crate::sim::prng::Prng;
@@ -101,6 +104,37 @@ pub struct Pct {
     // unit is unique; values >= depth were drawn at first sight, values
     // < depth were set by a change point.
     priorities: BTreeMap<Unit, u64>,
+    // invariant: exactly the values of `priorities`, so that a fresh draw
+    // is checked for distinctness in O(log n).
+    taken: BTreeSet<u64>,
+    // The incremental form's view of the enabled events.
+    kept: Kept,
+}
+
+/// What the incremental form keeps of the enabled events: each one's unit,
+/// and the ranking by (unit priority, `fifo` order) of those whose unit
+/// has been met; `SETTLE` clients apart, as they count only while quiet.
+#[derive(Clone, Debug, Default)]
+struct Kept {
+    /// rank -> (unit, quiet only, the priority it is ranked under).
+    present: BTreeMap<Rank, (Unit, bool, Option<u64>)>,
+    /// Enabled events whose unit had no priority when they came.
+    unmet: BTreeMap<Rank, Unit>,
+    unmet_quiet: BTreeMap<Rank, Unit>,
+    /// (priority, reversed rank): the last is the one to run, the highest
+    /// priority and, among equal ones, the earliest in `fifo` order.
+    ranked: BTreeSet<(u64, Reverse<Rank>)>,
+    ranked_quiet: BTreeSet<(u64, Reverse<Rank>)>,
+}
+
+impl Kept {
+    fn ranked(&mut self, quiet_only: bool) -> &mut BTreeSet<(u64, Reverse<Rank>)> {
+        if quiet_only {
+            &mut self.ranked_quiet
+        } else {
+            &mut self.ranked
+        }
+    }
 }
 
 impl Pct {
@@ -126,6 +160,8 @@ impl Pct {
             k,
             change_points,
             priorities: BTreeMap::new(),
+            taken: BTreeSet::new(),
+            kept: Kept::default(),
         }
     }
 
@@ -178,11 +214,35 @@ impl Pct {
             let drawn = floor + self.prng.below(u64::MAX - floor);
             // A collision is astronomically rare, but distinctness is what
             // makes "the highest-priority unit" well defined.
-            if !self.priorities.values().any(|&taken| taken == drawn) {
+            if !self.taken.contains(&drawn) {
                 break drawn;
             }
         };
-        self.priorities.insert(unit, priority);
+        self.set_priority(unit, priority);
+    }
+
+    fn set_priority(&mut self, unit: Unit, priority: u64) {
+        if let Some(old) = self.priorities.insert(unit, priority) {
+            self.taken.remove(&old);
+        }
+        self.taken.insert(priority);
+    }
+
+    /// Applies the change points that fall on `step` to `running`; returns
+    /// whether its priority changed.
+    fn change_points_at(&mut self, step: u64, running: Unit) -> bool {
+        let mut changed = false;
+        for index in 0..self.change_points.len() {
+            if self.change_points[index] == step {
+                // Below every initial priority (those are >= depth) and
+                // distinct from every other change point's value, so the
+                // priorities stay distinct, as in the paper.
+                let lowered = (self.depth - 1 - index) as u64;
+                self.set_priority(running, lowered);
+                changed = true;
+            }
+        }
+        changed
     }
 
     fn priority(&self, unit: Unit) -> u64 {
@@ -200,16 +260,119 @@ impl ChoiceSource for Pct {
         }
         let chosen = highest_priority(choice.candidates, |unit| self.priority(unit));
         let running = Unit::of(&choice.candidates[chosen]);
-        for (index, &point) in self.change_points.iter().enumerate() {
-            if point == choice.step {
-                // Below every initial priority (those are >= depth) and
-                // distinct from every other change point's value, so the
-                // priorities stay distinct, as in the paper.
-                let lowered = (self.depth - 1 - index) as u64;
-                self.priorities.insert(running, lowered);
+        self.change_points_at(choice.step, running);
+        chosen
+    }
+
+    fn incremental(&mut self) -> Option<&mut dyn Incremental> {
+        Some(self)
+    }
+}
+
+/// The same rule on the scheduler's indexed set: enabled events are kept
+/// ranked by their unit's priority, units are met (in `fifo` order, as the
+/// list form meets them) when their first event is picked from, and a
+/// change point re-ranks the running unit's events.
+impl Incremental for Pct {
+    fn update(&mut self, change: &Change) {
+        let Change {
+            candidate,
+            rank,
+            quiet_only,
+            enabled,
+        } = *change;
+        let unit = Unit::of(&candidate);
+        let kept = &mut self.kept;
+        if enabled {
+            let priority = self.priorities.get(&unit).copied();
+            kept.present.insert(rank, (unit, quiet_only, priority));
+            match priority {
+                Some(priority) => {
+                    kept.ranked(quiet_only).insert((priority, Reverse(rank)));
+                }
+                None if quiet_only => {
+                    kept.unmet_quiet.insert(rank, unit);
+                }
+                None => {
+                    kept.unmet.insert(rank, unit);
+                }
+            }
+        } else if let Some((_, quiet_only, priority)) = kept.present.remove(&rank) {
+            match priority {
+                Some(priority) => {
+                    kept.ranked(quiet_only).remove(&(priority, Reverse(rank)));
+                }
+                None if quiet_only => {
+                    kept.unmet_quiet.remove(&rank);
+                }
+                None => {
+                    kept.unmet.remove(&rank);
+                }
             }
         }
-        chosen
+    }
+
+    fn pick(&mut self, enabled: &dyn Enabled) -> Rank {
+        let quiet = enabled.quiet();
+        // Meet the new units in candidate order, as `choose` does.
+        let mut arrived: Vec<(Rank, Unit, bool)> = std::mem::take(&mut self.kept.unmet)
+            .into_iter()
+            .map(|(rank, unit)| (rank, unit, false))
+            .collect();
+        if quiet {
+            arrived.extend(
+                std::mem::take(&mut self.kept.unmet_quiet)
+                    .into_iter()
+                    .map(|(rank, unit)| (rank, unit, true)),
+            );
+            arrived.sort_unstable_by_key(|&(rank, _, _)| rank);
+        }
+        for &(_, unit, _) in &arrived {
+            self.meet(unit);
+        }
+        for (rank, unit, quiet_only) in arrived {
+            let priority = self.priority(unit);
+            if let Some(entry) = self.kept.present.get_mut(&rank) {
+                entry.2 = Some(priority);
+            }
+            self.kept
+                .ranked(quiet_only)
+                .insert((priority, Reverse(rank)));
+        }
+        let main = self.kept.ranked.last().copied();
+        let settled = quiet
+            .then(|| self.kept.ranked_quiet.last().copied())
+            .flatten();
+        let best = match (main, settled) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let Some((_, Reverse(rank))) = best else {
+            return enabled.nth(0).1;
+        };
+        let running = self.kept.present[&rank].0;
+        if self.change_points_at(enabled.step(), running) {
+            // Rare (depth - 1 times a run): re-rank the running unit's
+            // events by a scan.
+            let priority = self.priority(running);
+            let events: Vec<(Rank, bool, Option<u64>)> = self
+                .kept
+                .present
+                .iter()
+                .filter(|(_, (unit, _, _))| *unit == running)
+                .map(|(&rank, &(_, quiet_only, old))| (rank, quiet_only, old))
+                .collect();
+            for (rank, quiet_only, old) in events {
+                let Some(old) = old else { continue };
+                let ranked = self.kept.ranked(quiet_only);
+                ranked.remove(&(old, Reverse(rank)));
+                ranked.insert((priority, Reverse(rank)));
+                if let Some(entry) = self.kept.present.get_mut(&rank) {
+                    entry.2 = Some(priority);
+                }
+            }
+        }
+        rank
     }
 }
 

@@ -22,10 +22,12 @@
 //! a registry bug hides in. Priorities are integers (no floats): ties, which
 //! are astronomically rare, go to the earlier candidate.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::sim::choice::{Choice, ChoiceSource};
+use crate::sim::choice::{Change, Choice, ChoiceSource, Enabled, Incremental, Rank};
 use crate::sim::key::KeyId;
+use crate::sim::pid::Pid;
 use crate::sim::prng::Prng;
 
 /// POS over event keys, from a seed.
@@ -35,6 +37,57 @@ pub struct Pos {
     // One entry per event seen among the candidates that has not run yet
     // (an event runs at most once, so its entry is dropped when it runs).
     priorities: BTreeMap<KeyId, u64>,
+    // The incremental form's view of the enabled events.
+    kept: Kept,
+}
+
+/// One enabled event as the incremental form keeps it.
+#[derive(Clone, Copy, Debug)]
+struct Event {
+    key: KeyId,
+    actor: Pid,
+    quiet_only: bool,
+    /// The priority it is ranked under; `None` until it gets one.
+    priority: Option<u64>,
+}
+
+/// What the incremental form keeps of the enabled events: each one, its
+/// racing events (same actor) in `fifo` order, those still without a
+/// priority, and the ranking; `SETTLE` clients apart, as they count only
+/// while quiet.
+#[derive(Clone, Debug, Default)]
+struct Kept {
+    present: BTreeMap<Rank, Event>,
+    by_actor: BTreeSet<(Pid, Rank)>,
+    fresh: BTreeSet<Rank>,
+    fresh_quiet: BTreeSet<Rank>,
+    /// (priority, reversed rank): the last is the one to run, the highest
+    /// priority and, among equal ones, the earliest in `fifo` order.
+    ranked: BTreeSet<(u64, Reverse<Rank>)>,
+    ranked_quiet: BTreeSet<(u64, Reverse<Rank>)>,
+}
+
+impl Kept {
+    fn ranked(&mut self, quiet_only: bool) -> &mut BTreeSet<(u64, Reverse<Rank>)> {
+        if quiet_only {
+            &mut self.ranked_quiet
+        } else {
+            &mut self.ranked
+        }
+    }
+
+    /// Ranks the event at `rank` under `priority` (it must be present).
+    fn rank(&mut self, rank: Rank, priority: u64) {
+        let Some(event) = self.present.get_mut(&rank) else {
+            return;
+        };
+        let (old, quiet_only) = (event.priority.replace(priority), event.quiet_only);
+        let ranked = self.ranked(quiet_only);
+        if let Some(old) = old {
+            ranked.remove(&(old, Reverse(rank)));
+        }
+        ranked.insert((priority, Reverse(rank)));
+    }
 }
 
 impl Pos {
@@ -42,6 +95,7 @@ impl Pos {
         Pos {
             prng: Prng::new(seed),
             priorities: BTreeMap::new(),
+            kept: Kept::default(),
         }
     }
 }
@@ -76,6 +130,123 @@ impl ChoiceSource for Pos {
             }
         }
         chosen
+    }
+
+    fn incremental(&mut self) -> Option<&mut dyn Incremental> {
+        Some(self)
+    }
+}
+
+/// The same rule on the scheduler's indexed set: events are kept ranked by
+/// priority, an event gets its priority (in `fifo` order, as the list form
+/// draws them) at the first pick it is a candidate of, and after a pick only
+/// the winner's racing events are drawn again, found by actor.
+impl Incremental for Pos {
+    fn update(&mut self, change: &Change) {
+        let Change {
+            candidate,
+            rank,
+            quiet_only,
+            enabled,
+        } = *change;
+        let kept = &mut self.kept;
+        if enabled {
+            kept.present.insert(
+                rank,
+                Event {
+                    key: candidate.key,
+                    actor: candidate.actor,
+                    quiet_only,
+                    priority: None,
+                },
+            );
+            kept.by_actor.insert((candidate.actor, rank));
+            match self.priorities.get(&candidate.key) {
+                Some(&priority) => kept.rank(rank, priority),
+                None if quiet_only => {
+                    kept.fresh_quiet.insert(rank);
+                }
+                None => {
+                    kept.fresh.insert(rank);
+                }
+            }
+        } else if let Some(event) = kept.present.remove(&rank) {
+            kept.by_actor.remove(&(event.actor, rank));
+            match event.priority {
+                Some(priority) => {
+                    kept.ranked(event.quiet_only)
+                        .remove(&(priority, Reverse(rank)));
+                }
+                None if event.quiet_only => {
+                    kept.fresh_quiet.remove(&rank);
+                }
+                None => {
+                    kept.fresh.remove(&rank);
+                }
+            }
+        }
+    }
+
+    fn pick(&mut self, enabled: &dyn Enabled) -> Rank {
+        let quiet = enabled.quiet();
+        let mut fresh: Vec<Rank> = std::mem::take(&mut self.kept.fresh).into_iter().collect();
+        if quiet {
+            fresh.extend(std::mem::take(&mut self.kept.fresh_quiet));
+            fresh.sort_unstable();
+        }
+        for rank in fresh {
+            let Some(key) = self.kept.present.get(&rank).map(|e| e.key) else {
+                continue;
+            };
+            let priority = match self.priorities.get(&key) {
+                Some(&priority) => priority,
+                None => {
+                    let drawn = self.prng.next_u64();
+                    self.priorities.insert(key, drawn);
+                    drawn
+                }
+            };
+            self.kept.rank(rank, priority);
+        }
+        let main = self.kept.ranked.last().copied();
+        let settled = quiet
+            .then(|| self.kept.ranked_quiet.last().copied())
+            .flatten();
+        let best = match (main, settled) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let Some((_, Reverse(won))) = best else {
+            return enabled.nth(0).1;
+        };
+        let winner = self.kept.present[&won];
+        self.priorities.remove(&winner.key);
+        let racing: Vec<Rank> = self
+            .kept
+            .by_actor
+            .range(
+                (
+                    winner.actor,
+                    Rank {
+                        group: 0,
+                        within: 0,
+                    },
+                )..,
+            )
+            .take_while(|(actor, _)| *actor == winner.actor)
+            .map(|&(_, rank)| rank)
+            .filter(|&rank| rank != won)
+            .collect();
+        for rank in racing {
+            let event = self.kept.present[&rank];
+            if event.quiet_only && !quiet {
+                continue;
+            }
+            let drawn = self.prng.next_u64();
+            self.priorities.insert(event.key, drawn);
+            self.kept.rank(rank, drawn);
+        }
+        won
     }
 }
 

@@ -3,7 +3,7 @@
 //! races, which is what makes it a fair yardstick for `Pct` and `Pos` (and
 //! weak at deep bugs that need one process held back for long).
 
-use crate::sim::choice::{Choice, ChoiceSource};
+use crate::sim::choice::{Change, Choice, ChoiceSource, Enabled, Incremental, Rank};
 use crate::sim::prng::Prng;
 
 /// Picks uniformly among the enabled events, from a seed.
@@ -24,6 +24,20 @@ impl ChoiceSource for RandomWalk {
     fn choose(&mut self, choice: &Choice<'_>) -> usize {
         // `Choice::candidates` is never empty, so `index` cannot panic.
         self.prng.index(choice.candidates.len())
+    }
+
+    fn incremental(&mut self) -> Option<&mut dyn Incremental> {
+        Some(self)
+    }
+}
+
+/// The same draw on the scheduler's indexed set: the `n`-th candidate is
+/// found in O(log n) instead of being listed.
+impl Incremental for RandomWalk {
+    fn update(&mut self, _change: &Change) {}
+
+    fn pick(&mut self, enabled: &dyn Enabled) -> Rank {
+        enabled.nth(self.prng.index(enabled.len())).1
     }
 }
 

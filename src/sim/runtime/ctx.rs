@@ -58,6 +58,7 @@ impl<M: Debug + 'static> Sim<M> {
                 self.die(pid, reason);
             }
         }
+        self.refresh_if_client(pid);
     }
 }
 

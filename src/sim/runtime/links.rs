@@ -49,11 +49,16 @@ impl<M: Debug + 'static> Sim<M> {
             return;
         };
         entry.exiting = Some(reason);
+        let client = entry.client;
         let key = match (self.keyed, self.flush_cause.or(self.current_key)) {
             (true, Some(cause)) => Some(self.keys.exit(cause)),
             _ => None,
         };
-        self.exits.push((pid, key));
+        self.exit_on(pid, key);
+        self.withhold_deliveries_to(pid);
+        if let Some(client) = client {
+            self.refresh_client(client as usize, pid);
+        }
     }
 
     /// `pid` exits with `reason`: links get exit signals (S8), monitors get
@@ -64,7 +69,10 @@ impl<M: Debug + 'static> Sim<M> {
             return;
         };
         if entry.exiting.is_some() {
-            self.exits.retain(|&(exiting, _)| exiting != pid);
+            self.exit_off(pid);
+        }
+        if let Some(client) = entry.client {
+            self.refresh_client(client as usize, pid);
         }
         if let Some(trace) = &mut self.trace {
             trace.entries.push(TraceEntry::Exit {
@@ -113,6 +121,7 @@ impl<M: Debug + 'static> Sim<M> {
                 self.queued -= queue.signals.len();
                 if let Some(head) = queue.signals.front() {
                     self.heads.remove(&(head.send_no, sender, pid));
+                    self.delivery_off(head.send_no);
                 }
                 // S17: a monitor request that finds the process dead is
                 // answered with `DOWN noproc`.
@@ -149,13 +158,15 @@ impl<M: Debug + 'static> Sim<M> {
                 self.timers.remove(&(deadline, tref.0));
             }
         }
-        if let Some(role) = entry.role
-            && let Some(pids) = self.roles.get_mut(&role)
-        {
-            pids.retain(|&p| p != pid);
-            if pids.is_empty() {
-                self.roles.remove(&role);
+        if let Some(role) = entry.role {
+            let old = self.fault_target(&role);
+            if let Some(pids) = self.roles.get_mut(&role) {
+                pids.retain(|&p| p != pid);
+                if pids.is_empty() {
+                    self.roles.remove(&role);
+                }
             }
+            self.role_changed(&role, old);
         }
     }
 

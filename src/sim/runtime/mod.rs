@@ -23,9 +23,15 @@
 //!   first), the candidates offered to a choice source, event keys, faults,
 //!   timers and limits;
 //! - `ctx.rs`: running one handler as an atomic part of a step (a panic
-//!   becomes the exit reason, S26) and the [`Ctx`] handle it gets.
+//!   becomes the exit reason, S26) and the [`Ctx`] handle it gets;
+//! - `enabled.rs`: the enabled events kept incrementally (ready clients,
+//!   deliverable heads, faults with a live target, pending exits) and what
+//!   an incremental choice source is told and shown;
+//! - `index.rs`: the order-statistic indexes those sets are kept in.
 
 mod ctx;
+mod enabled;
+mod index;
 mod links;
 mod queues;
 mod scheduler;
@@ -260,6 +266,8 @@ struct Entry<M> {
     /// a death after sending, and until the exit event runs it is alive but
     /// handles nothing (see `links.rs`).
     exiting: Option<Reason>,
+    /// Its number, when it is a client driver.
+    client: Option<u32>,
 }
 
 struct TimerEntry {
@@ -329,15 +337,24 @@ pub struct Sim<M> {
     /// Names of dead processes, traced or not, so that [`Sim::name_of`]
     /// names the dead the same way in every run.
     dead_names: BTreeMap<Pid, String>,
-    chooser: Box<dyn ChoiceSource>,
+    /// `None` only while it picks (it reads the rest of the run).
+    chooser: Option<Box<dyn ChoiceSource>>,
+    /// Whether the chooser has an [`Incremental`](crate::sim::Incremental) form.
+    incremental: bool,
     prepared: bool,
+    enabled: enabled::EnabledSets,
+    /// The `setup` root, when keyed: the key of anything sent before the
+    /// first event.
+    setup_key: Option<KeyId>,
     taken: Vec<KeyId>,
     limits: Limits,
     limit_hit: Option<(&'static str, u64)>,
     taps: Option<Taps<M>>,
     tapped: Vec<Tapped>,
-    /// Pending exit events, oldest first, with their keys when keyed.
-    exits: Vec<(Pid, Option<KeyId>)>,
+    /// Pending exit events, oldest first, with their keys when keyed and
+    /// their age (their rank among exits).
+    exits: Vec<(Pid, Option<KeyId>, u64)>,
+    next_exit_seq: u64,
     /// While an `is_alive` flush runs a handler inside another process's
     /// event: the flushed signal's key, which names a pending exit that
     /// handler starts (so that two exits started in one event differ).
@@ -347,9 +364,12 @@ pub struct Sim<M> {
 
 impl<M: Debug + 'static> Sim<M> {
     /// A new, empty system scheduled by `chooser`.
-    pub fn new(chooser: Box<dyn ChoiceSource>, limits: Limits, tracing: bool) -> Sim<M> {
+    pub fn new(mut chooser: Box<dyn ChoiceSource>, limits: Limits, tracing: bool) -> Sim<M> {
         install_panic_hook();
         let keyed = tracing || !chooser.is_fifo();
+        let incremental = !chooser.is_fifo() && chooser.incremental().is_some();
+        let mut keys = KeyArena::new();
+        let setup_key = keyed.then(|| keys.root(crate::sim::key::Root::Setup));
         Sim {
             procs: BTreeMap::new(),
             queues: BTreeMap::new(),
@@ -368,20 +388,24 @@ impl<M: Debug + 'static> Sim<M> {
             timer_deadlines: BTreeMap::new(),
             now_ms: 0,
             steps: 0,
-            keys: KeyArena::new(),
+            keys,
             keyed,
             current_key: None,
             sends_in_event: 0,
             trace: tracing.then(Trace::default),
             dead_names: BTreeMap::new(),
-            chooser,
+            chooser: Some(chooser),
+            incremental,
             prepared: false,
+            enabled: enabled::EnabledSets::default(),
+            setup_key,
             taken: Vec::new(),
             limits,
             limit_hit: None,
             taps: None,
             tapped: Vec::new(),
             exits: Vec::new(),
+            next_exit_seq: 0,
             flush_cause: None,
             work: Work::default(),
         }

@@ -171,9 +171,7 @@ impl<M: Debug + 'static> Sim<M> {
         let send_no = self.next_send_no;
         self.next_send_no += 1;
         let queue = self.queues.entry((from, to)).or_insert_with(Queue::new);
-        if queue.signals.is_empty() {
-            self.heads.insert((send_no, from, to));
-        }
+        let new_head = queue.signals.is_empty();
         queue.count(&signal, 1);
         queue.signals.push_back(Queued {
             send_no,
@@ -184,6 +182,10 @@ impl<M: Debug + 'static> Sim<M> {
         if queue.signals.len() > self.limits.queue_len_max && self.limit_hit.is_none() {
             self.limit_hit = Some(("queue-len", self.limits.queue_len_max as u64));
         }
+        if new_head {
+            self.heads.insert((send_no, from, to));
+            self.delivery_on(send_no, from, to);
+        }
     }
 
     pub(super) fn pop_queue(&mut self, from: Pid, to: Pid) -> Option<Queued<M>> {
@@ -192,9 +194,12 @@ impl<M: Debug + 'static> Sim<M> {
         queue.count(&queued.signal, -1);
         self.queued -= 1;
         self.heads.remove(&(queued.send_no, from, to));
-        match queue.signals.front() {
+        let next = queue.signals.front().map(|next| next.send_no);
+        self.delivery_off(queued.send_no);
+        match next {
             Some(next) => {
-                self.heads.insert((next.send_no, from, to));
+                self.heads.insert((next, from, to));
+                self.delivery_on(next, from, to);
             }
             None => {
                 self.queues.remove(&(from, to));

@@ -5,13 +5,14 @@
 //! deadline); pending exit events (a death at the end of a handler that
 //! sent, run before anything else under `fifo`); and the step limit.
 
+use super::enabled::{GROUP_CLIENT, GROUP_DELIVER, GROUP_EXIT, GROUP_FAULT};
 use super::{
     Event, Fault, FaultAction, FaultSlot, Outcome, Signal, Sim, Tapped, TimerEntry, render_signal,
 };
-use crate::sim::choice::{Candidate, CandidateKind, Choice};
+use crate::sim::choice::{Candidate, CandidateKind, Choice, Enabled, Rank};
 use crate::sim::key::{KeyId, Root};
 use crate::sim::pid::{Pid, TimerRef};
-use crate::sim::process::{ClientState, Incoming};
+use crate::sim::process::Incoming;
 use crate::sim::reason::Reason;
 use crate::sim::trace::TraceEntry;
 use std::fmt::Debug;
@@ -23,6 +24,7 @@ impl<M: Debug + 'static> Sim<M> {
             fault,
             fired: false,
         });
+        self.fault_added(self.faults.len() - 1);
     }
 
     /// Runs until nothing is enabled or a limit is hit.
@@ -45,10 +47,15 @@ impl<M: Debug + 'static> Sim<M> {
             return false;
         }
         if !self.prepared {
-            self.chooser.prepare(&mut self.keys);
+            if let Some(chooser) = &mut self.chooser {
+                chooser.prepare(&mut self.keys);
+            }
             self.prepared = true;
+            if self.incremental {
+                self.show_all();
+            }
         }
-        let picked = if self.chooser.is_fifo() {
+        let picked = if !self.keyed || self.chooser.as_ref().is_some_and(|c| c.is_fifo()) {
             self.fifo_event().map(|event| (event, None))
         } else {
             self.chosen_event()
@@ -77,110 +84,114 @@ impl<M: Debug + 'static> Sim<M> {
     /// else clients that can act, lowest first; else the oldest queued
     /// signal; else the first live-target fault; else the earliest timer.
     pub(super) fn fifo_event(&self) -> Option<Event> {
-        if let Some(&(pid, _)) = self.exits.first() {
+        if let Some(&(pid, _, _)) = self.exits.first() {
             return Some(Event::Exit { pid });
         }
         // No exit is pending, so every queue head is deliverable.
         let quiet = self.heads.is_empty();
-        for (client, &(pid, _)) in self.clients.iter().enumerate() {
-            if let Some(cmd) = self.client_ready(pid, quiet) {
-                return Some(Event::Client { pid, client, cmd });
-            }
+        let sets = &self.enabled;
+        if let Some(client) = sets.ready.nth_with(&sets.ready_quiet, quiet, 0) {
+            let cmd = sets.clients[client].map_or(0, |c| c.cmd);
+            let pid = self.clients[client].0;
+            return Some(Event::Client { pid, client, cmd });
         }
-        if let Some(&(_, from, to)) = self.heads.first() {
+        if let Some((_, (from, to, _))) = sets.deliveries.first() {
             return Some(Event::Deliver { from, to });
         }
-        if let Some(index) = self.faults.iter().position(|slot| self.fault_enabled(slot)) {
+        if let Some(index) = sets.faults.nth(0) {
             return Some(Event::Fault(index));
         }
         self.timers.keys().next().map(|_| Event::Timer)
     }
 
-    /// Every enabled event, in `fifo` priority order, for a choice source.
+    /// The event a choice source picks among every enabled one (offered in
+    /// `fifo` priority order). An incremental source picks from the sets
+    /// themselves; any other is shown the whole list.
     pub(super) fn chosen_event(&mut self) -> Option<(Event, Option<KeyId>)> {
-        let quiet = self.heads.is_empty() && self.exits.is_empty();
-        let mut events: Vec<Event> = self
-            .exits
-            .iter()
-            .map(|&(pid, _)| Event::Exit { pid })
-            .collect();
-        for client in 0..self.clients.len() {
-            let (pid, _) = self.clients[client];
-            if let Some(cmd) = self.client_ready(pid, quiet) {
-                events.push(Event::Client { pid, client, cmd });
-            }
+        let quiet = self.quiet();
+        let timer = self.timer_candidate(quiet);
+        if self.incremental {
+            self.show_timer(timer);
         }
-        events.extend(
-            self.heads
-                .iter()
-                .filter(|&&(_, from, to)| self.deliverable(from, to))
-                .map(|&(_, from, to)| Event::Deliver { from, to }),
-        );
-        for index in 0..self.faults.len() {
-            if self.fault_enabled(&self.faults[index]) {
-                events.push(Event::Fault(index));
-            }
-        }
-        if events.is_empty() && !self.timers.is_empty() {
-            events.push(Event::Timer);
-        }
-        let candidates: Vec<Candidate> = events
-            .iter()
-            .map(|&event| {
-                let (actor, kind) = match event {
-                    Event::Client { pid, .. } => (pid, CandidateKind::Client),
-                    Event::Deliver { from, to } => (to, CandidateKind::Deliver { from }),
-                    Event::Fault(index) => {
-                        let target = self.fault_target(&self.faults[index].fault.target);
-                        (target.unwrap_or(Pid::HARNESS), CandidateKind::Fault)
-                    }
-                    Event::Timer => {
-                        let owner = self
-                            .timers
-                            .values()
-                            .next()
-                            .map_or(Pid::HARNESS, |t| t.owner);
-                        (owner, CandidateKind::Timer)
-                    }
-                    Event::Exit { pid } => (pid, CandidateKind::Exit),
-                };
-                Candidate {
-                    key: self.key_of(event),
-                    actor,
-                    kind,
+        let mut chooser = self.chooser.take()?;
+        let view = self.view(quiet, timer);
+        let len = view.len();
+        let picked = if len == 0 {
+            None
+        } else if let Some(source) = chooser.incremental().filter(|_| self.incremental) {
+            let rank = source.pick(&view);
+            self.find_rank(quiet, timer, rank)
+        } else {
+            let list = view.list();
+            self.work.candidates_listed += list.len() as u64;
+            let candidates: Vec<Candidate> = list.iter().map(|&(c, _)| c).collect();
+            let index = chooser.choose(&Choice {
+                step: self.steps,
+                candidates: &candidates,
+                fifo: 0,
+                keys: &self.keys,
+            });
+            // Candidates are built in fifo priority order, so fifo's pick
+            // is the first one.
+            Some(list[index.min(len - 1)])
+        };
+        self.chooser = Some(chooser);
+        let (candidate, rank) = picked?;
+        self.taken.push(candidate.key);
+        Some((self.event_of(&candidate, rank), Some(candidate.key)))
+    }
+
+    /// The enabled candidate with this rank (the first one, for a rank
+    /// that names none: a source's pick is always honoured if it exists).
+    fn find_rank(
+        &self,
+        quiet: bool,
+        timer: Option<Candidate>,
+        rank: Rank,
+    ) -> Option<(Candidate, Rank)> {
+        let view = self.view(quiet, timer);
+        let found = (|| {
+            let sets = &self.enabled;
+            match rank.group {
+                GROUP_EXIT => {
+                    let &(pid, key, seq) = self.exits.iter().find(|e| e.2 == rank.within)?;
+                    Some(self.exit_candidate(pid, key, seq))
                 }
-            })
-            .collect();
-        if events.is_empty() {
-            return None;
-        }
-        // Candidates are built in fifo priority order, so fifo's pick is
-        // the first one.
-        let index = self.chooser.choose(&Choice {
-            step: self.steps,
-            candidates: &candidates,
-            fifo: 0,
-            keys: &self.keys,
-        });
-        let index = index.min(events.len() - 1);
-        self.taken.push(candidates[index].key);
-        Some((events[index], Some(candidates[index].key)))
-    }
-
-    pub(super) fn client_ready(&self, pid: Pid, quiet: bool) -> Option<u32> {
-        let entry = self.procs.get(&pid)?;
-        if entry.exiting.is_some() {
-            return None;
-        }
-        let behaviour = entry.behaviour.as_ref()?;
-        match behaviour.client_state() {
-            ClientState::Ready { cmd, needs_quiet } if quiet || !needs_quiet => Some(cmd),
-            _ => None,
-        }
-    }
-
-    pub(super) fn fault_enabled(&self, slot: &FaultSlot<M>) -> bool {
-        !slot.fired && self.fault_target(&slot.fault.target).is_some()
+                GROUP_CLIENT => {
+                    let client = usize::try_from(rank.within).ok()?;
+                    let ready = sets.clients.get(client).copied().flatten()?;
+                    if ready.needs_quiet && !quiet {
+                        return None;
+                    }
+                    let key = ready.key.or(self.setup_key)?;
+                    let candidate = Candidate {
+                        key,
+                        actor: self.clients[client].0,
+                        kind: CandidateKind::Client,
+                    };
+                    Some((candidate, rank))
+                }
+                GROUP_DELIVER => {
+                    let (from, to, key) = sets.deliveries.get(&rank.within)?;
+                    let candidate = Candidate {
+                        key: key.or(self.setup_key)?,
+                        actor: to,
+                        kind: CandidateKind::Deliver { from },
+                    };
+                    Some((candidate, rank))
+                }
+                GROUP_FAULT => {
+                    let index = usize::try_from(rank.within).ok()?;
+                    if !sets.faults.contains(index) {
+                        return None;
+                    }
+                    let target = self.fault_target(&self.faults[index].fault.target)?;
+                    Some(self.fault_candidate(index, target))
+                }
+                _ => timer.map(|timer| (timer, rank)),
+            }
+        })();
+        found.or_else(|| (view.len() > 0).then(|| view.nth(0)))
     }
 
     pub(super) fn timer_key(&mut self, owner: Pid, n: u32) -> KeyId {
@@ -220,8 +231,8 @@ impl<M: Debug + 'static> Sim<M> {
             Event::Exit { pid } => self
                 .exits
                 .iter()
-                .find(|&&(exiting, _)| exiting == pid)
-                .and_then(|&(_, key)| key)
+                .find(|&&(exiting, _, _)| exiting == pid)
+                .and_then(|&(_, key, _)| key)
                 .unwrap_or_else(|| self.keys.root(Root::Setup)),
         }
     }
@@ -238,11 +249,14 @@ impl<M: Debug + 'static> Sim<M> {
                 }
                 self.die(pid, reason);
             }
-            Event::Client { pid, .. } => {
+            Event::Client { pid, client, .. } => {
                 if self.trace.is_some() {
                     let name = self.name_of(pid);
                     self.trace_step(format!("{name} acts"));
                 }
+                // The event ran: a source sees whatever the client can do
+                // next as a new event, even under the same key.
+                self.set_client(client, pid, None);
                 self.invoke(pid, |behaviour, ctx| behaviour.act(ctx));
             }
             Event::Deliver { from, to } => {
@@ -271,7 +285,9 @@ impl<M: Debug + 'static> Sim<M> {
                 let (id, target_role) = (slot.fault.id, slot.fault.target.clone());
                 // A fault fires at most once, so its action (and message) moves out.
                 let action = std::mem::replace(&mut slot.fault.action, FaultAction::Kill);
-                let Some(target) = self.fault_target(&target_role) else {
+                let target = self.fault_target(&target_role);
+                self.fault_fired(index, target);
+                let Some(target) = target else {
                     return;
                 };
                 if self.taps.is_some() {

@@ -44,7 +44,12 @@ impl<M: Debug + 'static> Sim<M> {
             // list (and never acts) so that numbering is unchanged.
             Err(_) => Pid(self.next_pid - 1),
         };
+        let client = self.clients.len();
         self.clients.push((pid, stable_id));
+        if let Some(entry) = self.procs.get_mut(&pid) {
+            entry.client = Some(u32::try_from(client).expect("fewer than 2^32 clients"));
+        }
+        self.refresh_client(client, pid);
         pid
     }
 
@@ -112,6 +117,7 @@ impl<M: Debug + 'static> Sim<M> {
                 role: opts.role.clone(),
                 aliases: BTreeSet::new(),
                 exiting: None,
+                client: None,
             },
         );
         if self.taps.is_some() {
@@ -127,7 +133,9 @@ impl<M: Debug + 'static> Sim<M> {
             });
         }
         if let Some(role) = opts.role {
-            self.roles.entry(role).or_default().push(pid);
+            let old = self.fault_target(&role);
+            self.roles.entry(role.clone()).or_default().push(pid);
+            self.role_changed(&role, old);
         }
         if opts.link && self.procs.contains_key(&parent) {
             // The child was just inserted, so linking cannot fail.

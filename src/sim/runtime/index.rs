@@ -1,0 +1,402 @@
+//! Order-statistic indexes for the scheduler's enabled sets: a Fenwick
+//! tree of 0/1 memberships over small dense ids (clients, faults) and an
+//! ordered map with ranks (deliverable queue heads, by send number), so
+//! that counting the enabled events, finding the `n`-th in `fifo` order and
+//! updating one all take O(log n). Nothing here depends on a run's state:
+//! the treap's balance comes from a fixed sequence, not from randomness.
+
+/// Membership of ids `0..len` with prefix counts: add, remove, count and
+/// find the `n`-th member in O(log len).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Fenwick {
+    /// 1-based partial sums.
+    tree: Vec<u32>,
+    members: Vec<bool>,
+    count: usize,
+}
+
+impl Fenwick {
+    pub(super) fn len(&self) -> usize {
+        self.count
+    }
+
+    pub(super) fn contains(&self, id: usize) -> bool {
+        self.members.get(id).copied().unwrap_or(false)
+    }
+
+    /// Makes room for ids below `len`.
+    pub(super) fn grow(&mut self, len: usize) {
+        if len <= self.members.len() {
+            return;
+        }
+        let members: Vec<usize> = (0..self.members.len())
+            .filter(|&i| self.members[i])
+            .collect();
+        let capacity = len.next_power_of_two();
+        self.tree = vec![0; capacity + 1];
+        self.members = vec![false; capacity];
+        self.count = 0;
+        for id in members {
+            self.set(id, true);
+        }
+    }
+
+    /// Adds or removes `id`; returns whether membership changed.
+    pub(super) fn set(&mut self, id: usize, member: bool) -> bool {
+        self.grow(id + 1);
+        if self.members[id] == member {
+            return false;
+        }
+        self.members[id] = member;
+        if member {
+            self.count += 1;
+        } else {
+            self.count -= 1;
+        }
+        let mut at = id + 1;
+        while at < self.tree.len() {
+            if member {
+                self.tree[at] += 1;
+            } else {
+                self.tree[at] -= 1;
+            }
+            at += at & at.wrapping_neg();
+        }
+        true
+    }
+
+    /// The `n`-th member (from 0) of `self ∪ other` when `with_other`,
+    /// of `self` alone otherwise; the two must be disjoint and of equal
+    /// capacity when combined (a node's range depends on the capacity).
+    pub(super) fn nth_with(&self, other: &Fenwick, with_other: bool, n: usize) -> Option<usize> {
+        debug_assert!(!with_other || self.tree.len() == other.tree.len());
+        let total = self.count + if with_other { other.count } else { 0 };
+        if n >= total {
+            return None;
+        }
+        let len = self
+            .tree
+            .len()
+            .max(if with_other { other.tree.len() } else { 0 });
+        let at = |tree: &Vec<u32>, i: usize| tree.get(i).copied().unwrap_or(0) as usize;
+        let mut position = 0;
+        let mut remaining = n;
+        let mut step = (len.max(2) - 1).next_power_of_two();
+        while step > 0 {
+            let next = position + step;
+            if next < len {
+                let here =
+                    at(&self.tree, next) + if with_other { at(&other.tree, next) } else { 0 };
+                if here <= remaining {
+                    position = next;
+                    remaining -= here;
+                }
+            }
+            step /= 2;
+        }
+        // `position` is the 1-based index before the member, i.e. its id.
+        Some(position)
+    }
+
+    pub(super) fn nth(&self, n: usize) -> Option<usize> {
+        self.nth_with(self, false, n)
+    }
+}
+
+/// A map from distinct ordered keys to values with ranks: insert, remove,
+/// get the `n`-th entry and the first one, all in O(log n) (a treap whose
+/// priorities come from a fixed mixing sequence).
+#[derive(Clone, Debug)]
+pub(super) struct RankMap<K, V> {
+    nodes: Vec<Node<K, V>>,
+    free: Vec<u32>,
+    root: u32,
+    next_priority: u64,
+}
+
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Debug)]
+struct Node<K, V> {
+    key: K,
+    value: V,
+    priority: u64,
+    left: u32,
+    right: u32,
+    size: u32,
+}
+
+impl<K: Ord + Copy, V: Copy> Default for RankMap<K, V> {
+    fn default() -> Self {
+        RankMap {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            root: NIL,
+            next_priority: 0,
+        }
+    }
+}
+
+impl<K: Ord + Copy, V: Copy> RankMap<K, V> {
+    pub(super) fn len(&self) -> usize {
+        self.size(self.root) as usize
+    }
+
+    fn size(&self, node: u32) -> u32 {
+        if node == NIL {
+            0
+        } else {
+            self.nodes[node as usize].size
+        }
+    }
+
+    fn fix(&mut self, node: u32) {
+        let (left, right) = {
+            let n = &self.nodes[node as usize];
+            (n.left, n.right)
+        };
+        self.nodes[node as usize].size = 1 + self.size(left) + self.size(right);
+    }
+
+    /// Splits `node` into keys `< key` and keys `>= key`.
+    fn split(&mut self, node: u32, key: &K) -> (u32, u32) {
+        if node == NIL {
+            return (NIL, NIL);
+        }
+        if self.nodes[node as usize].key < *key {
+            let right = self.nodes[node as usize].right;
+            let (l, r) = self.split(right, key);
+            self.nodes[node as usize].right = l;
+            self.fix(node);
+            (node, r)
+        } else {
+            let left = self.nodes[node as usize].left;
+            let (l, r) = self.split(left, key);
+            self.nodes[node as usize].left = r;
+            self.fix(node);
+            (l, node)
+        }
+    }
+
+    fn merge(&mut self, a: u32, b: u32) -> u32 {
+        if a == NIL {
+            return b;
+        }
+        if b == NIL {
+            return a;
+        }
+        if self.nodes[a as usize].priority > self.nodes[b as usize].priority {
+            let right = self.nodes[a as usize].right;
+            let merged = self.merge(right, b);
+            self.nodes[a as usize].right = merged;
+            self.fix(a);
+            a
+        } else {
+            let left = self.nodes[b as usize].left;
+            let merged = self.merge(a, left);
+            self.nodes[b as usize].left = merged;
+            self.fix(b);
+            b
+        }
+    }
+
+    fn priority(&mut self) -> u64 {
+        // splitmix64 of a counter: well spread, and the same every run.
+        self.next_priority = self.next_priority.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.next_priority;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Inserts `key` (which must not be present).
+    pub(super) fn insert(&mut self, key: K, value: V) {
+        let node = Node {
+            key,
+            value,
+            priority: self.priority(),
+            left: NIL,
+            right: NIL,
+            size: 1,
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                let id = u32::try_from(self.nodes.len()).expect("fewer than 2^32 entries");
+                self.nodes.push(node);
+                id
+            }
+        };
+        let (l, r) = self.split(self.root, &key);
+        let l = self.merge(l, id);
+        self.root = self.merge(l, r);
+    }
+
+    /// Removes `key`; returns its value if it was present.
+    pub(super) fn remove(&mut self, key: &K) -> Option<V> {
+        let mut parent = NIL;
+        let mut at = self.root;
+        while at != NIL {
+            let node = &self.nodes[at as usize];
+            match key.cmp(&node.key) {
+                std::cmp::Ordering::Less => {
+                    parent = at;
+                    at = node.left;
+                }
+                std::cmp::Ordering::Greater => {
+                    parent = at;
+                    at = node.right;
+                }
+                std::cmp::Ordering::Equal => break,
+            }
+        }
+        if at == NIL {
+            return None;
+        }
+        let (left, right, value) = {
+            let node = &self.nodes[at as usize];
+            (node.left, node.right, node.value)
+        };
+        let merged = self.merge(left, right);
+        if parent == NIL {
+            self.root = merged;
+        } else if self.nodes[parent as usize].left == at {
+            self.nodes[parent as usize].left = merged;
+        } else {
+            self.nodes[parent as usize].right = merged;
+        }
+        self.free.push(at);
+        // Sizes on the path from the root to `parent` drop by one.
+        let mut walk = self.root;
+        while walk != NIL && walk != merged {
+            self.nodes[walk as usize].size -= 1;
+            let node = &self.nodes[walk as usize];
+            walk = match key.cmp(&node.key) {
+                std::cmp::Ordering::Less => node.left,
+                _ => node.right,
+            };
+        }
+        if self.root == NIL {
+            self.nodes.clear();
+            self.free.clear();
+        }
+        Some(value)
+    }
+
+    pub(super) fn get(&self, key: &K) -> Option<V> {
+        let mut at = self.root;
+        while at != NIL {
+            let node = &self.nodes[at as usize];
+            match key.cmp(&node.key) {
+                std::cmp::Ordering::Less => at = node.left,
+                std::cmp::Ordering::Greater => at = node.right,
+                std::cmp::Ordering::Equal => return Some(node.value),
+            }
+        }
+        None
+    }
+
+    /// The `n`-th entry (from 0) in key order.
+    pub(super) fn nth(&self, mut n: usize) -> Option<(K, V)> {
+        let mut at = self.root;
+        while at != NIL {
+            let node = &self.nodes[at as usize];
+            let left = self.size(node.left) as usize;
+            if n < left {
+                at = node.left;
+            } else if n == left {
+                return Some((node.key, node.value));
+            } else {
+                n -= left + 1;
+                at = node.right;
+            }
+        }
+        None
+    }
+
+    pub(super) fn first(&self) -> Option<(K, V)> {
+        let mut at = self.root;
+        let mut found = None;
+        while at != NIL {
+            let node = &self.nodes[at as usize];
+            found = Some((node.key, node.value));
+            at = node.left;
+        }
+        found
+    }
+
+    /// Every entry in key order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (K, V)> + '_ {
+        (0..self.len()).filter_map(|n| self.nth(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::prng::Prng;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn rank_map_agrees_with_a_btree_map() {
+        let mut prng = Prng::new(7);
+        let mut map = RankMap::<u64, u64>::default();
+        let mut model = BTreeMap::new();
+        for round in 0..20_000u64 {
+            let key = prng.below(500);
+            match model.entry(key) {
+                std::collections::btree_map::Entry::Occupied(entry) => {
+                    assert_eq!(map.remove(&key), Some(entry.remove()));
+                }
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    map.insert(key, round);
+                    entry.insert(round);
+                }
+            }
+            assert_eq!(map.len(), model.len());
+            assert_eq!(map.first(), model.iter().next().map(|(&k, &v)| (k, v)));
+            if !model.is_empty() {
+                let n = prng.below(model.len() as u64) as usize;
+                assert_eq!(map.nth(n), model.iter().nth(n).map(|(&k, &v)| (k, v)));
+            }
+            assert_eq!(map.nth(model.len()), None);
+        }
+        assert_eq!(map.remove(&1_000), None);
+        let all: Vec<(u64, u64)> = map.iter().collect();
+        let expected: Vec<(u64, u64)> = model.into_iter().collect();
+        assert_eq!(all, expected);
+    }
+
+    #[test]
+    fn fenwick_agrees_with_a_set() {
+        let mut prng = Prng::new(9);
+        let (mut a, mut b) = (Fenwick::default(), Fenwick::default());
+        let mut members = vec![0u8; 300];
+        for _ in 0..10_000 {
+            let id = prng.below(300) as usize;
+            // 0: neither, 1: in a, 2: in b (disjoint, like ready and
+            // ready-once-quiet clients).
+            let state = prng.below(3) as u8;
+            a.set(id, state == 1);
+            b.set(id, state == 2);
+            members[id] = state;
+            a.grow(300);
+            b.grow(300);
+            let in_a: Vec<usize> = (0..300).filter(|&i| members[i] == 1).collect();
+            let in_both: Vec<usize> = (0..300).filter(|&i| members[i] != 0).collect();
+            assert_eq!(a.len(), in_a.len());
+            for (n, &id) in in_a.iter().enumerate() {
+                assert_eq!(a.nth(n), Some(id));
+                assert_eq!(a.nth_with(&b, false, n), Some(id));
+            }
+            for (n, &id) in in_both.iter().enumerate() {
+                assert_eq!(a.nth_with(&b, true, n), Some(id));
+            }
+            assert_eq!(a.nth_with(&b, true, in_both.len()), None);
+            assert!(a.contains(id) == (state == 1));
+        }
+    }
+}
