@@ -120,6 +120,7 @@ impl Trace {
             if said_by_step {
                 continue;
             }
+            let entry = &self.humanized(entry);
             let _ = match entry {
                 TraceEntry::Step {
                     step,
@@ -190,18 +191,20 @@ impl Trace {
                 TraceEntry::Note { pid, text } => writeln!(out, "    {pid}: {text}"),
             };
         }
-        self.humanize(&out)
+        out
     }
 
     /// JSON lines: one object per entry, its `kind` first.
     pub fn to_json_lines(&self) -> String {
         let mut out = String::new();
         for entry in &self.entries {
-            // Serializing these plain structs cannot fail.
-            out.push_str(&serde_json::to_string(entry).unwrap_or_default());
+            // Names go into the entry before serde encodes it, so every
+            // string is escaped once, by serde. Serializing these plain
+            // structs cannot fail.
+            out.push_str(&serde_json::to_string(&self.humanized(entry)).unwrap_or_default());
             out.push('\n');
         }
-        self.humanize(&out)
+        out
     }
 
     /// A Mermaid sequence diagram: an arrow per delivery, notes for spawns,
@@ -219,6 +222,7 @@ impl Trace {
             }
         };
         for entry in &self.entries {
+            let entry = &self.humanized(entry);
             let _ = match entry {
                 TraceEntry::Step {
                     step, time_ms, key, ..
@@ -270,13 +274,47 @@ impl Trace {
         for (i, name) in participants.iter().enumerate() {
             let _ = writeln!(out, "    participant p{i} as {}", mermaid_text(name));
         }
-        out.push_str(&self.humanize(&body));
+        out.push_str(&body);
         out
     }
 
+    /// `entry` with every pid inside a rendered signal, exit reason or step
+    /// description printed by its logical name. Only those fields hold
+    /// rendered terms; keys, names and dialogue notes are user data and
+    /// are never rewritten (a bucket named `<0.1.0>` stays so).
+    fn humanized(&self, entry: &TraceEntry) -> TraceEntry {
+        let mut entry = entry.clone();
+        match &mut entry {
+            TraceEntry::Step { event, .. } => *event = self.humanize(event),
+            TraceEntry::Send { signal, .. }
+            | TraceEntry::Drop { signal, .. }
+            | TraceEntry::Deliver { signal, .. } => *signal = self.humanize(signal),
+            TraceEntry::Exit { reason, .. } => *reason = self.humanize(reason),
+            _ => {}
+        }
+        entry
+    }
+
     /// Replaces every `<0.N.0>` naming a traced process with its logical
-    /// name; pids the trace does not know stay as they are.
+    /// name in a rendered term; pids the trace does not know stay as they
+    /// are, and nothing inside a string literal (`"<0.1.0>"`, user data
+    /// rendered with its quotes and escapes) is touched.
     pub fn humanize(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        loop {
+            let (plain, literal) = split_at_literal(rest);
+            out.push_str(&self.humanize_plain(plain));
+            let Some((literal, after)) = literal else {
+                break;
+            };
+            out.push_str(literal);
+            rest = after;
+        }
+        out
+    }
+
+    fn humanize_plain(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         while let Some(at) = rest.find("<0.") {
@@ -302,6 +340,28 @@ impl Trace {
         out.push_str(rest);
         out
     }
+}
+
+/// `text` up to its first string literal, and that literal (with its
+/// quotes; a backslash escapes the next character) with what follows it.
+/// An unterminated literal runs to the end.
+fn split_at_literal(text: &str) -> (&str, Option<(&str, &str)>) {
+    let Some(open) = text.find('"') else {
+        return (text, None);
+    };
+    let bytes = text.as_bytes();
+    let mut i = open + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => {
+                let end = i + 1;
+                return (&text[..open], Some((&text[open..end], &text[end..])));
+            }
+            _ => i += 1,
+        }
+    }
+    (&text[..open], Some((&text[open..], "")))
 }
 
 /// Mermaid treats `;` and `#` specially and ends a statement at a newline.
