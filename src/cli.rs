@@ -376,12 +376,21 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) ->
     let mut saved = None;
     if let Verdict::Broken(failure) = &verdict {
         let explicit = explicit(&case, &run);
-        let found_by = format!(
+        // Every flag that shapes the run, so the line reproduces it.
+        let mut found_by = format!(
             "kvsim run --check {} --registry {stage} --schedule {} --seed {}",
             args.file.display(),
             args.schedule.name(),
             args.seed
         );
+        if args.schedule == ScheduleArg::Pct {
+            let depth = args.depth.unwrap_or(PCT_DEPTH_DEFAULT);
+            found_by.push_str(&format!(" --depth {depth}"));
+        }
+        found_by.push_str(&format!(
+            " --max-steps {} --linearizability-bound {}",
+            args.max_steps, args.linearizability_bound
+        ));
         let meta = CaseMeta::found(stage.name(), Some(failure.property.to_string()), &found_by);
         saved = Some(
             std::fs::create_dir_all(&args.out)

@@ -350,7 +350,7 @@ fn a_step_limit_is_reported_with_exit_3() {
         assert_eq!(
             run.stdout,
             format!(
-                "CREATE a\nOK\n\nLIMIT max-steps 2\nrun cut at event 2 on registry {stage}: properties were checked only up to the cut\nfault 0 never fired\n"
+                "CREATE a\nOK\n\nLIMIT max-steps 2\nrun cut at event 2 on registry {stage}: properties were checked only up to the cut\nfault 0 never fired\noverride 0 never ran: fault0\n"
             ),
             "{stage}: the run stopped before the kill could fire"
         );
@@ -359,4 +359,29 @@ fn a_step_limit_is_reported_with_exit_3() {
     // Five steps reach the stale lookup on unlinked: the failure, not the limit.
     let run = replay(&case, &["--registry", "unlinked", "--max-steps", "5"]);
     assert_eq!(run.code, Some(1), "{run:?}");
+}
+
+#[test]
+fn an_override_whose_event_never_ran_is_named() {
+    let dir = TempDir::new("unused-override");
+    let text = stale_lookup_on("unlinked").replace(
+        "\"schedule\": [\"fault0\"]",
+        "\"schedule\": [\"fault0\", \"client0.cmd1/7\", \"client0.cmd0/0/DOWN(bucket:zz>registry)\"]",
+    );
+    let file = dir.file("typo.case.json", text.as_bytes());
+    let run = replay(&file, &[]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.ends_with(
+            "override 1 never ran: client0.cmd1/7\noverride 2 never ran: client0.cmd0/0/DOWN(bucket:zz>registry)\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    // The plain case names none.
+    let plain = replay(
+        &dir.file("plain.case.json", stale_lookup_on("unlinked").as_bytes()),
+        &[],
+    );
+    assert!(!plain.stdout.contains("never ran"), "{}", plain.stdout);
 }

@@ -145,13 +145,15 @@ impl Case {
             schedule: {
                 let overrides: Vec<String> =
                     self.schedule.iter().map(ToString::to_string).collect();
-                match &self.strategy {
+                let file = match &self.strategy {
                     None => ScheduleFile::Overrides(overrides),
                     Some(strategy) => ScheduleFile::Strategy(StrategyFile {
                         strategy: strategy.clone(),
                         overrides,
                     }),
-                }
+                };
+                // Plain strings and numbers: cannot fail.
+                serde_json::to_value(file).unwrap_or_default()
             },
             meta: (!meta.extra.is_empty()).then(|| meta.extra.clone()),
         };
@@ -225,18 +227,8 @@ impl Case {
                 fault: parsed,
             });
         }
-        let (overrides, strategy) = match file.schedule {
-            ScheduleFile::Overrides(list) => (list, None),
-            ScheduleFile::Strategy(StrategyFile {
-                strategy,
-                overrides,
-            }) => (overrides, Some(strategy)),
-        };
-        if let Some(Strategy::Pct { depth: 0, .. }) = strategy {
-            return Err(error(CaseFileErrorKind::Strategy {
-                message: "pct depth must be at least 1".to_string(),
-            }));
-        }
+        let (overrides, strategy) = read_schedule(&file.schedule)
+            .map_err(|message| error(CaseFileErrorKind::Strategy { message }))?;
         case.strategy = strategy;
         for (index, key) in overrides.iter().enumerate() {
             let parsed = key.parse::<EventKey>().map_err(|e| {
@@ -317,26 +309,134 @@ struct CaseFile {
     clients: Vec<ClientFile>,
     #[serde(default)]
     faults: Vec<FaultFile>,
+    /// An array of keys, or a strategy object: read by [`read_schedule`]
+    /// so that each mistake gets its own message.
     #[serde(default)]
-    schedule: ScheduleFile,
+    schedule: serde_json::Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     meta: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(untagged)]
 enum ScheduleFile {
     Overrides(Vec<String>),
     Strategy(StrategyFile),
 }
 
-impl Default for ScheduleFile {
-    fn default() -> ScheduleFile {
-        ScheduleFile::Overrides(Vec::new())
+/// The most PCT depth a case may ask for: the CLI's bound too. Deeper runs
+/// would need more change points than any run has steps.
+pub const PCT_DEPTH_MAX: u32 = 64;
+
+/// A case file's `schedule`: absent or `null` (the `fifo` order), an array
+/// of event keys, or `{"strategy": "random"|"pos"|"pct"|"mutation",
+/// "seed": N, ...}` with `depth` (pct, 1..=64), `picks` (mutation, an
+/// array of indices) and an optional `overrides` array of keys run first.
+/// Returns the override strings (parsed by the caller, which names their
+/// index) and the strategy; each mistake is named.
+fn read_schedule(value: &serde_json::Value) -> Result<(Vec<String>, Option<Strategy>), String> {
+    use serde_json::Value;
+    let keys = |value: &Value, field: &str| -> Result<Vec<String>, String> {
+        let Value::Array(items) = value else {
+            return Err(format!("{field} must be an array of event keys"));
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| match item {
+                Value::String(key) => Ok(key.clone()),
+                other => Err(format!(
+                    "{field} entry {index} must be a string (an event key), found {other}"
+                )),
+            })
+            .collect()
+    };
+    let object = match value {
+        Value::Null => return Ok((Vec::new(), None)),
+        Value::Array(_) => return Ok((keys(value, "schedule")?, None)),
+        Value::Object(object) => object,
+        other => {
+            return Err(format!(
+                "must be an array of event keys or a strategy object, found {other}"
+            ));
+        }
+    };
+    let name = match object.get("strategy") {
+        Some(Value::String(name)) => name.as_str(),
+        Some(other) => return Err(format!("\"strategy\" must be a string, found {other}")),
+        None => {
+            return Err(
+                "a schedule object needs \"strategy\" (random, pos, pct or mutation)".to_string(),
+            );
+        }
+    };
+    let allowed: &[&str] = match name {
+        "random" | "pos" => &["strategy", "seed", "overrides"],
+        "pct" => &["strategy", "seed", "depth", "overrides"],
+        "mutation" => &["strategy", "seed", "picks", "overrides"],
+        other => {
+            return Err(format!(
+                "unknown strategy {other:?} (expected random, pos, pct or mutation)"
+            ));
+        }
+    };
+    if let Some(field) = object
+        .keys()
+        .find(|field| !allowed.contains(&field.as_str()))
+    {
+        return Err(format!(
+            "strategy {name} has no field {field:?} (its fields: {})",
+            allowed.join(", ")
+        ));
     }
+    let number = |field: &str| -> Result<Option<u64>, String> {
+        match object.get(field) {
+            None => Ok(None),
+            Some(value) => value.as_u64().map(Some).ok_or_else(|| {
+                format!("\"{field}\" must be a non-negative integer, found {value}")
+            }),
+        }
+    };
+    let seed = number("seed")?.ok_or_else(|| format!("strategy {name} needs \"seed\""))?;
+    let strategy = match name {
+        "random" => Strategy::Random { seed },
+        "pos" => Strategy::Pos { seed },
+        "pct" => {
+            let depth = number("depth")?.ok_or("strategy pct needs \"depth\" (1..=64)")?;
+            if !(1..=u64::from(PCT_DEPTH_MAX)).contains(&depth) {
+                return Err(format!(
+                    "pct depth must be in 1..={PCT_DEPTH_MAX}, found {depth}"
+                ));
+            }
+            Strategy::Pct {
+                seed,
+                depth: depth as u32,
+            }
+        }
+        _ => {
+            let picks = match object.get("picks") {
+                None => Vec::new(),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| {
+                        item.as_u64()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .ok_or_else(|| format!("\"picks\" entries must be integers in 0..=4294967295, found {item}"))
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(other) => return Err(format!("\"picks\" must be an array, found {other}")),
+            };
+            Strategy::Mutation { seed, picks }
+        }
+    };
+    let overrides = match object.get("overrides") {
+        None => Vec::new(),
+        Some(value) => keys(value, "overrides")?,
+    };
+    Ok((overrides, Some(strategy)))
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct StrategyFile {
     #[serde(flatten)]
     strategy: Strategy,
@@ -546,7 +646,69 @@ mod tests {
             read(
                 "{\"kvsim_case\": 2, \"clients\": [], \"schedule\": {\"strategy\": \"pct\", \"seed\": 1, \"depth\": 0}}"
             ),
-            "c.case.json: schedule: pct depth must be at least 1"
+            "c.case.json: schedule: pct depth must be in 1..=64, found 0"
+        );
+        let schedule = |object: &str| {
+            read(&format!(
+                "{{\"kvsim_case\": 2, \"clients\": [], \"schedule\": {object}}}"
+            ))
+        };
+        for (object, message) in [
+            (
+                "{\"strategy\": \"pct\", \"seed\": 1, \"depth\": 4294967295}",
+                "pct depth must be in 1..=64, found 4294967295",
+            ),
+            (
+                "{\"strategy\": \"randon\", \"seed\": 1}",
+                "unknown strategy \"randon\" (expected random, pos, pct or mutation)",
+            ),
+            (
+                "{\"stratgy\": \"random\", \"seed\": 1}",
+                "a schedule object needs \"strategy\" (random, pos, pct or mutation)",
+            ),
+            (
+                "{\"strategy\": \"random\"}",
+                "strategy random needs \"seed\"",
+            ),
+            (
+                "{\"strategy\": \"random\", \"seed\": -1}",
+                "\"seed\" must be a non-negative integer, found -1",
+            ),
+            (
+                "{\"strategy\": \"pct\", \"seed\": 1}",
+                "strategy pct needs \"depth\" (1..=64)",
+            ),
+            (
+                "{\"strategy\": \"random\", \"seed\": 1, \"depth\": 2}",
+                "strategy random has no field \"depth\" (its fields: strategy, seed, overrides)",
+            ),
+            (
+                "7",
+                "must be an array of event keys or a strategy object, found 7",
+            ),
+            (
+                "[3]",
+                "schedule entry 0 must be a string (an event key), found 3",
+            ),
+        ] {
+            assert_eq!(
+                schedule(object),
+                format!("c.case.json: schedule: {message}"),
+                "{object}"
+            );
+        }
+        // A mutation needs no picks (it then names no override).
+        let (case, _) = Case::from_json(
+            Path::new("m.case.json"),
+            "{\"kvsim_case\": 2, \"clients\": [], \"schedule\": {\"strategy\": \"mutation\", \"seed\": 3}}",
+        )
+        .expect("reads");
+        assert_eq!(
+            case.strategy,
+            Some(Strategy::Mutation {
+                seed: 3,
+                picks: Vec::new()
+            })
         );
         assert_eq!(
             read("{\"clients\": []}"),

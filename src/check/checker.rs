@@ -224,7 +224,9 @@ pub fn choice_source(
         }
         Some(Strategy::Pct { seed, depth }) => {
             let k = fifo_length(case, registry, config);
-            let depth = (*depth).max(1) as usize;
+            // A case file is held to 1..=64; a case built in code is
+            // clamped the same, since each level costs a change point.
+            let depth = (*depth).clamp(1, crate::check::case::PCT_DEPTH_MAX) as usize;
             Box::new(Overrides::then(
                 overrides,
                 Box::new(Pct::new(*seed, depth, k)),

@@ -133,6 +133,21 @@ pub struct ReplayReport {
 }
 
 impl ReplayReport {
+    /// The case's overrides whose event never ran, with their index in
+    /// the list. With a non-empty list every step is recorded in
+    /// [`CaseRun::schedule_taken`], so an override that ran, by its own
+    /// match or as the order's pick, is there.
+    pub fn unused_overrides(&self) -> Vec<(usize, &crate::sim::EventKey)> {
+        let ran: std::collections::BTreeSet<&crate::sim::EventKey> =
+            self.run.schedule_taken.iter().collect();
+        self.case
+            .schedule
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| !ran.contains(key))
+            .collect()
+    }
+
     /// What the run comes to: broken, cut, undecided or holds.
     pub fn verdict(&self) -> Verdict {
         self.run.verdict()
@@ -152,12 +167,17 @@ impl ReplayReport {
 impl fmt::Display for ReplayReport {
     /// What `kvsim replay` prints (before `--- trace`): the dialogue, the
     /// verdict lines ([`verdict_lines`]), then `fault N never fired` for
-    /// each fault that never fired.
+    /// each fault that never fired and `override I never ran: KEY` for each
+    /// override whose event never ran (a mistyped key, or one past the
+    /// step where the run stopped).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.run.dialogue)?;
         f.write_str(&verdict_lines(&self.run, &self.registry_name))?;
         for fault in &self.run.unused_faults {
             writeln!(f, "fault {fault} never fired")?;
+        }
+        for (index, key) in self.unused_overrides() {
+            writeln!(f, "override {index} never ran: {key}")?;
         }
         Ok(())
     }
