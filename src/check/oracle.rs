@@ -19,6 +19,10 @@
 //! with `LIMIT max-steps`, and its longer extensions are not explored) and
 //! a bound on the number of runs. [`OracleReport::complete`] is true only
 //! when neither bound was reached.
+//!
+//! [`enumerate_pct`] walks PCT's own decision space with the same walker,
+//! so the outcomes PCT can produce at a depth, and hence each outcome's
+//! PCT depth, are computed exactly rather than sampled.
 
 use crate::check::case::Case;
 use crate::check::checker::{CaseRun, CheckConfig, RegistryFactory, run_case_with};
