@@ -46,6 +46,9 @@ pub struct RunOutcome {
     /// Every property that broke somewhere in the run (checked to the end
     /// of the run, not only up to the first failure).
     pub broken: BTreeSet<Property>,
+    /// Property 4's last check could not decide within its bound: neither
+    /// held nor broken.
+    pub p4_undecided: bool,
     /// `Some("max-steps 40")` when the run hit a limit instead of ending.
     pub limit: Option<String>,
 }
@@ -58,6 +61,7 @@ impl RunOutcome {
             dialogue: run.dialogue.clone(),
             final_names: run.final_names.clone(),
             broken: run.failures.iter().map(|f| f.property).collect(),
+            p4_undecided: run.undecided.is_some(),
             limit: match run.outcome {
                 Outcome::Quiescent => None,
                 Outcome::Limit { name, value } => Some(format!("{name} {value}")),
@@ -76,9 +80,12 @@ impl fmt::Display for RunOutcome {
             }
         }
         let broken: Vec<String> = self.broken.iter().map(ToString::to_string).collect();
-        if broken.is_empty() {
+        if self.p4_undecided {
+            writeln!(f, "P4 undecided")?;
+        }
+        if broken.is_empty() && !self.p4_undecided {
             writeln!(f, "every property held")?;
-        } else {
+        } else if !broken.is_empty() {
             writeln!(f, "broken: {}", broken.join(", "))?;
         }
         if let Some(limit) = &self.limit {
