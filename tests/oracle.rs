@@ -145,8 +145,16 @@ fn checked() -> CheckConfig {
     }
 }
 
+/// The oracle's bounds here: room for `2x3`'s 1,750,320 schedules.
+fn oracle_config() -> OracleConfig {
+    OracleConfig {
+        runs_max: 2_000_000,
+        ..OracleConfig::default()
+    }
+}
+
 fn oracle(case: &Case, registry: &RegistryFactory<'_>) -> OracleReport {
-    let report = enumerate(case, registry, &OracleConfig::default());
+    let report = enumerate(case, registry, &oracle_config());
     assert!(report.complete(), "{report}");
     report
 }
@@ -285,7 +293,7 @@ fn measure_strategies(
     let k = fifo_length(case, registry, &checked());
     let mut shallower: BTreeSet<RunOutcome> = BTreeSet::new();
     for depth in 1..=pct_depth_max {
-        let space = enumerate_pct(case, registry, &OracleConfig::default(), depth, k);
+        let space = enumerate_pct(case, registry, &oracle_config(), depth, k);
         assert!(space.complete(), "{space}");
         let reachable: BTreeSet<RunOutcome> = space.outcomes.keys().cloned().collect();
         let outside: Vec<RunOutcome> = reachable.difference(&all).cloned().collect();
