@@ -238,7 +238,8 @@ fn generated_overrides(
 enum Generated {
     /// Up to [`GENERATED_CASES_MAX`] cases must reach every outcome.
     Check,
-    /// Left to [`generated_overrides_miss_one_outcome_of_2x2_kill`].
+    /// Not checked (the 1.75 M-schedule `2x3`, where only the oracle's
+    /// and the strategies' figures are wanted).
     Skip,
 }
 
@@ -395,7 +396,7 @@ fn two_clients_and_a_kill_reduced_from_2x3() {
     // The user's registry runs the three smaller scenarios; here it would
     // only repeat `fixed`'s outcomes at another 25,344 schedules.
     for (name, registry) in registries().into_iter().take(2) {
-        let report = measure_strategies("2x2-kill", name, &case, &registry, 2, Generated::Skip);
+        let report = measure_strategies("2x2-kill", name, &case, &registry, 2, Generated::Check);
         let breaks = broken(&report);
         match name {
             "fixed" => assert_eq!(breaks, BTreeSet::new(), "{report}"),
@@ -415,51 +416,6 @@ fn two_clients_by_three_commands_and_a_kill() {
     for (name, registry) in registries().into_iter().take(2) {
         measure_strategies("2x3-kill", name, &case, &registry, 2, Generated::Skip);
     }
-}
-
-/// Generated override lists against `2x2-kill` on `unlinked`: 100,000
-/// cases reach 9 of its 10 outcomes. The one they miss (client 0's lookup
-/// answered NOT FOUND after client 1's found `a`: client 1's actions, its
-/// create, its lookup, the kill and the `DOWN` must all overtake client
-/// 0's lookup) needs several overrides in causal order, and the generator
-/// draws each override independently from a recorded run, so an override
-/// listed before its event is enabled lets a later one jump first (and
-/// any enabled override preempts the clients' own `fifo` actions). Pinned as a
-/// known gap: this test fails when the generator closes it. 200,000 runs
-/// (each case records a random walk first): for a release build.
-#[test]
-#[ignore = "100,000 generated cases: run with --release -- --ignored"]
-fn generated_overrides_miss_one_outcome_of_2x2_kill() {
-    let case = scenario("2x2-kill.case.json");
-    let registry = || Stage::Unlinked.registry();
-    let report = oracle(&case, &registry);
-    let all: BTreeSet<RunOutcome> = report.outcomes.keys().cloned().collect();
-    let missed = reach_within(
-        &case,
-        &registry,
-        &all,
-        "generated overrides",
-        GENERATED_CASES_MAX,
-        |seed| generated_overrides(&case, &registry, seed),
-    )
-    .expect_err("generated overrides now reach every outcome: the gap is closed, drop this test");
-    assert_eq!(missed.len(), 1, "{}", render(&missed));
-    assert!(
-        missed[0]
-            .dialogue
-            .ends_with("== client1\nCREATE b\nOK\n\nLOOKUP a\nOK\n\n")
-            && missed[0]
-                .dialogue
-                .contains("LOOKUP a\nNOT FOUND\n\n== client1"),
-        "{}",
-        render(&missed)
-    );
-    // A legal outcome: the oracle's witness, an explicit override list,
-    // replays it.
-    let mut explicit = case.clone();
-    explicit.schedule = report.outcomes[&missed[0]].schedule.clone();
-    let run = kvsim::check::run_case(&explicit, &registry, &checked());
-    assert_eq!(RunOutcome::of(&run), missed[0]);
 }
 
 #[test]

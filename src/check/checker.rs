@@ -238,14 +238,30 @@ pub fn choice_source(
                 ..case.clone()
             };
             let taken = unchecked(&record, registry, config).schedule_taken;
-            let mut list = overrides;
-            if !taken.is_empty() {
-                list.extend(
-                    picks
+            // A mutation of the recorded run: its first `picks[0] mod
+            // (len + 1)` events kept whole (so the random walk itself, or
+            // any prefix of it, is one mutation), then the other picks as a
+            // subsequence of the rest, in the run's order: each override
+            // waits for the ones before it, so a chain of causally ordered
+            // events can jump ahead together while the events between them
+            // go in the `fifo` order.
+            let (prefix, positions) = match picks.split_first() {
+                Some((&first, rest)) if !taken.is_empty() => {
+                    let prefix = first as usize % (taken.len() + 1);
+                    let mut positions: Vec<usize> = rest
                         .iter()
-                        .map(|&pick| taken[pick as usize % taken.len()].clone()),
-                );
-            }
+                        .map(|&pick| pick as usize % taken.len())
+                        .filter(|&at| at >= prefix)
+                        .collect();
+                    positions.sort_unstable();
+                    positions.dedup();
+                    (prefix, positions)
+                }
+                _ => (0, Vec::new()),
+            };
+            let mut list = overrides;
+            list.extend(taken[..prefix].iter().cloned());
+            list.extend(positions.into_iter().map(|at| taken[at].clone()));
             Box::new(Overrides::new(list))
         }
     }

@@ -11,7 +11,8 @@
 //! Generated override lists name only events that can occur: a
 //! [`Strategy::Mutation`] first runs the case under a random walk from its
 //! seed, records the keys of the events that ran, and then takes its
-//! overrides from that record (`picks` index into it, modulo its length). So
+//! overrides from that record: a prefix kept whole, then a subsequence of
+//! the rest in the run's order (`picks` index into it). So
 //! an override can name a death signal or a reply six levels deep as easily
 //! as a client action, and because the record comes from the registry under
 //! test, the keys are that registry's own.
@@ -32,8 +33,10 @@ pub enum Strategy {
     /// PCT (Burckhardt et al., ASPLOS 2010) for bugs of depth `depth >= 1`;
     /// its run length `k` is taken from a `fifo` run of the same case.
     Pct { seed: u64, depth: u32 },
-    /// Overrides drawn from a random-walk run of the same case from `seed`:
-    /// `picks[i] % (events recorded)` names the i-th override, in order.
+    /// Overrides drawn from a random-walk run of the same case from `seed`
+    /// (a mutation of that recorded run): its first `picks[0] % (len + 1)`
+    /// events kept whole, then each later `picks[i] % len` (i >= 1) past
+    /// that prefix, as a subsequence in the run's order.
     Mutation { seed: u64, picks: Vec<u32> },
 }
 
