@@ -10,8 +10,11 @@
 //! [`ScriptError`]s, reported as `FILE:LINE: what is wrong`.
 
 use crate::kv::command::{Command, Target};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The longest line accepted, in bytes, not counting its line ending.
 pub const LINE_LEN_BYTES_MAX: usize = 4096;
@@ -115,6 +118,11 @@ pub enum ScriptErrorKind {
     /// `CLIENT main` after lines that already went to the implicit `main`
     /// client (the first of them is on `first_line`).
     DuplicateMainClient { first_line: usize },
+    /// The script goes on past [`SCRIPT_BYTES_MAX`] bytes (reported on the
+    /// line being read then).
+    TooLarge { bytes_max: usize },
+    /// Reading failed (the error as the system gave it).
+    Unreadable { message: String },
 }
 
 /// The "what is wrong" part of the message: lowercase, no final period,
@@ -175,6 +183,11 @@ impl fmt::Display for ScriptErrorKind {
             ScriptErrorKind::DuplicateClient { name, first_line } => {
                 write!(f, "client {name:?} is already defined on line {first_line}")
             }
+            ScriptErrorKind::TooLarge { bytes_max } => write!(
+                f,
+                "the script goes on past {bytes_max} bytes, the most a script may have"
+            ),
+            ScriptErrorKind::Unreadable { message } => write!(f, "cannot read: {message}"),
             ScriptErrorKind::DuplicateMainClient { first_line } => write!(
                 f,
                 "client {MAIN_CLIENT:?} is already defined by the lines before the first CLIENT, \
@@ -189,52 +202,270 @@ impl fmt::Display for ScriptErrorKind {
 /// Lines are split on `\n`, and one `\r` at the end of a line is dropped
 /// (also on a last line with no `\n`, as the BEAM reference runner does).
 /// Words are split on ASCII spaces and tabs only. The first error stops
-/// parsing.
+/// parsing. Bytes already in memory have no size limit; [`read`] and
+/// [`read_text`] read a file line by line with one.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Script, ScriptError> {
+    let mut clients = Clients::<Vec<ScriptLine>>::default();
+    read_lines(path, bytes, usize::MAX, &mut clients)?;
+    Ok(clients.finish_script())
+}
+
+/// The largest script [`read`] and [`read_text`] accept, in bytes: they
+/// keep a script's commands in memory (as text, for [`read_text`]), so this
+/// bounds what a script can cost before it runs; a stream that never ends,
+/// such as `/dev/zero`, is refused once it is past it.
+pub const SCRIPT_BYTES_MAX: usize = 64 << 20;
+
+/// Reads a `.kv` script from `reader` line by line, as [`parse`] reads
+/// bytes, holding at most one line of [`LINE_LEN_BYTES_MAX`] bytes (an
+/// over-long line is measured without being kept) and refusing a script
+/// of more than [`SCRIPT_BYTES_MAX`] bytes.
+pub fn read(path: &Path, reader: impl Read) -> Result<Script, ScriptError> {
+    let mut clients = Clients::<Vec<ScriptLine>>::default();
+    read_lines(path, reader, SCRIPT_BYTES_MAX, &mut clients)?;
+    Ok(clients.finish_script())
+}
+
+/// Reads a script like [`read`] but keeps each client's commands as their
+/// text, parsed again one at a time as the client plays them: about one
+/// byte per byte of command (a parsed command costs several allocations).
+/// How `kvsim run` reads its script.
+pub fn read_text(path: &Path, reader: impl Read) -> Result<ScriptText, ScriptError> {
+    let mut clients = Clients::<(Vec<u8>, usize)>::default();
+    read_lines(path, reader, SCRIPT_BYTES_MAX, &mut clients)?;
+    let clients = clients
+        .finish()
+        .into_iter()
+        .map(|(name, (text, commands))| ClientText {
+            name,
+            text: Arc::new(text),
+            commands,
+        })
+        .collect();
+    Ok(ScriptText { clients })
+}
+
+/// A script as [`read_text`] keeps it: each client's commands as text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptText {
+    pub clients: Vec<ClientText>,
+}
+
+/// One client of a [`ScriptText`]: its name and its command lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientText {
+    pub name: String,
+    /// The command lines, each ending in `\n`, as the file had them (one
+    /// ending `\r` dropped).
+    text: Arc<Vec<u8>>,
+    commands: usize,
+}
+
+impl ClientText {
+    /// The number of commands.
+    pub fn len(&self) -> usize {
+        self.commands
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.commands == 0
+    }
+
+    /// The commands, parsed as they are taken.
+    pub fn commands(&self) -> CommandText {
+        CommandText {
+            text: Arc::clone(&self.text),
+            at: 0,
+        }
+    }
+}
+
+/// The commands of a [`ClientText`], parsed one at a time.
+#[derive(Clone, Debug)]
+pub struct CommandText {
+    text: Arc<Vec<u8>>,
+    at: usize,
+}
+
+impl Iterator for CommandText {
+    type Item = Command;
+
+    fn next(&mut self) -> Option<Command> {
+        let rest = self.text.get(self.at..)?;
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        self.at += end + 1;
+        // Read and checked once already: UTF-8, and a command (not a
+        // `CLIENT`, comment or blank line) that parses.
+        let text = std::str::from_utf8(&rest[..end]).unwrap_or_default();
+        let words: Vec<&str> = text.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
+        match parse_line(&words) {
+            Ok(Parsed::Command(command)) => Some(command),
+            _ => Some(Command::Unknown {
+                words: words.iter().map(|w| w.to_string()).collect(),
+            }),
+        }
+    }
+}
+
+impl ScriptText {
+    /// The same script with every command parsed.
+    pub fn to_script(&self) -> Script {
+        Script {
+            clients: self
+                .clients
+                .iter()
+                .map(|client| ClientScript {
+                    name: client.name.clone(),
+                    // Line numbers are not kept as text; a parsed script
+                    // from text numbers its commands from 1.
+                    lines: client
+                        .commands()
+                        .enumerate()
+                        .map(|(index, command)| ScriptLine {
+                            line: index + 1,
+                            command,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Splits what `reader` yields into lines and hands each non-blank,
+/// non-comment one to `clients`, counting at most `bytes_max` bytes.
+fn read_lines<L: Lines>(
+    path: &Path,
+    reader: impl Read,
+    bytes_max: usize,
+    clients: &mut Clients<L>,
+) -> Result<(), ScriptError> {
     let error = |line: usize, kind: ScriptErrorKind| ScriptError {
         path: path.to_path_buf(),
         line,
         kind,
     };
-    let mut clients = Clients::default();
-    for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = index + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.len() > LINE_LEN_BYTES_MAX {
+    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut buffer: Vec<u8> = Vec::with_capacity(LINE_LEN_BYTES_MAX + 2);
+    let mut total = 0usize;
+    let mut line = 0usize;
+    loop {
+        line += 1;
+        buffer.clear();
+        // The line's length so far; past LINE_LEN_BYTES_MAX + 1 (a final
+        // `\r` is not counted) the bytes are counted, not kept.
+        let mut len = 0usize;
+        let mut last = 0u8;
+        let mut ended = false;
+        loop {
+            let chunk = match reader.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(error(
+                        line,
+                        ScriptErrorKind::Unreadable {
+                            message: e.to_string(),
+                        },
+                    ));
+                }
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            let (piece, found) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(at) => (&chunk[..at], true),
+                None => (chunk, false),
+            };
+            if buffer.len() + piece.len() <= LINE_LEN_BYTES_MAX + 1 {
+                buffer.extend_from_slice(piece);
+            }
+            if let Some(&byte) = piece.last() {
+                last = byte;
+            }
+            len += piece.len();
+            let consumed = piece.len() + usize::from(found);
+            total = total.saturating_add(consumed);
+            reader.consume(consumed);
+            if total > bytes_max {
+                return Err(error(line, ScriptErrorKind::TooLarge { bytes_max }));
+            }
+            if found {
+                ended = true;
+                break;
+            }
+        }
+        let len = if last == b'\r' && len > 0 {
+            len - 1
+        } else {
+            len
+        };
+        if len > LINE_LEN_BYTES_MAX {
             return Err(error(
                 line,
                 ScriptErrorKind::LineTooLong {
-                    len_bytes: raw.len(),
+                    len_bytes: len,
                     len_bytes_max: LINE_LEN_BYTES_MAX,
                 },
             ));
         }
+        let raw = buffer.strip_suffix(b"\r").unwrap_or(&buffer);
         let text = std::str::from_utf8(raw).map_err(|_| error(line, ScriptErrorKind::NotUtf8))?;
         let words: Vec<&str> = text.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
-        match words.first() {
-            None => continue,
-            Some(first) if first.starts_with('#') => continue,
-            Some(_) => {}
+        let comment_or_blank = words.first().is_none_or(|first| first.starts_with('#'));
+        if !comment_or_blank {
+            match parse_line(&words).map_err(|kind| error(line, kind))? {
+                Parsed::Client(name) => clients
+                    .start(name, line)
+                    .map_err(|kind| error(line, kind))?,
+                Parsed::Command(command) => clients.push(line, text, command),
+            }
         }
-        match parse_line(&words).map_err(|kind| error(line, kind))? {
-            Parsed::Client(name) => clients
-                .start(name, line)
-                .map_err(|kind| error(line, kind))?,
-            Parsed::Command(command) => clients.push(ScriptLine { line, command }),
+        if !ended {
+            return Ok(());
         }
     }
-    Ok(clients.finish())
+}
+
+/// How a client's commands are kept while a script is read: parsed, or
+/// as text.
+trait Lines: Default {
+    fn push(&mut self, line: usize, text: &str, command: Command);
+}
+
+impl Lines for Vec<ScriptLine> {
+    fn push(&mut self, line: usize, _text: &str, command: Command) {
+        Vec::push(self, ScriptLine { line, command });
+    }
+}
+
+/// Text with a count: each line and `\n`.
+impl Lines for (Vec<u8>, usize) {
+    fn push(&mut self, _line: usize, text: &str, _command: Command) {
+        self.0.extend_from_slice(text.as_bytes());
+        self.0.push(b'\n');
+        self.1 += 1;
+    }
 }
 
 /// The clients seen so far, with where each was defined.
-#[derive(Default)]
-struct Clients {
-    clients: Vec<ClientScript>,
+struct Clients<L> {
+    clients: Vec<(String, L)>,
     // invariant: defined_on.len() == clients.len()
     defined_on: Vec<Definition>,
     // Each client's position by name, so that a script of many clients
     // does not compare every new name with every earlier one.
-    by_name: std::collections::BTreeMap<String, usize>,
+    by_name: BTreeMap<String, usize>,
+}
+
+impl<L> Default for Clients<L> {
+    fn default() -> Clients<L> {
+        Clients {
+            clients: Vec::new(),
+            defined_on: Vec::new(),
+            by_name: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -245,7 +476,7 @@ enum Definition {
     ImplicitMain { first_line: usize },
 }
 
-impl Clients {
+impl<L: Lines> Clients<L> {
     fn start(&mut self, name: &str, line: usize) -> Result<(), ScriptErrorKind> {
         if let Some(&index) = self.by_name.get(name) {
             return Err(match self.defined_on[index] {
@@ -259,37 +490,38 @@ impl Clients {
             });
         }
         self.by_name.insert(name.to_string(), self.clients.len());
-        self.clients.push(ClientScript {
-            name: name.to_string(),
-            lines: Vec::new(),
-        });
+        self.clients.push((name.to_string(), L::default()));
         self.defined_on.push(Definition::Explicit { line });
         Ok(())
     }
 
-    fn push(&mut self, script_line: ScriptLine) {
+    fn push(&mut self, line: usize, text: &str, command: Command) {
         if self.clients.is_empty() {
             self.by_name.insert(MAIN_CLIENT.to_string(), 0);
-            self.clients.push(ClientScript {
-                name: MAIN_CLIENT.to_string(),
-                lines: Vec::new(),
-            });
-            self.defined_on.push(Definition::ImplicitMain {
-                first_line: script_line.line,
-            });
+            self.clients.push((MAIN_CLIENT.to_string(), L::default()));
+            self.defined_on
+                .push(Definition::ImplicitMain { first_line: line });
         }
         let current = self.clients.last_mut().expect("a client was just ensured");
-        current.lines.push(script_line);
+        current.1.push(line, text, command);
     }
 
-    fn finish(self) -> Script {
-        let mut clients = self.clients;
-        if clients.is_empty() {
-            clients.push(ClientScript {
-                name: MAIN_CLIENT.to_string(),
-                lines: Vec::new(),
-            });
+    /// The clients, `main` alone when there were none.
+    fn finish(mut self) -> Vec<(String, L)> {
+        if self.clients.is_empty() {
+            self.clients.push((MAIN_CLIENT.to_string(), L::default()));
         }
+        self.clients
+    }
+}
+
+impl Clients<Vec<ScriptLine>> {
+    fn finish_script(self) -> Script {
+        let clients = self
+            .finish()
+            .into_iter()
+            .map(|(name, lines)| ClientScript { name, lines })
+            .collect();
         Script { clients }
     }
 }
@@ -1067,5 +1299,117 @@ mod tests {
             error("SETTLE x\nCRASH\n"),
             "shop.kv:1: SETTLE takes no arguments"
         );
+    }
+
+    // ---- reading line by line ----------------------------------------------
+
+    /// Yields its bytes a few at a time, so lines cross read boundaries.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(out.len()).min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn commands_of(script: &Script) -> Vec<(String, Vec<Command>)> {
+        script
+            .clients
+            .iter()
+            .map(|c| {
+                let commands = c.lines.iter().map(|l| l.command.clone()).collect();
+                (c.name.clone(), commands)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reading_agrees_with_parsing() {
+        let long = "x".repeat(LINE_LEN_BYTES_MAX);
+        let texts = [
+            "CREATE a\nPUT a k v\r\nGET a k".to_string(),
+            "\n\n# c\nCLIENT x\nLOOKUP a\nCLIENT y\r\nSETTLE\n\n".to_string(),
+            format!("CREATE {long}\n"),
+            format!("{long}\r\n{long}"),
+            format!("A\n{long}x\r\r\nB"),
+            "CREATE a\nCLIENT main\n".to_string(),
+            "PUT é k\tv\n  \t\nCRASH\n".to_string(),
+            String::new(),
+        ];
+        for text in &texts {
+            let parsed = parse_str(text);
+            for step in [1, 3, 4096, 100_000] {
+                let read = read(Path::new("shop.kv"), Trickle(text.as_bytes(), step));
+                assert_eq!(read, parsed, "{text:?} read {step} bytes at a time");
+                let kept = read_text(Path::new("shop.kv"), Trickle(text.as_bytes(), step));
+                match (&kept, &parsed) {
+                    (Ok(kept), Ok(parsed)) => {
+                        assert_eq!(commands_of(&kept.to_script()), commands_of(parsed));
+                        let counts: Vec<usize> = kept.clients.iter().map(ClientText::len).collect();
+                        let expected: Vec<usize> =
+                            parsed.clients.iter().map(|c| c.lines.len()).collect();
+                        assert_eq!(counts, expected);
+                    }
+                    (Err(a), Err(b)) => assert_eq!(a, b),
+                    _ => panic!("{text:?}: {kept:?} vs {parsed:?}"),
+                }
+            }
+        }
+    }
+
+    /// Endless input without a newline: an error once the size limit is
+    /// passed, having held one line's worth of it.
+    struct Zeros(usize);
+
+    impl Read for Zeros {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            out.fill(0);
+            self.0 += out.len();
+            Ok(out.len())
+        }
+    }
+
+    #[test]
+    fn an_endless_stream_is_an_error_not_a_lack_of_memory() {
+        let mut zeros = Zeros(0);
+        let err = read_text(Path::new("/dev/zero"), &mut zeros).expect_err("refused");
+        assert_eq!(
+            err.kind(),
+            &ScriptErrorKind::TooLarge {
+                bytes_max: SCRIPT_BYTES_MAX
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "/dev/zero:1: the script goes on past {SCRIPT_BYTES_MAX} bytes, the most a script may have"
+            )
+        );
+        assert!(
+            zeros.0 <= SCRIPT_BYTES_MAX + 128 * 1024,
+            "read {} bytes",
+            zeros.0
+        );
+        // Endless short lines too (with a small limit, to stay quick).
+        let mut clients = Clients::<Vec<ScriptLine>>::default();
+        let lines = std::io::repeat(b'\n');
+        let err = read_lines(Path::new("nl"), lines, 1_000, &mut clients).expect_err("refused");
+        assert_eq!(err.line(), 1_001);
+        assert_eq!(err.kind(), &ScriptErrorKind::TooLarge { bytes_max: 1_000 });
+    }
+
+    #[test]
+    fn a_read_error_names_the_line() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk on fire"))
+            }
+        }
+        let err = read(Path::new("f.kv"), Failing).expect_err("refused");
+        assert_eq!(err.to_string(), "f.kv:1: cannot read: disk on fire");
     }
 }
