@@ -1,12 +1,20 @@
-//! Memory probe (issue 3, item 7): N CREATE/CRASH cycles on one bucket
-//! name, tracing off, dialogue discarded, commands fed from an iterator, so
-//! that peak RSS measures what the simulator keeps per cycle. A run whose
-//! memory is bounded by what is alive and in flight has the same peak for
-//! any N.
+//! Memory probe, two ways; each prints the process's peak RSS (`VmHWM`).
+//!
+//! `rss_probe N`: N CREATE/CRASH cycles on one bucket name, tracing off,
+//! dialogue discarded, commands fed from an iterator, so that peak RSS
+//! measures what the simulator keeps per cycle. A run whose memory is
+//! bounded by what is alive and in flight has the same peak for any N.
+//!
+//! `rss_probe put N [kvsim run flags]`: writes a script of `CREATE s` and
+//! N lines of `PUT s k v` to a temporary file and runs the command line
+//! `kvsim run FILE --max-steps 10000000 [flags]` in this process, its
+//! output thrown away: the peak is what `kvsim run` itself needs (reading
+//! the script, the run, writing the dialogue and the trace).
 //!
 //! ```text
 //! cargo run --release --example rss_probe -- 10000
 //! cargo run --release --example rss_probe -- 1000000
+//! cargo run --release --example rss_probe -- put 1000000 --schedule pos --trace json
 //! ```
 //!
 //! Each cycle is `CREATE a`, `CRASH a`, `SETTLE`: the registry starts a
@@ -17,6 +25,7 @@
 use kvsim::kv::{Command, KvSystem, Stage, Target};
 use kvsim::sim::choice::Fifo;
 use kvsim::sim::{Limits, Outcome};
+use std::io::Write;
 use std::process::ExitCode;
 
 const BUCKET: &str = "a";
@@ -62,10 +71,48 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// `rss_probe put N [flags]`: `kvsim run` on `CREATE s` and N `PUT s k v`.
+fn put(args: &[String]) -> ExitCode {
+    let Some(Ok(puts)) = args.first().map(|n| n.parse::<u64>()) else {
+        eprintln!("rss_probe put: expected a number of PUT lines");
+        return ExitCode::from(2);
+    };
+    let path = std::env::temp_dir().join(format!("kvsim-rss-probe-{}.kv", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        file.write_all(b"CREATE s\n")?;
+        for _ in 0..puts {
+            file.write_all(b"PUT s k v\n")?;
+        }
+        file.flush()
+    })();
+    if let Err(error) = written {
+        eprintln!("rss_probe: cannot write {}: {error}", path.display());
+        return ExitCode::from(2);
+    }
+    let mut argv: Vec<std::ffi::OsString> = vec!["kvsim".into(), "run".into(), path.clone().into()];
+    argv.extend(["--max-steps".into(), "10000000".into()]);
+    argv.extend(args[1..].iter().map(Into::into));
+    let code = kvsim::cli::main_with(argv, &mut std::io::sink());
+    let _ = std::fs::remove_file(&path);
+    println!(
+        "kvsim run: CREATE s + {puts} PUT s k v {}",
+        args[1..].join(" ")
+    );
+    println!("exit code: {code}");
+    match peak_rss_kib() {
+        Some(kib) => println!("peak RSS: {kib} KiB"),
+        None => println!("peak RSS: unknown (no VmHWM in /proc/self/status)"),
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
-    let arg = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "10000".to_string());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "put") {
+        return put(&args[1..]);
+    }
+    let arg = args.first().cloned().unwrap_or_else(|| "10000".to_string());
     let Ok(cycles) = arg.parse::<u64>() else {
         eprintln!("rss_probe: expected a number of cycles, got {arg:?}");
         return ExitCode::from(2);

@@ -33,7 +33,10 @@ pub use replay::{
     regressions, regressions_with, replay, replay_case, replay_with, verdict_lines,
 };
 pub use report::{CASE_FILE_SUFFIX_MAX, FailureReport, save_case};
-pub use runner::{PctRun, RunConfig, RunReport, Schedule, fifo_steps, run_script};
+pub use runner::{
+    PctRun, Played, RunConfig, RunReport, Schedule, ScriptClients, ScriptPlayer, Sinks, TraceSink,
+    fifo_steps, run_script,
+};
 pub use schedule::{Strategy, StrategyKind, case_seed};
 pub use search::{
     Counterexample, SearchConfig, SearchSummary, ShrinkTarget, case_tree, check_registry,

@@ -11,15 +11,17 @@
 
 pub use crate::check::ReplayError;
 use crate::check::{
-    Case, CaseMeta, CheckConfig, PctRun, ReplayOptions, RunConfig, Schedule, Strategy, Verdict,
-    explicit, fifo_length, read_case, replay_case, run_case, run_case_with, run_script, save_case,
-    verdict_lines,
+    Case, CaseMeta, CheckConfig, PctRun, ReplayOptions, RunConfig, Schedule, ScriptPlayer, Sinks,
+    Strategy, TraceSink, Verdict, explicit, fifo_length, read_case, replay_case, run_case,
+    run_case_with, save_case, verdict_lines,
 };
 use crate::kv::Stage;
 use crate::kv::script;
 use crate::sim::choice::{Overrides, Pct, Shared};
-use crate::sim::{Limits, Outcome, Trace};
+use crate::sim::trace::{Renderer, Rendering, mermaid_header};
+use crate::sim::{Limits, Outcome, Trace, TraceEntry};
 use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -206,31 +208,47 @@ fn exit_code(verdict: &Verdict) -> u8 {
 
 /// Runs the command line; returns the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut stdout = std::io::stdout().lock();
+    ExitCode::from(main_with(std::env::args_os(), &mut stdout))
+}
+
+/// Runs the command line `args` (the program's name first), writing what
+/// `kvsim` prints on stdout to `out` (messages still go to stderr);
+/// returns the exit code. For running the command line in-process, e.g.
+/// to measure its memory (`examples/rss_probe.rs`).
+pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>, out: &mut dyn Write) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() {
+            return if error.use_stderr() {
                 EXIT_BAD_INPUT
             } else {
                 EXIT_OK
-            });
+            };
         }
     };
-    let mut stdout = std::io::stdout().lock();
     match cli.command {
-        CliCommand::Run(args) => ExitCode::from(run(&args, &mut stdout)),
-        CliCommand::Replay(args) => ExitCode::from(match replay(&args, &mut stdout) {
+        CliCommand::Run(args) => run(&args, out),
+        CliCommand::Replay(args) => match replay(&args, out) {
             Ok(code) => code,
             Err(error) => {
                 eprintln!("{error}");
                 EXIT_BAD_INPUT
             }
-        }),
+        },
     }
 }
 
 impl TraceFormat {
+    fn rendering(self) -> Rendering {
+        match self {
+            TraceFormat::Text => Rendering::Text,
+            TraceFormat::Mermaid => Rendering::Mermaid,
+            TraceFormat::Json => Rendering::Json,
+        }
+    }
+
     fn render(self, trace: &Trace) -> String {
         match self {
             TraceFormat::Text => trace.to_text(),
@@ -251,27 +269,29 @@ fn depth_error(args: &RunArgs) -> Option<String> {
     }
 }
 
-fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
+fn run(args: &RunArgs, out: &mut (impl Write + ?Sized)) -> u8 {
     if let Some(error) = depth_error(args) {
         eprintln!("{error}");
         return EXIT_BAD_INPUT;
     }
-    let bytes = match std::fs::read(&args.file) {
-        Ok(bytes) => bytes,
+    let file = match std::fs::File::open(&args.file) {
+        Ok(file) => file,
         Err(error) => {
             eprintln!("kvsim: cannot read {}: {error}", args.file.display());
             return EXIT_BAD_INPUT;
         }
     };
-    let script = match script::parse(&args.file, &bytes) {
-        Ok(script) => script,
+    // Line by line, each client's commands kept as text: a script costs
+    // about its size, and an endless input is refused, not swallowed.
+    let text = match script::read_text(&args.file, file) {
+        Ok(text) => text,
         Err(error) => {
             eprintln!("{error}");
             return EXIT_BAD_INPUT;
         }
     };
     if args.check {
-        return run_checked(args, &script, out);
+        return run_checked(args, &text.to_script(), out);
     }
     let schedule = match args.schedule {
         ScheduleArg::Fifo => Schedule::Fifo,
@@ -289,37 +309,100 @@ fn run(args: &RunArgs, out: &mut impl Write) -> u8 {
             steps_max: args.max_steps,
             ..Limits::default()
         },
-        tracing: args.trace.is_some(),
+        tracing: false,
     };
-    let report = run_script(&script, &config);
-    if let Some(pct) = report.pct {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let (code, _write_error) = run_streamed(args, &text, &config, &mut out);
+    // A closed pipe (`kvsim run x | head`) is not an error of the run.
+    let _ = out.flush();
+    code
+}
+
+/// `kvsim run` without `--check`: the dialogue written as it is produced
+/// by one play, then the trace by a second play of the same (deterministic)
+/// run, so that neither is ever held whole. Returns the exit code and the
+/// first write error, after which nothing more is written.
+fn run_streamed(
+    args: &RunArgs,
+    text: &script::ScriptText,
+    config: &RunConfig,
+    out: &mut dyn Write,
+) -> (u8, Option<std::io::Error>) {
+    let player = ScriptPlayer::new(text, config);
+    // The first play also learns what the trace needs from the whole run:
+    // every pid's name and, for Mermaid, the participants in order.
+    let rendering = args.trace.map(TraceFormat::rendering);
+    let mut participants = Renderer::new(Rendering::Mermaid);
+    let mut scratch = String::new();
+    let mut learn = |entry: &TraceEntry, names: &BTreeMap<u64, String>| {
+        if rendering == Some(Rendering::Mermaid) {
+            participants.render(entry, names, &mut scratch);
+            scratch.clear();
+        }
+        Ok(())
+    };
+    let first = player.play(Sinks {
+        dialogue: Some(&mut *out),
+        trace: rendering.map(|_| &mut learn as TraceSink<'_>),
+        schedule: args.print_schedule,
+    });
+    if let Some(pct) = first.pct {
         // On stderr, so that stdout stays the dialogue alone.
         eprintln!("{pct}");
     }
-    let mut text = report.dialogue;
-    let code = match report.outcome {
+    let mut write_error = first.write_error;
+    let code = match first.outcome {
         Outcome::Quiescent => EXIT_OK,
-        Outcome::Limit { name, value } => {
-            text.push_str(&format!("LIMIT {name} {value}\n"));
-            EXIT_LIMIT
+        Outcome::Limit { .. } => EXIT_LIMIT,
+    };
+    let write = |out: &mut dyn Write, bytes: &[u8], error: &mut Option<std::io::Error>| {
+        if error.is_none()
+            && let Err(e) = out.write_all(bytes)
+        {
+            *error = Some(e);
         }
     };
-    if let (Some(format), Some(trace)) = (args.trace, &report.trace) {
-        text.push_str("--- trace\n");
-        text.push_str(&format.render(trace));
+    if let Outcome::Limit { name, value } = first.outcome {
+        write(
+            out,
+            format!("LIMIT {name} {value}\n").as_bytes(),
+            &mut write_error,
+        );
+    }
+    if let Some(rendering) = rendering
+        && write_error.is_none()
+    {
+        write(out, b"--- trace\n", &mut write_error);
+        let mut renderer = match rendering {
+            Rendering::Mermaid => {
+                let names = participants.participants().to_vec();
+                write(out, mermaid_header(&names).as_bytes(), &mut write_error);
+                Renderer::with_participants(rendering, names)
+            }
+            _ => Renderer::new(rendering),
+        };
+        let pid_names = first.pid_names;
+        let mut buffer = String::new();
+        let mut render = |entry: &TraceEntry, _: &BTreeMap<u64, String>| {
+            buffer.clear();
+            renderer.render(entry, &pid_names, &mut buffer);
+            out.write_all(buffer.as_bytes())
+        };
+        if write_error.is_none() {
+            let second = player.play(Sinks {
+                dialogue: None,
+                trace: Some(&mut render),
+                schedule: false,
+            });
+            write_error = second.write_error;
+        }
     }
     if args.print_schedule {
-        push_schedule(&mut text, &report.schedule_taken);
+        let mut text = String::new();
+        push_schedule(&mut text, &first.schedule_taken);
+        write(out, text.as_bytes(), &mut write_error);
     }
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .is_err()
-    {
-        // A closed pipe (`kvsim run x | head`) is not an error of the run.
-        return code;
-    }
-    code
+    (code, write_error)
 }
 
 /// `--- schedule` and one key per line.
@@ -333,7 +416,7 @@ fn push_schedule(text: &mut String, keys: &[crate::sim::EventKey]) {
 
 /// `kvsim run --check`: the script as a case (its schedule flag as the
 /// case's strategy), every property checked online.
-fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) -> u8 {
+fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + ?Sized)) -> u8 {
     let mut case = Case::from_script(script);
     case.strategy = match args.schedule {
         ScheduleArg::Fifo => None,
@@ -429,7 +512,7 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut impl Write) ->
 
 /// `kvsim replay`: checks the case file on the chosen stage and writes the
 /// dialogue, the verdict and the trace to `out`; returns the exit code.
-fn replay(args: &ReplayArgs, out: &mut impl Write) -> Result<u8, ReplayError> {
+fn replay(args: &ReplayArgs, out: &mut (impl Write + ?Sized)) -> Result<u8, ReplayError> {
     let path = &args.file;
     let (case, meta) = read_case(path)?;
     let stage = match (args.registry, meta.registry.as_deref()) {

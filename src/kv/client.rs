@@ -10,6 +10,9 @@ use crate::otp::{
 };
 use crate::sim::{ClientState, Control, Ctx, Incoming, Pid, Process, Reason};
 use std::any::Any;
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::rc::Rc;
 
 /// One command and its answer, with the steps that bound it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +39,9 @@ pub struct Client {
     timeout_ms: u64,
     /// `None` when the dialogue is discarded (memory probes, benchmarks).
     exchanges: Option<Vec<Exchange>>,
+    /// Where the dialogue's text goes as each command is answered, for a
+    /// caller that writes it as it comes (see [`Client::transcribing`]).
+    transcript: Option<Rc<RefCell<String>>>,
     current: Option<(u32, Command, u64)>,
 }
 
@@ -64,7 +70,22 @@ impl Client {
             phase: Phase::Idle,
             timeout_ms: DEFAULT_CALL_TIMEOUT_MS,
             exchanges: record.then(Vec::new),
+            transcript: None,
             current: None,
+        }
+    }
+
+    /// A client that keeps no exchanges but appends its dialogue's text
+    /// (as [`Client::transcript`] gives it) to `transcript` as each command
+    /// is answered.
+    pub fn transcribing(
+        registry: Pid,
+        commands: impl Iterator<Item = (u32, Command)> + 'static,
+        transcript: Rc<RefCell<String>>,
+    ) -> Client {
+        Client {
+            transcript: Some(transcript),
+            ..Client::new(registry, commands, false)
         }
     }
 
@@ -102,6 +123,15 @@ impl Client {
         };
         if ctx.tracing() {
             ctx.note(format!("{command} => {}", lines.join(" / ")));
+        }
+        if let Some(transcript) = &self.transcript {
+            let mut text = transcript.borrow_mut();
+            let _ = writeln!(text, "{command}");
+            for line in lines {
+                text.push_str(line);
+                text.push('\n');
+            }
+            text.push('\n');
         }
         if let Some(exchanges) = &mut self.exchanges {
             exchanges.push(Exchange {

@@ -7,6 +7,8 @@ use crate::kv::command::Command;
 use crate::kv::protocol::{KvMsg, Registry};
 use crate::otp::{Envelope, GenServerProcess};
 use crate::sim::{ChoiceSource, Fault, FaultAction, Limits, Naming, Pid, Reason, Sim, SpawnOpts};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The message type of the KV system's simulation.
 pub type Msg = Envelope<KvMsg>;
@@ -145,6 +147,21 @@ impl KvSystem {
         let pid = self.sim.spawn_client(stable_id, Box::new(client));
         self.clients.push(pid);
         pid
+    }
+
+    /// Adds a client like [`KvSystem::add_client`] that keeps no exchanges
+    /// but appends its dialogue's text to the returned buffer as each
+    /// command is answered (for a caller that writes it as it comes).
+    pub fn add_client_transcribed(
+        &mut self,
+        stable_id: u32,
+        commands: impl Iterator<Item = (u32, Command)> + 'static,
+    ) -> Rc<RefCell<String>> {
+        let transcript = Rc::new(RefCell::new(String::new()));
+        let client = Client::transcribing(self.registry, commands, Rc::clone(&transcript));
+        let pid = self.sim.spawn_client(stable_id, Box::new(client));
+        self.clients.push(pid);
+        transcript
     }
 
     /// Adds a fault with stable id `id` to the plan.

@@ -618,9 +618,19 @@ impl<'de> Deserialize<'de> for EventKey {
     }
 }
 
-/// A key interned in one run's [`KeyArena`]; equal ids mean equal keys.
+/// A key interned in one run's [`KeyArena`]; equal ids mean equal keys,
+/// and an id is never handed out twice in a run, even once its key is
+/// freed (so a source may remember ids of events long gone).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KeyId(pub u32);
+pub struct KeyId(pub u64);
+
+impl KeyId {
+    /// The slot this id's node lives in (the low 32 bits; the high ones
+    /// count the slot's reuses).
+    fn slot(self) -> usize {
+        (self.0 & u64::from(u32::MAX)) as usize
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Node {
@@ -628,18 +638,39 @@ enum Node {
     Child { parent: KeyId, segment: Segment },
 }
 
+#[derive(Clone, Debug)]
+struct Slot {
+    /// The id of the key in it (its generation in the high bits).
+    id: KeyId,
+    /// Holders: child keys, plus every [`KeyArena::retain`] not yet
+    /// released.
+    refs: u32,
+    /// `None` once freed.
+    node: Option<Node>,
+}
+
 /// Hash-consed event keys of one run: every key (of an event that ran, or of
 /// an override waiting for its event) has exactly one id, so matching an
 /// override against an enabled event is an id comparison.
+///
+/// Keys are reference-counted: a key lives while a holder (a queued signal,
+/// a pending event, the event running, a recorded schedule, an override
+/// list) has [retained](KeyArena::retain) it or a key caused by it does, and
+/// is freed at its last [release](KeyArena::release), so a long run keeps
+/// only the keys that something can still refer to. A key nobody ever
+/// retained is kept for the whole run.
 #[derive(Clone, Debug, Default)]
 pub struct KeyArena {
-    nodes: Vec<Node>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
     roots: BTreeMap<Root, KeyId>,
     children: BTreeMap<(KeyId, Segment), KeyId>,
     // Death signals handed out so far per (cause, kind, from, to), for
     // their ordinals. An event runs at most once per run, so this counts
     // within one event (setup, which may come in several phases, goes on
-    // counting, which keeps its keys distinct).
+    // counting, which keeps its keys distinct); the scheduler forgets the
+    // counts when the next event starts.
     deaths: BTreeMap<(KeyId, DeathKind, String, String), u32>,
 }
 
@@ -667,6 +698,9 @@ impl KeyArena {
             parent,
             segment: edge.1.clone(),
         });
+        if let Some(slot) = self.slot_mut(parent) {
+            slot.refs += 1;
+        }
         self.children.insert(edge, id);
         id
     }
@@ -706,6 +740,12 @@ impl KeyArena {
         )
     }
 
+    /// Forgets the death-signal counts: the event they counted for is over
+    /// (its keys, and those of the signals it sent, stay).
+    pub fn forget_death_counts(&mut self) {
+        self.deaths.clear();
+    }
+
     /// Interns a whole key.
     pub fn intern(&mut self, key: &EventKey) -> KeyId {
         let mut id = self.root(key.root.clone());
@@ -716,11 +756,16 @@ impl KeyArena {
     }
 
     /// The key an id stands for.
+    ///
+    /// # Panics
+    ///
+    /// If the key was freed: whoever holds an id to read it back must
+    /// retain it.
     pub fn key(&self, id: KeyId) -> EventKey {
         let mut path = Vec::new();
         let mut at = id;
         loop {
-            match &self.nodes[at.0 as usize] {
+            match self.node(at).expect("the key of a freed id was read") {
                 Node::Root(root) => {
                     path.reverse();
                     return EventKey {
@@ -736,19 +781,90 @@ impl KeyArena {
         }
     }
 
+    /// One more holder of `id`.
+    pub fn retain(&mut self, id: KeyId) {
+        if let Some(slot) = self.slot_mut(id) {
+            slot.refs += 1;
+        }
+    }
+
+    /// One holder of `id` fewer; at the last, the key is freed, and so is
+    /// its parent if that was its last holder, and so on.
+    pub fn release(&mut self, id: KeyId) {
+        let mut at = id;
+        loop {
+            let Some(slot) = self.slot_mut(at) else {
+                return;
+            };
+            slot.refs = slot.refs.saturating_sub(1);
+            if slot.refs > 0 {
+                return;
+            }
+            let Some(node) = slot.node.take() else {
+                return;
+            };
+            let index = at.slot();
+            self.free.push(index as u32);
+            self.live -= 1;
+            match node {
+                Node::Root(root) => {
+                    self.roots.remove(&root);
+                    return;
+                }
+                Node::Child { parent, segment } => {
+                    self.children.remove(&(parent, segment));
+                    at = parent;
+                }
+            }
+        }
+    }
+
+    /// Keys alive now.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.live == 0
+    }
+
+    fn slot_mut(&mut self, id: KeyId) -> Option<&mut Slot> {
+        self.slots
+            .get_mut(id.slot())
+            .filter(|slot| slot.id == id && slot.node.is_some())
+    }
+
+    fn node(&self, id: KeyId) -> Option<&Node> {
+        self.slots
+            .get(id.slot())
+            .filter(|slot| slot.id == id)
+            .and_then(|slot| slot.node.as_ref())
     }
 
     fn push(&mut self, node: Node) -> KeyId {
-        let id =
-            KeyId(u32::try_from(self.nodes.len()).expect("more than 2^32 event keys in one run"));
-        self.nodes.push(node);
-        id
+        self.live += 1;
+        match self.free.pop() {
+            Some(index) => {
+                let slot = &mut self.slots[index as usize];
+                // Next generation in the high bits: ids are never reused.
+                let generation = (slot.id.0 >> 32) + 1;
+                slot.id = KeyId(generation << 32 | u64::from(index));
+                slot.refs = 0;
+                slot.node = Some(node);
+                slot.id
+            }
+            None => {
+                let index =
+                    u32::try_from(self.slots.len()).expect("more than 2^32 event keys alive");
+                let id = KeyId(u64::from(index));
+                self.slots.push(Slot {
+                    id,
+                    refs: 0,
+                    node: Some(node),
+                });
+                id
+            }
+        }
     }
 }
 
@@ -970,5 +1086,62 @@ mod tests {
         );
         let error = serde_json::from_str::<EventKey>(r#""fault""#).expect_err("bad key");
         assert!(error.to_string().contains("at character 6"), "{error}");
+    }
+
+    #[test]
+    fn a_released_key_is_freed_with_the_parents_only_it_held() {
+        let mut arena = KeyArena::new();
+        let root = arena.root(Root::Client { client: 0, cmd: 0 });
+        arena.retain(root);
+        let first = arena.child(root, 0);
+        let deep = arena.child(first, 0);
+        arena.retain(deep);
+        let sibling = arena.child(root, 1);
+        arena.retain(sibling);
+        assert_eq!(arena.len(), 4);
+        arena.release(deep);
+        // `first` had no holder but `deep`: both go; the root stays.
+        assert_eq!(arena.len(), 2);
+        assert_eq!(arena.key(sibling), EventKey::client(0, 0).deliver(1));
+        arena.release(root);
+        assert_eq!(arena.len(), 2, "the sibling still holds the root");
+        arena.release(sibling);
+        assert!(arena.is_empty());
+    }
+
+    #[test]
+    fn ids_are_never_handed_out_twice() {
+        let mut arena = KeyArena::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for round in 0..100u32 {
+            let id = arena.root(Root::Client {
+                client: 0,
+                cmd: round % 3,
+            });
+            arena.retain(id);
+            assert!(seen.insert(id), "{id:?} again");
+            let child = arena.child(id, 0);
+            arena.retain(child);
+            assert!(seen.insert(child));
+            arena.release(id);
+            arena.release(child);
+            assert!(arena.is_empty());
+        }
+        // Freed slots are reused, under new ids.
+        assert_eq!(arena.slots.len(), 2);
+        // The same key interned again gets a fresh id.
+        let again = arena.root(Root::Client { client: 0, cmd: 0 });
+        assert!(!seen.contains(&again));
+    }
+
+    #[test]
+    fn a_retained_key_keeps_its_id() {
+        let mut arena = KeyArena::new();
+        let key = EventKey::client(1, 2).deliver(0).exit();
+        let id = arena.intern(&key);
+        arena.retain(id);
+        let root = arena.root(Root::Client { client: 1, cmd: 2 });
+        let cause = arena.child(root, 0);
+        assert_eq!(arena.exit(cause), id);
     }
 }

@@ -109,172 +109,33 @@ impl Trace {
     /// Stable text: one line per entry, steps flush left, the rest indented.
     /// A delivery that is the step itself is said once, on the step's line.
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        let mut previous: Option<&TraceEntry> = None;
-        for entry in &self.entries {
-            let said_by_step = matches!(
-                (previous, entry),
-                (Some(TraceEntry::Step { .. }), TraceEntry::Deliver { .. })
-            );
-            previous = Some(entry);
-            if said_by_step {
-                continue;
-            }
-            let entry = &self.humanized(entry);
-            let _ = match entry {
-                TraceEntry::Step {
-                    step,
-                    time_ms,
-                    key,
-                    event,
-                } => {
-                    writeln!(out, "#{step} t={time_ms} [{key}] {event}")
-                }
-                TraceEntry::Spawn {
-                    parent,
-                    child,
-                    linked,
-                } => {
-                    let how = if *linked { "spawn_link" } else { "spawn" };
-                    writeln!(out, "    {parent} {how} {child}")
-                }
-                TraceEntry::Send { from, to, signal } => {
-                    writeln!(out, "    {from} -> {to}: {signal}")
-                }
-                TraceEntry::Drop {
-                    from,
-                    to,
-                    signal,
-                    why,
-                } => {
-                    let why = match why {
-                        DropCause::Dead => format!("{to} is dead"),
-                        DropCause::AliasInactive(alias) => format!("alias {alias} inactive"),
-                    };
-                    writeln!(out, "    {from} -> {to}: {signal} (dropped: {why})")
-                }
-                TraceEntry::Deliver { from, to, signal } => {
-                    writeln!(out, "    {to} <- {from}: {signal}")
-                }
-                TraceEntry::Link { from, to } => writeln!(out, "    {from} links {to}"),
-                TraceEntry::Unlink { from, to } => writeln!(out, "    {from} unlinks {to}"),
-                TraceEntry::Monitor {
-                    watcher,
-                    target,
-                    mref,
-                } => {
-                    writeln!(out, "    {watcher} monitors {target} (ref {mref})")
-                }
-                TraceEntry::Demonitor {
-                    watcher,
-                    target,
-                    mref,
-                    flushed,
-                } => {
-                    let flush = if *flushed { " with flush" } else { "" };
-                    writeln!(out, "    {watcher} demonitors {target} (ref {mref}){flush}")
-                }
-                TraceEntry::Exit { pid, reason } => writeln!(out, "    {pid} exits: {reason}"),
-                TraceEntry::TimerStart {
-                    owner,
-                    timer,
-                    deadline_ms,
-                } => {
-                    writeln!(
-                        out,
-                        "    {owner} starts timer {timer} (fires at t={deadline_ms})"
-                    )
-                }
-                TraceEntry::TimerCancel { owner, timer } => {
-                    writeln!(out, "    {owner} cancels timer {timer}")
-                }
-                TraceEntry::Note { pid, text } => writeln!(out, "    {pid}: {text}"),
-            };
-        }
-        out
+        self.render_all(Rendering::Text)
     }
 
     /// JSON lines: one object per entry, its `kind` first.
     pub fn to_json_lines(&self) -> String {
-        let mut out = String::new();
-        for entry in &self.entries {
-            // Names go into the entry before serde encodes it, so every
-            // string is escaped once, by serde. Serializing these plain
-            // structs cannot fail.
-            out.push_str(&serde_json::to_string(&self.humanized(entry)).unwrap_or_default());
-            out.push('\n');
-        }
-        out
+        self.render_all(Rendering::Json)
     }
 
     /// A Mermaid sequence diagram: an arrow per delivery, notes for spawns,
     /// exits and dialogue lines.
     pub fn to_mermaid(&self) -> String {
-        let mut participants: Vec<String> = Vec::new();
+        let mut renderer = Renderer::new(Rendering::Mermaid);
         let mut body = String::new();
-        let id = |name: &str, participants: &mut Vec<String>| -> usize {
-            match participants.iter().position(|p| p == name) {
-                Some(i) => i,
-                None => {
-                    participants.push(name.to_string());
-                    participants.len() - 1
-                }
-            }
-        };
         for entry in &self.entries {
-            let entry = &self.humanized(entry);
-            let _ = match entry {
-                TraceEntry::Step {
-                    step, time_ms, key, ..
-                } => {
-                    writeln!(body, "    %% #{step} t={time_ms} [{}]", mermaid_text(key))
-                }
-                TraceEntry::Deliver { from, to, signal } => {
-                    let (a, b) = (id(from, &mut participants), id(to, &mut participants));
-                    writeln!(body, "    p{a}->>p{b}: {}", mermaid_text(signal))
-                }
-                TraceEntry::Drop {
-                    from,
-                    to,
-                    signal,
-                    why,
-                } => {
-                    let (a, b) = (id(from, &mut participants), id(to, &mut participants));
-                    let why = match why {
-                        DropCause::Dead => String::new(),
-                        DropCause::AliasInactive(alias) => format!(": alias {alias} inactive"),
-                    };
-                    writeln!(
-                        body,
-                        "    p{a}-xp{b}: {} (dropped{why})",
-                        mermaid_text(signal)
-                    )
-                }
-                TraceEntry::Spawn {
-                    parent,
-                    child,
-                    linked,
-                } => {
-                    let (a, b) = (id(parent, &mut participants), id(child, &mut participants));
-                    let how = if *linked { "spawn_link" } else { "spawn" };
-                    writeln!(body, "    p{a}-->>p{b}: {how}")
-                }
-                TraceEntry::Exit { pid, reason } => {
-                    let a = id(pid, &mut participants);
-                    writeln!(body, "    Note over p{a}: exit {}", mermaid_text(reason))
-                }
-                TraceEntry::Note { pid, text } => {
-                    let a = id(pid, &mut participants);
-                    writeln!(body, "    Note over p{a}: {}", mermaid_text(text))
-                }
-                _ => Ok(()),
-            };
+            renderer.render(entry, &self.pid_names, &mut body);
         }
-        let mut out = String::from("sequenceDiagram\n");
-        for (i, name) in participants.iter().enumerate() {
-            let _ = writeln!(out, "    participant p{i} as {}", mermaid_text(name));
-        }
+        let mut out = mermaid_header(renderer.participants());
         out.push_str(&body);
+        out
+    }
+
+    fn render_all(&self, rendering: Rendering) -> String {
+        let mut renderer = Renderer::new(rendering);
+        let mut out = String::new();
+        for entry in &self.entries {
+            renderer.render(entry, &self.pid_names, &mut out);
+        }
         out
     }
 
@@ -282,64 +143,73 @@ impl Trace {
     /// description printed by its logical name. Only those fields hold
     /// rendered terms; keys, names and dialogue notes are user data and
     /// are never rewritten (a bucket named `<0.1.0>` stays so).
-    fn humanized(&self, entry: &TraceEntry) -> TraceEntry {
-        let mut entry = entry.clone();
-        match &mut entry {
-            TraceEntry::Step { event, .. } => *event = self.humanize(event),
-            TraceEntry::Send { signal, .. }
-            | TraceEntry::Drop { signal, .. }
-            | TraceEntry::Deliver { signal, .. } => *signal = self.humanize(signal),
-            TraceEntry::Exit { reason, .. } => *reason = self.humanize(reason),
-            _ => {}
-        }
-        entry
-    }
-
     /// Replaces every `<0.N.0>` naming a traced process with its logical
     /// name in a rendered term; pids the trace does not know stay as they
     /// are, and nothing inside a string literal (`"<0.1.0>"`, user data
     /// rendered with its quotes and escapes) is touched.
     pub fn humanize(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        loop {
-            let (plain, literal) = split_at_literal(rest);
-            out.push_str(&self.humanize_plain(plain));
-            let Some((literal, after)) = literal else {
-                break;
-            };
-            out.push_str(literal);
-            rest = after;
-        }
-        out
+        humanize(text, &self.pid_names)
     }
+}
 
-    fn humanize_plain(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(at) = rest.find("<0.") {
-            out.push_str(&rest[..at]);
-            let after = &rest[at + 3..];
-            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            let name = after[digits..]
-                .starts_with(".0>")
-                .then(|| after[..digits].parse::<u64>().ok())
-                .flatten()
-                .and_then(|n| self.pid_names.get(&n));
-            match name {
-                Some(name) => {
-                    out.push_str(name);
-                    rest = &after[digits + 3..];
-                }
-                None => {
-                    out.push_str("<0.");
-                    rest = after;
-                }
+/// `entry` with every pid inside a rendered signal, exit reason or step
+/// description printed by its logical name. Only those fields hold
+/// rendered terms; keys, names and dialogue notes are user data and are
+/// never rewritten (a bucket named `<0.1.0>` stays so).
+fn humanized(entry: &TraceEntry, pid_names: &BTreeMap<u64, String>) -> TraceEntry {
+    let mut entry = entry.clone();
+    match &mut entry {
+        TraceEntry::Step { event, .. } => *event = humanize(event, pid_names),
+        TraceEntry::Send { signal, .. }
+        | TraceEntry::Drop { signal, .. }
+        | TraceEntry::Deliver { signal, .. } => *signal = humanize(signal, pid_names),
+        TraceEntry::Exit { reason, .. } => *reason = humanize(reason, pid_names),
+        _ => {}
+    }
+    entry
+}
+
+/// [`Trace::humanize`] with the names `pid_names` gives.
+pub fn humanize(text: &str, pid_names: &BTreeMap<u64, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let (plain, literal) = split_at_literal(rest);
+        out.push_str(&humanize_plain(plain, pid_names));
+        let Some((literal, after)) = literal else {
+            break;
+        };
+        out.push_str(literal);
+        rest = after;
+    }
+    out
+}
+
+fn humanize_plain(text: &str, pid_names: &BTreeMap<u64, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("<0.") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 3..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let name = after[digits..]
+            .starts_with(".0>")
+            .then(|| after[..digits].parse::<u64>().ok())
+            .flatten()
+            .and_then(|n| pid_names.get(&n));
+        match name {
+            Some(name) => {
+                out.push_str(name);
+                rest = &after[digits + 3..];
+            }
+            None => {
+                out.push_str("<0.");
+                rest = after;
             }
         }
-        out.push_str(rest);
-        out
     }
+    out.push_str(rest);
+    out
 }
 
 /// `text` up to its first string literal, and that literal (with its
@@ -362,6 +232,230 @@ fn split_at_literal(text: &str) -> (&str, Option<(&str, &str)>) {
         }
     }
     (&text[..open], Some((&text[open..], "")))
+}
+
+/// How a trace is rendered (see [`Trace::to_text`], [`Trace::to_mermaid`],
+/// [`Trace::to_json_lines`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rendering {
+    Text,
+    Mermaid,
+    Json,
+}
+
+/// Renders trace entries one at a time, as they are produced, into exactly
+/// the text the whole-trace renderings give (for Mermaid, the body: its
+/// header lists every participant, so it is written once they are known,
+/// e.g. from an earlier run of the same case, see
+/// [`Renderer::with_participants`]).
+#[derive(Clone, Debug)]
+pub struct Renderer {
+    rendering: Rendering,
+    /// The last entry was a step (a delivery right after it is said by it).
+    after_step: bool,
+    participants: Vec<String>,
+    ids: BTreeMap<String, usize>,
+}
+
+impl Renderer {
+    pub fn new(rendering: Rendering) -> Renderer {
+        Renderer {
+            rendering,
+            after_step: false,
+            participants: Vec::new(),
+            ids: BTreeMap::new(),
+        }
+    }
+
+    /// A Mermaid renderer whose participants are numbered in advance (in
+    /// the order [`Renderer::participants`] of a run of the same case gave).
+    pub fn with_participants(rendering: Rendering, participants: Vec<String>) -> Renderer {
+        let ids = (0..)
+            .zip(&participants)
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
+        Renderer {
+            participants,
+            ids,
+            ..Renderer::new(rendering)
+        }
+    }
+
+    /// Mermaid's participants so far, in order of first appearance.
+    pub fn participants(&self) -> &[String] {
+        &self.participants
+    }
+
+    /// Appends `entry`'s rendering to `out`, naming pids inside rendered
+    /// terms by `pid_names`.
+    pub fn render(
+        &mut self,
+        entry: &TraceEntry,
+        pid_names: &BTreeMap<u64, String>,
+        out: &mut String,
+    ) {
+        if self.rendering == Rendering::Text {
+            let said_by_step = self.after_step && matches!(entry, TraceEntry::Deliver { .. });
+            self.after_step = matches!(entry, TraceEntry::Step { .. });
+            if said_by_step {
+                return;
+            }
+        }
+        let entry = &humanized(entry, pid_names);
+        match self.rendering {
+            Rendering::Text => text_line(entry, out),
+            Rendering::Json => {
+                // Names went into the entry before serde encodes it, so
+                // every string is escaped once, by serde. Serializing these
+                // plain structs cannot fail.
+                out.push_str(&serde_json::to_string(entry).unwrap_or_default());
+                out.push('\n');
+            }
+            Rendering::Mermaid => self.mermaid(entry, out),
+        }
+    }
+
+    fn id(&mut self, name: &str) -> usize {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.participants.len();
+        self.participants.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    fn mermaid(&mut self, entry: &TraceEntry, out: &mut String) {
+        let _ = match entry {
+            TraceEntry::Step {
+                step, time_ms, key, ..
+            } => {
+                writeln!(out, "    %% #{step} t={time_ms} [{}]", mermaid_text(key))
+            }
+            TraceEntry::Deliver { from, to, signal } => {
+                let (a, b) = (self.id(from), self.id(to));
+                writeln!(out, "    p{a}->>p{b}: {}", mermaid_text(signal))
+            }
+            TraceEntry::Drop {
+                from,
+                to,
+                signal,
+                why,
+            } => {
+                let (a, b) = (self.id(from), self.id(to));
+                let why = match why {
+                    DropCause::Dead => String::new(),
+                    DropCause::AliasInactive(alias) => format!(": alias {alias} inactive"),
+                };
+                writeln!(
+                    out,
+                    "    p{a}-xp{b}: {} (dropped{why})",
+                    mermaid_text(signal)
+                )
+            }
+            TraceEntry::Spawn {
+                parent,
+                child,
+                linked,
+            } => {
+                let (a, b) = (self.id(parent), self.id(child));
+                let how = if *linked { "spawn_link" } else { "spawn" };
+                writeln!(out, "    p{a}-->>p{b}: {how}")
+            }
+            TraceEntry::Exit { pid, reason } => {
+                let a = self.id(pid);
+                writeln!(out, "    Note over p{a}: exit {}", mermaid_text(reason))
+            }
+            TraceEntry::Note { pid, text } => {
+                let a = self.id(pid);
+                writeln!(out, "    Note over p{a}: {}", mermaid_text(text))
+            }
+            _ => Ok(()),
+        };
+    }
+}
+
+/// The text rendering of one entry.
+fn text_line(entry: &TraceEntry, out: &mut String) {
+    let _ = match entry {
+        TraceEntry::Step {
+            step,
+            time_ms,
+            key,
+            event,
+        } => {
+            writeln!(out, "#{step} t={time_ms} [{key}] {event}")
+        }
+        TraceEntry::Spawn {
+            parent,
+            child,
+            linked,
+        } => {
+            let how = if *linked { "spawn_link" } else { "spawn" };
+            writeln!(out, "    {parent} {how} {child}")
+        }
+        TraceEntry::Send { from, to, signal } => {
+            writeln!(out, "    {from} -> {to}: {signal}")
+        }
+        TraceEntry::Drop {
+            from,
+            to,
+            signal,
+            why,
+        } => {
+            let why = match why {
+                DropCause::Dead => format!("{to} is dead"),
+                DropCause::AliasInactive(alias) => format!("alias {alias} inactive"),
+            };
+            writeln!(out, "    {from} -> {to}: {signal} (dropped: {why})")
+        }
+        TraceEntry::Deliver { from, to, signal } => {
+            writeln!(out, "    {to} <- {from}: {signal}")
+        }
+        TraceEntry::Link { from, to } => writeln!(out, "    {from} links {to}"),
+        TraceEntry::Unlink { from, to } => writeln!(out, "    {from} unlinks {to}"),
+        TraceEntry::Monitor {
+            watcher,
+            target,
+            mref,
+        } => {
+            writeln!(out, "    {watcher} monitors {target} (ref {mref})")
+        }
+        TraceEntry::Demonitor {
+            watcher,
+            target,
+            mref,
+            flushed,
+        } => {
+            let flush = if *flushed { " with flush" } else { "" };
+            writeln!(out, "    {watcher} demonitors {target} (ref {mref}){flush}")
+        }
+        TraceEntry::Exit { pid, reason } => writeln!(out, "    {pid} exits: {reason}"),
+        TraceEntry::TimerStart {
+            owner,
+            timer,
+            deadline_ms,
+        } => {
+            writeln!(
+                out,
+                "    {owner} starts timer {timer} (fires at t={deadline_ms})"
+            )
+        }
+        TraceEntry::TimerCancel { owner, timer } => {
+            writeln!(out, "    {owner} cancels timer {timer}")
+        }
+        TraceEntry::Note { pid, text } => writeln!(out, "    {pid}: {text}"),
+    };
+}
+
+/// The first lines of a Mermaid diagram: `sequenceDiagram` and every
+/// participant, numbered in order.
+pub fn mermaid_header(participants: &[String]) -> String {
+    let mut out = String::from("sequenceDiagram\n");
+    for (i, name) in participants.iter().enumerate() {
+        let _ = writeln!(out, "    participant p{i} as {}", mermaid_text(name));
+    }
+    out
 }
 
 /// Mermaid treats `;` and `#` specially and ends a statement at a newline.

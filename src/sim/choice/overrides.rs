@@ -101,10 +101,11 @@ impl ChoiceSource for Overrides {
         self.live.clear();
         self.live_quiet.clear();
         for (position, key) in self.list.iter().enumerate() {
-            self.pending
-                .entry(keys.intern(key))
-                .or_default()
-                .push_back(position);
+            let id = keys.intern(key);
+            // Held for the run: an override must find the same id however
+            // long before its event the key was interned.
+            keys.retain(id);
+            self.pending.entry(id).or_default().push_back(position);
         }
         self.prepared = true;
         if let Some(fallback) = &mut self.fallback {

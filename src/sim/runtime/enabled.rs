@@ -112,6 +112,7 @@ impl<M: Debug + 'static> Sim<M> {
             within: client as u64,
         };
         if let Some(old) = old {
+            self.release_key(old.key);
             self.enabled.clients[client] = None;
             self.enabled.ready.set(client, false);
             self.enabled.ready_quiet.set(client, false);
@@ -125,10 +126,12 @@ impl<M: Debug + 'static> Sim<M> {
         if let Some((cmd, needs_quiet)) = ready {
             let key = self.keyed.then(|| {
                 let stable_id = self.clients[client].1;
-                self.keys.root(Root::Client {
+                let key = self.keys.root(Root::Client {
                     client: stable_id,
                     cmd,
-                })
+                });
+                self.keys.retain(key);
+                key
             });
             self.enabled.clients[client] = Some(ClientReady {
                 cmd,
@@ -236,6 +239,9 @@ impl<M: Debug + 'static> Sim<M> {
     pub(super) fn exit_on(&mut self, pid: Pid, key: Option<KeyId>) {
         let seq = self.next_exit_seq;
         self.next_exit_seq += 1;
+        if let Some(key) = key {
+            self.keys.retain(key);
+        }
         self.exits.push((pid, key, seq));
         let (candidate, rank) = self.exit_candidate(pid, key, seq);
         self.notify(candidate, rank, false, true);
@@ -248,6 +254,7 @@ impl<M: Debug + 'static> Sim<M> {
         let (pid, key, seq) = self.exits.remove(position);
         let (candidate, rank) = self.exit_candidate(pid, key, seq);
         self.notify(candidate, rank, false, false);
+        self.release_key(key);
     }
 
     pub(super) fn fault_candidate(&self, index: usize, target: Pid) -> (Candidate, Rank) {
@@ -268,9 +275,12 @@ impl<M: Debug + 'static> Sim<M> {
     pub(super) fn fault_added(&mut self, index: usize) {
         let role = self.faults[index].fault.target.clone();
         let key = self.keyed.then(|| {
-            self.keys.root(Root::Fault {
+            let key = self.keys.root(Root::Fault {
                 fault: self.faults[index].fault.id,
-            })
+            });
+            // Faults come and go with their targets: one key for the run.
+            self.keys.retain(key);
+            key
         });
         self.enabled.fault_keys.push(key);
         self.enabled
@@ -345,9 +355,20 @@ impl<M: Debug + 'static> Sim<M> {
             return None;
         }
         let timer = self.timers.values().next()?;
-        let (owner, n) = (timer.owner, timer.n);
+        let (owner, n, kept) = (timer.owner, timer.n, timer.key);
+        let key = match kept {
+            Some(key) => key,
+            None => {
+                let key = self.timer_key(owner, n);
+                self.keys.retain(key);
+                if let Some(timer) = self.timers.values_mut().next() {
+                    timer.key = Some(key);
+                }
+                key
+            }
+        };
         Some(Candidate {
-            key: self.timer_key(owner, n),
+            key,
             actor: owner,
             kind: CandidateKind::Timer,
         })

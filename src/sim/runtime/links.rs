@@ -151,11 +151,17 @@ impl<M: Debug + 'static> Sim<M> {
                         });
                     }
                 }
+                for queued in &queue.signals {
+                    if let Some(key) = queued.key {
+                        self.keys.release(key);
+                    }
+                }
             }
         }
         for tref in entry.timers {
             if let Some(deadline) = self.timer_deadlines.remove(&tref) {
-                self.timers.remove(&(deadline, tref.0));
+                let key = self.timers.remove(&(deadline, tref.0)).and_then(|t| t.key);
+                self.release_key(key);
             }
         }
         if let Some(role) = entry.role {

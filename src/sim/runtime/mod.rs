@@ -274,6 +274,9 @@ struct TimerEntry {
     owner: Pid,
     tref: TimerRef,
     n: u32,
+    /// Its key, retained from the first time it is a candidate until it
+    /// fires or goes: a source may remember it while other events run.
+    key: Option<KeyId>,
 }
 
 struct FaultSlot<M> {
@@ -347,6 +350,9 @@ pub struct Sim<M> {
     /// first event.
     setup_key: Option<KeyId>,
     taken: Vec<KeyId>,
+    /// Whether `taken` records (a long run that never asks for its
+    /// schedule need not keep a key per step).
+    recording: bool,
     limits: Limits,
     limit_hit: Option<(&'static str, u64)>,
     taps: Option<Taps<M>>,
@@ -360,6 +366,8 @@ pub struct Sim<M> {
     /// handler starts (so that two exits started in one event differ).
     flush_cause: Option<KeyId>,
     work: Work,
+    /// Always empty: what [`Sim::drain_trace`] drains when not tracing.
+    no_entries: Vec<TraceEntry>,
 }
 
 impl<M: Debug + 'static> Sim<M> {
@@ -369,7 +377,11 @@ impl<M: Debug + 'static> Sim<M> {
         let keyed = tracing || !chooser.is_fifo();
         let incremental = !chooser.is_fifo() && chooser.incremental().is_some();
         let mut keys = KeyArena::new();
-        let setup_key = keyed.then(|| keys.root(crate::sim::key::Root::Setup));
+        let setup_key = keyed.then(|| {
+            let setup = keys.root(crate::sim::key::Root::Setup);
+            keys.retain(setup);
+            setup
+        });
         Sim {
             procs: BTreeMap::new(),
             queues: BTreeMap::new(),
@@ -400,6 +412,7 @@ impl<M: Debug + 'static> Sim<M> {
             enabled: enabled::EnabledSets::default(),
             setup_key,
             taken: Vec::new(),
+            recording: true,
             limits,
             limit_hit: None,
             taps: None,
@@ -408,6 +421,7 @@ impl<M: Debug + 'static> Sim<M> {
             next_exit_seq: 0,
             flush_cause: None,
             work: Work::default(),
+            no_entries: Vec::new(),
         }
     }
 
@@ -420,6 +434,13 @@ impl<M: Debug + 'static> Sim<M> {
     /// The facts recorded since the last call.
     pub fn drain_tapped(&mut self) -> std::vec::Drain<'_, Tapped> {
         self.tapped.drain(..)
+    }
+
+    /// A holder of `key` lets go of it.
+    fn release_key(&mut self, key: Option<KeyId>) {
+        if let Some(key) = key {
+            self.keys.release(key);
+        }
     }
 
     fn trace_step(&mut self, event: String) {
@@ -500,6 +521,12 @@ impl<M: Debug + 'static> Sim<M> {
         self.queues.get(&(from, to)).map_or(0, |q| q.signals.len())
     }
 
+    /// Event keys alive now: those something can still refer to (a queued
+    /// signal, a pending event, the recorded schedule, an override).
+    pub fn keys_alive(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The work counted so far (see [`Work`]).
     pub fn work(&self) -> Work {
         self.work
@@ -555,6 +582,22 @@ impl<M: Debug + 'static> Sim<M> {
     /// replays this run exactly.
     pub fn schedule_taken(&self) -> Vec<EventKey> {
         self.taken.iter().map(|&k| self.keys.key(k)).collect()
+    }
+
+    /// Whether to record the events a non-`fifo` source picks (on by
+    /// default; [`Sim::schedule_taken`] is empty when off).
+    pub fn record_schedule(&mut self, on: bool) {
+        self.recording = on;
+    }
+
+    /// The trace entries recorded since the last call, oldest first: a
+    /// caller that writes them as they come keeps the trace out of memory
+    /// (the pid names stay, for [`Trace::humanize`]).
+    pub fn drain_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
+        match &mut self.trace {
+            Some(trace) => trace.entries.drain(..),
+            None => self.no_entries.drain(..),
+        }
     }
 
     pub fn trace(&self) -> Option<&Trace> {

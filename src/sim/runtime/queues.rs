@@ -173,6 +173,9 @@ impl<M: Debug + 'static> Sim<M> {
         let queue = self.queues.entry((from, to)).or_insert_with(Queue::new);
         let new_head = queue.signals.is_empty();
         queue.count(&signal, 1);
+        if let Some(key) = key {
+            self.keys.retain(key);
+        }
         queue.signals.push_back(Queued {
             send_no,
             key,
@@ -233,13 +236,16 @@ impl<M: Debug + 'static> Sim<M> {
         let position = queue.signals.iter().position(matches);
         self.work.queue_scanned += position.map_or(queue.signals.len(), |p| p + 1) as u64;
         let position = position?;
-        if position > 0 {
+        let removed = if position > 0 {
             let removed = queue.signals.remove(position)?;
             queue.count(&removed.signal, -1);
             self.queued -= 1;
-            return Some(removed.signal);
-        }
-        self.pop_queue(from, to).map(|q| q.signal)
+            removed
+        } else {
+            self.pop_queue(from, to)?
+        };
+        self.release_key(removed.key);
+        Some(removed.signal)
     }
 
     /// Monitor requests no longer behind an exit signal take effect now.
@@ -382,6 +388,9 @@ impl<M: Debug + 'static> Sim<M> {
             let exit = matches!(queued.signal, Signal::Exit { .. });
             self.dispatch(caller, target, queued.signal);
             self.flush_cause = outer;
+            // Held while its handler ran: a pending exit it started is
+            // keyed under it.
+            self.release_key(queued.key);
             if exit {
                 self.take_monitors(caller, target);
             }

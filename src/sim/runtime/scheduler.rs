@@ -73,7 +73,12 @@ impl<M: Debug + 'static> Sim<M> {
             None if self.keyed => Some(self.key_of(event)),
             None => None,
         };
-        self.current_key = key;
+        if let Some(key) = key {
+            self.keys.retain(key);
+        }
+        let previous = std::mem::replace(&mut self.current_key, key);
+        self.release_key(previous);
+        self.keys.forget_death_counts();
         self.sends_in_event = 0;
         self.execute(event);
         true
@@ -137,7 +142,10 @@ impl<M: Debug + 'static> Sim<M> {
         };
         self.chooser = Some(chooser);
         let (candidate, rank) = picked?;
-        self.taken.push(candidate.key);
+        if self.recording {
+            self.keys.retain(candidate.key);
+            self.taken.push(candidate.key);
+        }
         Some((self.event_of(&candidate, rank), Some(candidate.key)))
     }
 
@@ -263,6 +271,8 @@ impl<M: Debug + 'static> Sim<M> {
                 let Some(queued) = self.pop_queue(from, to) else {
                     return;
                 };
+                // The running event holds its key from here on.
+                self.release_key(queued.key);
                 if self.trace.is_some() {
                     let (from_name, to_name) = (self.name_of(from), self.name_of(to));
                     let signal = render_signal(&queued.signal);
@@ -322,6 +332,7 @@ impl<M: Debug + 'static> Sim<M> {
                 let Some(((deadline, _), timer)) = self.timers.pop_first() else {
                     return;
                 };
+                self.release_key(timer.key);
                 self.timer_deadlines.remove(&timer.tref);
                 self.now_ms = self.now_ms.max(deadline);
                 if let Some(entry) = self.procs.get_mut(&timer.owner) {
@@ -354,8 +365,15 @@ impl<M: Debug + 'static> Sim<M> {
             }
             None => 0,
         };
-        self.timers
-            .insert((deadline, tref.0), TimerEntry { owner, tref, n });
+        self.timers.insert(
+            (deadline, tref.0),
+            TimerEntry {
+                owner,
+                tref,
+                n,
+                key: None,
+            },
+        );
         self.timer_deadlines.insert(tref, deadline);
         if self.trace.is_some() {
             let owner = self.name_of(owner);
@@ -370,7 +388,8 @@ impl<M: Debug + 'static> Sim<M> {
 
     pub(super) fn cancel_timer(&mut self, owner: Pid, tref: TimerRef) {
         if let Some(deadline) = self.timer_deadlines.remove(&tref) {
-            self.timers.remove(&(deadline, tref.0));
+            let key = self.timers.remove(&(deadline, tref.0)).and_then(|t| t.key);
+            self.release_key(key);
             if let Some(entry) = self.procs.get_mut(&owner) {
                 entry.timers.remove(&tref);
             }

@@ -55,7 +55,9 @@ impl<M: Debug + 'static> Sim<M> {
 
     pub(super) fn begin_setup(&mut self) {
         if self.keyed && self.current_key.is_none() {
-            self.current_key = Some(self.keys.root(Root::Setup));
+            let setup = self.keys.root(Root::Setup);
+            self.keys.retain(setup);
+            self.current_key = Some(setup);
         }
     }
 
