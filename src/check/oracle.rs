@@ -358,6 +358,111 @@ fn walk(
     report
 }
 
+/// Follows a [`Trail`] for the first `depth` decisions of a run and takes
+/// the `fifo` event after that without deciding: a run cut at `depth`
+/// events (by its step bound) then has exactly one leaf per schedule of
+/// its first `depth` events, where [`Follow`] would also branch over the
+/// event the cut never runs.
+pub(crate) struct Bounded {
+    pub(crate) trail: Rc<RefCell<Trail>>,
+    pub(crate) depth: u64,
+}
+
+impl ChoiceSource for Bounded {
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        if choice.step >= self.depth {
+            return choice.fifo;
+        }
+        self.trail.borrow_mut().decide(choice.candidates.len())
+    }
+}
+
+/// The shortest failure of one property among every schedule of a case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShortestFailure {
+    /// Events up to and including the one at which the property broke: the
+    /// counterexample's length.
+    pub events: u64,
+    /// The first schedule (in enumeration order) that broke it there, as
+    /// an override list.
+    pub schedule: Vec<EventKey>,
+}
+
+/// What [`shortest_failures`] found.
+#[derive(Clone, Debug)]
+pub struct ShortestReport {
+    /// For each property that some schedule breaks first (before any other
+    /// property) within the step bound, its shortest such failure.
+    pub failures: BTreeMap<Property, ShortestFailure>,
+    /// Schedules run (each cut at the step bound or its first failure).
+    pub runs: u64,
+    /// Whether the run bound stopped the enumeration: then a property
+    /// missing from `failures`, or a failure longer than it need be, says
+    /// nothing.
+    pub truncated: bool,
+}
+
+/// For each property, the fewest events after which some schedule of
+/// `case` breaks it first (before any other property), among the
+/// schedules of at most `config.check.limits.steps_max` events: every
+/// schedule is enumerated as [`enumerate`] does, but each run stops at its
+/// first failure (`run_to_end` is forced off) and is cut at the step bound
+/// without branching past it. The shrinker's yardstick: no counterexample
+/// for a property can be shorter than its entry here over every case of a
+/// family.
+pub fn shortest_failures(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    config: &OracleConfig,
+) -> ShortestReport {
+    let check = CheckConfig {
+        run_to_end: false,
+        tracing: false,
+        ..config.check.clone()
+    };
+    let depth = check.limits.steps_max;
+    let trail = Rc::new(RefCell::new(Trail::default()));
+    let mut report = ShortestReport {
+        failures: BTreeMap::new(),
+        runs: 0,
+        truncated: false,
+    };
+    loop {
+        if report.runs >= config.runs_max {
+            report.truncated = true;
+            break;
+        }
+        trail.borrow_mut().rewind();
+        let chooser = Box::new(Bounded {
+            trail: Rc::clone(&trail),
+            depth,
+        });
+        let run = run_case_with(case, registry, &check, chooser);
+        report.runs += 1;
+        if let Some(failure) = &run.failure {
+            let shorter = report
+                .failures
+                .get(&failure.property)
+                .is_none_or(|known| failure.step < known.events);
+            if shorter {
+                let mut schedule = run.schedule_taken.clone();
+                schedule.truncate(failure.step as usize);
+                report.failures.insert(
+                    failure.property,
+                    ShortestFailure {
+                        events: failure.step,
+                        schedule,
+                    },
+                );
+            }
+        }
+        if !trail.borrow_mut().advance() {
+            break;
+        }
+    }
+    report
+}
+
 /// PCT's own decision space, as a choice source: instead of drawing, it
 /// asks a [`Trail`] at every point where PCT's random draws could make a
 /// difference, so that walking the trail to its end runs every schedule PCT
