@@ -33,10 +33,19 @@
 //! There is no exhaustive mode to compare with stateright's or shuttle's
 //! DFS: a case is one schedule, so (b) gives throughput, not coverage.
 
-use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases, strategy};
+#[path = "../tests/support/flawed_registries.rs"]
+mod flawed_registries;
+#[path = "../tests/support/mutants.rs"]
+mod mutants;
+#[path = "../tests/support/user_registry.rs"]
+mod user_registry;
+
+use flawed_registries::{Subject, peers_shape, smallest, subjects};
+use kvsim::check::generate::{GenConfig, assemble, cases, strategy};
 use kvsim::check::{
     Case, CheckConfig, Failure, P1_LOOKUP_IS_ALIVE, Property, PropertySet, RegistryFactory,
-    SearchConfig, ShrinkTarget, check_registry, find_failure, run_case, shrink_case,
+    SearchConfig, ShrinkConfig, ShrinkTarget, check_registry, find_failure, run_case, shrink_case,
+    shrink_case_with,
 };
 use kvsim::kv::{Command, KvFault, Stage};
 use proptest::strategy::{Strategy, ValueTree};
@@ -155,6 +164,7 @@ fn search_seeds(
             generator: generator.clone(),
             check: check.clone(),
             shrink_to: ShrinkTarget::FirstFound,
+            ..SearchConfig::default()
         };
         let (result, search) = timed(|| find_failure(registry, &config));
         match result {
@@ -193,6 +203,8 @@ struct Shrunk {
     time: Duration,
     /// The shrunk failure's step: the counterexample's length in events.
     events: u64,
+    /// The same, with the shortening pass off (`ShrinkConfig::shortest`).
+    events_before: u64,
     elements: usize,
     same_property: bool,
     one_minimal: bool,
@@ -202,22 +214,32 @@ fn shrink_found(found: &Found, registry: &RegistryFactory<'_>, check: &CheckConf
     let property = found.failure.property;
     let ((case, failure), time) = timed(|| shrink_case(&found.case, registry, check, property));
     let same_property = failure.as_ref().is_some_and(|f| f.property == property);
+    let before = ShrinkConfig {
+        shortest: false,
+        ..ShrinkConfig::default()
+    };
+    let (_, failure_before) = shrink_case_with(&found.case, registry, check, property, &before);
+    let events = failure.map_or(0, |f| f.step);
     Shrunk {
         time,
-        events: failure.map_or(0, |f| f.step),
+        events,
+        events_before: failure_before.map_or(0, |f| f.step),
         elements: case.size(),
         same_property,
-        one_minimal: same_property && is_one_minimal(&case, registry, check, property),
+        one_minimal: same_property && is_one_minimal(&case, registry, check, property, events),
     }
 }
 
 /// No single deletion (a client, a fault, a command, an override) keeps
-/// `property` failing. Untimed.
+/// `property` failing within `events` events (the shrunk length: the
+/// shortening pass may keep an override that only makes the failure come
+/// sooner). Untimed.
 fn is_one_minimal(
     case: &Case,
     registry: &RegistryFactory<'_>,
     check: &CheckConfig,
     property: Property,
+    events: u64,
 ) -> bool {
     let mut smaller = Vec::new();
     for index in 0..case.clients.len() {
@@ -245,7 +267,7 @@ fn is_one_minimal(
     smaller.iter().all(|candidate| {
         run_case(candidate, registry, check)
             .failure
-            .is_none_or(|f| f.property != property)
+            .is_none_or(|f| f.property != property || f.step > events)
     })
 }
 
@@ -290,6 +312,7 @@ fn measure_stage(
             generator: generator.clone(),
             check: check.clone(),
             shrink_to: ShrinkTarget::FirstFound,
+            ..SearchConfig::default()
         };
         let runs = AtomicU32::new(0);
         let counting = || {
@@ -344,20 +367,22 @@ fn print_search_table(title: &str, rows: &[StageFigures]) {
 fn print_shrink_table(title: &str, rows: &[StageFigures]) {
     println!("\n### {title}\n");
     println!(
-        "| stage | shrink time, ms (median / max) | shrunk length, events (median / max) | shrunk elements (median / max) | same property | 1-minimal |"
+        "| stage | shrink time, ms (median / max) | shrunk length, events (median / max) | without the shortening pass | shrunk elements (median / max) | same property | 1-minimal |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for row in rows {
         let times: Vec<f64> = row.shrunk.iter().map(|s| ms(s.time)).collect();
         let events: Vec<f64> = row.shrunk.iter().map(|s| s.events as f64).collect();
+        let before: Vec<f64> = row.shrunk.iter().map(|s| s.events_before as f64).collect();
         let elements: Vec<f64> = row.shrunk.iter().map(|s| s.elements as f64).collect();
         let same = row.shrunk.iter().filter(|s| s.same_property).count();
         let minimal = row.shrunk.iter().filter(|s| s.one_minimal).count();
         println!(
-            "| {} | {} | {} | {} | {same}/{n} | {minimal}/{n} |",
+            "| {} | {} | {} | {} | {} | {same}/{n} | {minimal}/{n} |",
             row.name,
             ms_pair(&times),
             count_pair(&events),
+            count_pair(&before),
             count_pair(&elements),
             n = row.shrunk.len(),
         );
@@ -386,14 +411,18 @@ fn print_runner_table(title: &str, rows: &[StageFigures]) {
     }
 }
 
-/// The seeds whose shrunk counterexample has exactly `events` events.
-fn seeds_at_length(row: &StageFigures, events: u64) -> Vec<u64> {
-    row.found
-        .iter()
-        .zip(&row.shrunk)
-        .filter(|(_, s)| s.same_property && s.events == events)
-        .map(|(f, _)| f.seed)
-        .collect()
+/// The seeds whose shrunk counterexample has exactly `events` events,
+/// with the shortening pass on and off.
+fn seeds_at_length(row: &StageFigures, events: u64) -> (Vec<u64>, Vec<u64>) {
+    let at = |length: fn(&Shrunk) -> u64| -> Vec<u64> {
+        row.found
+            .iter()
+            .zip(&row.shrunk)
+            .filter(|(_, s)| s.same_property && length(s) == events)
+            .map(|(f, _)| f.seed)
+            .collect()
+    };
+    (at(|s| s.events), at(|s| s.events_before))
 }
 
 /// Throughput of passing cases: generate and run `THROUGHPUT_CASES` cases
@@ -471,6 +500,7 @@ fn throughput_runner(
             generator: generator.clone(),
             check: check.clone(),
             shrink_to: ShrinkTarget::FirstFound,
+            ..SearchConfig::default()
         };
         let (result, time) = timed(|| check_registry(registry, &config));
         match result {
@@ -499,21 +529,6 @@ fn rate_pair(values: &[f64]) -> String {
     let (median, _) = median_max(values);
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     format!("{} (min {})", fmt_rate(median), fmt_rate(min))
-}
-
-/// A generator of the peers' `CxN`-shaped cases: `clients` × `commands` CREATE /
-/// LOOKUP commands over names `a`, `b`, up to 2 `kill bucket` faults, the
-/// default override lists, no swarm (every kind always on).
-fn peers_shape(clients: usize, commands: usize) -> GenConfig {
-    GenConfig {
-        clients: clients..=clients,
-        commands_per_client: commands..=commands,
-        faults: 0..=2,
-        command_kinds: vec![CommandKind::Create, CommandKind::Lookup],
-        fault_kinds: vec![FaultKind::KillBucket],
-        swarm: false,
-        ..GenConfig::default()
-    }
 }
 
 /// peer-proptest's own case shape: 1-3 clients × 1-4 commands, 0-2 kills.
@@ -598,6 +613,110 @@ fn search_exact_2x3(registry: &RegistryFactory<'_>, check: &CheckConfig) -> Stag
     }
 }
 
+/// (e) for one flawed registry, seeds 0..19: the first failure
+/// ([`find_failure`], no shrinking) and `check_registry` end to end with
+/// the shortening pass off and on.
+struct SmallestRow {
+    name: String,
+    cases: Vec<f64>,
+    first_ms: Vec<f64>,
+    /// (property, shrunk length in events) per seed, pass off.
+    before: Vec<(Property, u64)>,
+    after: Vec<(Property, u64)>,
+    before_ms: Vec<f64>,
+    after_ms: Vec<f64>,
+    missed: u64,
+}
+
+fn measure_smallest(subject: &Subject) -> SmallestRow {
+    let mut row = SmallestRow {
+        name: subject.name.clone(),
+        cases: Vec::new(),
+        first_ms: Vec::new(),
+        before: Vec::new(),
+        after: Vec::new(),
+        before_ms: Vec::new(),
+        after_ms: Vec::new(),
+        missed: 0,
+    };
+    for seed in 0..SEEDS {
+        let config = SearchConfig {
+            seed,
+            ..subject.search.clone()
+        };
+        let (found, time) = timed(|| find_failure(&subject.registry, &config));
+        let Some((_, _, cases)) = found else {
+            row.missed += 1;
+            continue;
+        };
+        row.cases.push(f64::from(cases));
+        row.first_ms.push(ms(time));
+        let before = SearchConfig {
+            shrink: ShrinkConfig {
+                shortest: false,
+                ..ShrinkConfig::default()
+            },
+            ..config.clone()
+        };
+        for (config, lengths, times) in [
+            (&before, &mut row.before, &mut row.before_ms),
+            (&config, &mut row.after, &mut row.after_ms),
+        ] {
+            let (result, time) = timed(|| check_registry(&subject.registry, config));
+            if let Err(counterexample) = result {
+                lengths.push((counterexample.failure.property, counterexample.failure.step));
+                times.push(ms(time));
+            }
+        }
+    }
+    row
+}
+
+/// `reached/n` seeds whose shrunk case is the table's smallest for its
+/// property.
+fn at_smallest(name: &str, lengths: &[(Property, u64)]) -> String {
+    let reached = lengths
+        .iter()
+        .filter(|&&(property, events)| smallest(name, property) == Some(events))
+        .count();
+    format!("{reached}/{}", lengths.len())
+}
+
+fn print_smallest_table(rows: &[SmallestRow]) {
+    println!(
+        "\n### (e) The smallest case: `SearchConfig::default()`, seeds 0..{}, the shortening pass off (before) and on (after)\n",
+        SEEDS - 1
+    );
+    println!(
+        "| registry | found | cases to the first failure (median / max) | ms to the first failure (median / max) | shrunk, events, before (median / max) | at the smallest, before | shrunk, events, after (median / max) | at the smallest, after | properties (after) | end to end, ms, before / after (median; max) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for row in rows {
+        let events = |lengths: &[(Property, u64)]| -> Vec<f64> {
+            lengths.iter().map(|&(_, events)| events as f64).collect()
+        };
+        let (before_median, before_max) = median_max(&row.before_ms);
+        let (after_median, after_max) = median_max(&row.after_ms);
+        println!(
+            "| {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} / {}; {} / {} |",
+            row.name,
+            row.cases.len(),
+            row.cases.len() as u64 + row.missed,
+            count_pair(&row.cases),
+            ms_pair(&row.first_ms),
+            count_pair(&events(&row.before)),
+            at_smallest(&row.name, &row.before),
+            count_pair(&events(&row.after)),
+            at_smallest(&row.name, &row.after),
+            property_counts(row.after.iter().map(|&(p, _)| p)),
+            fmt_ms(before_median),
+            fmt_ms(after_median),
+            fmt_ms(before_max),
+            fmt_ms(after_max),
+        );
+    }
+}
+
 fn main() {
     let all = CheckConfig::default();
     let p1_only = CheckConfig {
@@ -632,10 +751,12 @@ fn main() {
     );
     // Property 1's known minimum on these scenarios: 5 events.
     if let Some(row) = rows.iter().find(|row| row.name == Stage::Unlinked.name()) {
+        let (after, before) = seeds_at_length(row, 5);
         println!(
-            "\n- unlinked: {}/{} seeds shrink to the 5-event minimum",
-            seeds_at_length(row, 5).len(),
-            row.shrunk.len()
+            "\n- unlinked: {}/{n} seeds shrink to the 5-event minimum ({}/{n} without the shortening pass)",
+            after.len(),
+            before.len(),
+            n = row.shrunk.len()
         );
     }
 
@@ -698,12 +819,18 @@ fn main() {
     print_runner_table("(d) `check_registry` end to end (256 cases)", &peer_rows);
     println!();
     for row in &peer_rows {
-        let at_minimum = seeds_at_length(row, 5);
+        let (after, before) = seeds_at_length(row, 5);
         println!(
-            "- {}: {}/{} seeds shrink to 5 events",
+            "- {}: {}/{n} seeds shrink to 5 events ({}/{n} without the shortening pass)",
             row.name,
-            at_minimum.len(),
-            row.shrunk.len()
+            after.len(),
+            before.len(),
+            n = row.shrunk.len()
         );
     }
+
+    // (e): the smallest case per flawed registry, before and after the
+    // shortening pass.
+    let rows: Vec<SmallestRow> = subjects().iter().map(measure_smallest).collect();
+    print_smallest_table(&rows);
 }

@@ -14,6 +14,7 @@ mod report;
 mod runner;
 pub mod schedule;
 mod search;
+mod shorten;
 mod shrink;
 
 pub use case::{
@@ -42,7 +43,7 @@ pub use search::{
     Counterexample, SearchConfig, SearchSummary, ShrinkTarget, case_tree, check_registry,
     find_failure, finish, nth_case,
 };
-pub use shrink::{shrink, shrink_case};
+pub use shrink::{ShrinkConfig, shrink, shrink_case, shrink_case_with};
 
 #[cfg(test)]
 mod tests {

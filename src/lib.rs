@@ -358,8 +358,12 @@
 //! **Shrinking.** After proptest's own shrinking, the case is shrunk to
 //! 1-minimal — removing any one client, command, fault or schedule override
 //! makes that property hold — and then normalised: clients merged into
-//! one, names and keys renamed to `a`, `b`, … ([`shrink`](check::shrink),
-//! [`shrink_case`](check::shrink_case)).
+//! one, names and keys renamed to `a`, `b`, … ([`shrink`](check::shrink)).
+//! Then a shortening pass searches nearby cases and their schedules for
+//! one that breaks the property in fewer events (a second client's `STOP`
+//! replaced by a `kill bucket` fault and one override, say), and keeps the
+//! shortest 1-minimal one ([`shrink_case`](check::shrink_case);
+//! [`ShrinkConfig`](check::ShrinkConfig) turns it off).
 //! Overrides name events by key, never by position, so deleting a command
 //! does not change what the remaining overrides mean.
 //!

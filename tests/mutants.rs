@@ -52,6 +52,7 @@ fn search_with(generator: GenConfig, properties: PropertySet, seed: u64) -> Sear
             ..CheckConfig::default()
         },
         shrink_to: ShrinkTarget::FirstFound,
+        ..SearchConfig::default()
     }
 }
 

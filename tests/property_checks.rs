@@ -16,7 +16,7 @@ use kvsim::check::generate::{CommandKind, FaultKind, GenConfig, assemble, cases}
 use kvsim::check::{
     Case, CaseMeta, CaseRun, CheckConfig, Counterexample, P1_LOOKUP_IS_ALIVE,
     P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE, Property,
-    PropertySet, SearchConfig, ShrinkTarget, check_registry, run_case, shrink_case,
+    PropertySet, SearchConfig, ShrinkConfig, ShrinkTarget, check_registry, run_case, shrink_case,
 };
 use kvsim::kv::{Command, Registry, Stage, Target};
 use proptest::prelude::*;
@@ -46,6 +46,7 @@ fn factory(stage: Stage) -> impl Fn() -> Box<dyn Registry> {
 struct Search {
     generator: GenConfig,
     properties: PropertySet,
+    shrink: ShrinkConfig,
 }
 
 impl Search {
@@ -54,6 +55,7 @@ impl Search {
         Search {
             generator: GenConfig::default(),
             properties: PropertySet::default(),
+            shrink: ShrinkConfig::default(),
         }
     }
 
@@ -61,6 +63,18 @@ impl Search {
         Search {
             generator,
             properties: PropertySet::only(properties),
+            shrink: ShrinkConfig::default(),
+        }
+    }
+
+    /// The same search, shrunk without the shortening pass.
+    fn without_shortening(&self) -> Search {
+        Search {
+            shrink: ShrinkConfig {
+                shortest: false,
+                ..ShrinkConfig::default()
+            },
+            ..self.clone()
         }
     }
 
@@ -71,6 +85,7 @@ impl Search {
             generator: self.generator.clone(),
             check: self.check(),
             shrink_to: ShrinkTarget::FirstFound,
+            shrink: self.shrink.clone(),
         }
     }
 
@@ -366,9 +381,12 @@ fn naive_bucket_crash_kills_the_registry() {
 
 /// `naive`: CREATE a, STOP a, then a lookup of `a`: with no monitor the
 /// stopped bucket's name stays, and the lookup names the dead bucket
-/// (property 1). Whatever command made the second lookup, the shrinker's
-/// last pass makes it the plainest one, `LOOKUP a`; the case is also
-/// checked by hand beside it.
+/// (property 1). The search finds it through a stop (no faults are
+/// generated); the shortening pass then replaces the `STOP a` by a kill of
+/// the bucket with one override, the 5-event minimum of
+/// tests/shrink_table.rs. Without the pass, the stop case stays, and
+/// whatever command made the second lookup, the normalising pass makes it
+/// the plainest one, `LOOKUP a`; that case is also checked by hand.
 #[test]
 fn naive_lookup_after_stop_names_a_dead_bucket() {
     let search = Search::only(
@@ -379,7 +397,23 @@ fn naive_lookup_after_stop_names_a_dead_bucket() {
             ..GenConfig::default()
         },
     );
-    let counterexample = assert_shape(Stage::Naive, &search, P1_LOOKUP_IS_ALIVE);
+    let shortest = assert_shape(Stage::Naive, &search, P1_LOOKUP_IS_ALIVE);
+    assert_eq!(
+        (shape(&shortest.case), shortest.failure.step),
+        (
+            (
+                words(&["client0: CREATE a", "client0: LOOKUP a"]),
+                words(&["kill bucket:a"]),
+                words(&["fault0"])
+            ),
+            5
+        )
+    );
+    let counterexample = assert_shape(
+        Stage::Naive,
+        &search.without_shortening(),
+        P1_LOOKUP_IS_ALIVE,
+    );
     assert_eq!(
         shape(&counterexample.case),
         (

@@ -23,9 +23,9 @@ use kvsim::check::generate::{CommandKind, GenConfig};
 use kvsim::check::{
     Case, CaseFault, CaseMeta, CheckConfig, FailureReport, P1_LOOKUP_IS_ALIVE,
     P2_NAMES_MATCH_BUCKETS, P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT,
-    Property, PropertySet, RegistryFactory, ReplayError, ReplayOptions, SearchConfig, ShrinkTarget,
-    Strategy, Verdict, check_registry, explicit, read_case, regressions, replay, replay_with,
-    run_case, save_case, shrink_case,
+    Property, PropertySet, RegistryFactory, ReplayError, ReplayOptions, SearchConfig, ShrinkConfig,
+    ShrinkTarget, Strategy, Verdict, check_registry, explicit, read_case, regressions, replay,
+    replay_with, run_case, save_case, shrink_case,
 };
 use kvsim::kv::{KvFault, Registry, Stage, script};
 use kvsim::sim::EventKey;
@@ -391,6 +391,7 @@ fn write_the_kept_cases() {
                 ..CheckConfig::default()
             },
             shrink_to: ShrinkTarget::FirstFound,
+            shrink: ShrinkConfig::default(),
         };
         let counterexample =
             check_registry(&mutant.factory(), &config).expect_err("a mutant fails");

@@ -1,7 +1,7 @@
 //! Testing a registry end to end: generate cases with proptest, check each
 //! one online, and when a property breaks, let proptest shrink the case and
-//! then [`shrink_case`] take it to a 1-minimal, normalised one that breaks
-//! the same property. This is the entry point for checking a registry of
+//! then [`shrink_case_with`] take it to a 1-minimal, normalised and
+//! shortened one that breaks the same property. This is the entry point for checking a registry of
 //! your own. A search that finds nothing says how many of its cases were
 //! undecided (property 4's bound) or cut by a limit ([`SearchSummary`]):
 //! those are never counted as holding.
@@ -17,7 +17,7 @@ use crate::check::checker::{
 };
 use crate::check::generate::{GenConfig, cases};
 use crate::check::schedule::case_seed;
-use crate::check::shrink::shrink_case;
+use crate::check::shrink::{ShrinkConfig, shrink_case_with};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use std::fmt;
@@ -34,6 +34,8 @@ pub struct SearchConfig {
     /// Which property the shrinker keeps: the one first found (default),
     /// or any property a smaller case breaks.
     pub shrink_to: ShrinkTarget,
+    /// How the counterexample is shrunk (the shortening pass on by default).
+    pub shrink: ShrinkConfig,
 }
 
 /// Which failures count as "still failing" while a counterexample shrinks.
@@ -64,7 +66,7 @@ impl Default for SearchConfig {
     /// seed 0, the default generator (its
     /// schedules rotate over [`StrategyKind::PORTFOLIO`](crate::check::StrategyKind::PORTFOLIO):
     /// generated overrides, random walk, POS, PCT with d in 1..=3), all six
-    /// properties.
+    /// properties, the default [`ShrinkConfig`].
     fn default() -> SearchConfig {
         SearchConfig {
             cases: std::env::var("PROPTEST_CASES")
@@ -75,6 +77,7 @@ impl Default for SearchConfig {
             generator: GenConfig::default(),
             check: CheckConfig::default(),
             shrink_to: ShrinkTarget::default(),
+            shrink: ShrinkConfig::default(),
         }
     }
 }
@@ -206,7 +209,7 @@ pub const PROPTEST_SHRINK_STEPS_MAX: u32 = 64;
 /// [`find_failure`]) and checks `registry` on each.
 ///
 /// `Err` with the counterexample when a property broke: shrunk first by
-/// proptest's value tree, then by [`shrink_case`], both keeping the
+/// proptest's value tree, then by [`shrink_case_with`] (`config.shrink`), both keeping the
 /// property first found (unless `config.shrink_to` says otherwise).
 /// `Ok` with a [`SearchSummary`] when none broke: `Ok` is not "every
 /// property holds" unless [`SearchSummary::all_hold`] says so, since a case
@@ -309,7 +312,7 @@ pub fn nth_case(config: &SearchConfig, index: u32) -> Option<Case> {
     case_tree(config, index).map(|tree| tree.current())
 }
 
-/// Shrinks a failing case with [`shrink_case`] and traces the result. A
+/// Shrinks a failing case with [`shrink_case_with`] and traces the result. A
 /// case with a strategy is first made explicit: the override list its run
 /// took replaces the strategy, so the shrinker edits plain overrides. The
 /// shrinker keeps `found`'s property, unless `config.shrink_to` is
@@ -328,7 +331,7 @@ pub fn finish(
         _ => found.property,
     };
     let case = explicit(case, &first);
-    let (shrunk, _) = shrink_case(&case, registry, &config.check, property);
+    let (shrunk, _) = shrink_case_with(&case, registry, &config.check, property, &config.shrink);
     let traced = CheckConfig {
         tracing: true,
         ..config.check.clone()

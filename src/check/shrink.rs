@@ -4,12 +4,15 @@
 //! normalising passes, each kept only if the same property still fails:
 //! merge all clients into one, replace each command by the plainest one on
 //! the same bucket (a `LOOKUP`; a PUT's value `1`), and rename bucket names
-//! and keys to the smallest unused (`a`, `b`, …). Works on stable ids, so deleting an
-//! element never changes what the remaining overrides mean.
+//! and keys to the smallest unused (`a`, `b`, …). With a registry
+//! ([`shrink_case_with`]), the shortening pass (src/check/shorten.rs) then
+//! looks for a case that fails in fewer events. Works on stable ids, so
+//! deleting an element never changes what the remaining overrides mean.
 
 use crate::check::case::{Case, CaseClient};
 use crate::check::checker::{CheckConfig, Failure, RegistryFactory, explicit, run_case};
 use crate::check::property::Property;
+use crate::check::shorten::shorten;
 use crate::kv::{Command, KvFault, Target};
 use crate::sim::{EventKey, Root, Segment, without_generation};
 use std::collections::BTreeMap;
@@ -23,34 +26,45 @@ pub fn shrink(
 ) -> Case {
     let mut still_fails =
         |candidate: &Case| fails(candidate).is_some_and(|f| f.property == property);
-    let mut best = delete_to_fixpoint(case.clone(), &mut still_fails);
+    let best = delete_to_fixpoint(case.clone(), &mut still_fails);
+    normalise(best, &mut still_fails)
+}
+
+/// The normalising passes over a 1-minimal `best`, each kept only if
+/// `still_fails` says so and each followed by deletion to a fixpoint, so
+/// the result stays 1-minimal (for `still_fails`).
+pub(super) fn normalise(mut best: Case, still_fails: &mut dyn FnMut(&Case) -> bool) -> Case {
     // Merging keeps the clients' commands in one order; a failure may need
     // another (one client's write before another's read), so every order
     // of the (at most a handful of) clients is tried, client order first.
     for order in client_orders(best.clients.len()) {
         let merged = merge_clients(&best, &order);
         if merged != best && still_fails(&merged) {
-            best = delete_to_fixpoint(merged, &mut still_fails);
+            best = delete_to_fixpoint(merged, still_fails);
             break;
         }
     }
     // A plainer command or other names can make an element unnecessary:
     // each pass ends with deletion to a fixpoint, so the result stays
     // 1-minimal.
-    let simplified = simplify_commands(best.clone(), &mut still_fails);
+    let simplified = simplify_commands(best.clone(), still_fails);
     if simplified != best {
-        best = delete_to_fixpoint(simplified, &mut still_fails);
+        best = delete_to_fixpoint(simplified, still_fails);
     }
     let renamed = rename_data(&best);
     if renamed != best && still_fails(&renamed) {
-        best = delete_to_fixpoint(renamed, &mut still_fails);
+        best = delete_to_fixpoint(renamed, still_fails);
     }
-    // Deletions leave gaps in the ids; one client's ids (and the overrides
-    // naming them) are renumbered from 0, which changes no event.
+    renumber(best, still_fails)
+}
+
+/// Deletions leave gaps in the ids; one client's ids (and the overrides
+/// naming them) are renumbered from 0, which changes no event.
+fn renumber(best: Case, still_fails: &mut dyn FnMut(&Case) -> bool) -> Case {
     if best.clients.len() == 1 {
         let renumbered = merge_clients(&best, &[0]);
         if renumbered != best && still_fails(&renumbered) {
-            best = renumbered;
+            return renumbered;
         }
     }
     best
@@ -107,32 +121,80 @@ fn plainer_commands(command: &Command) -> Vec<Command> {
     }
 }
 
-/// [`shrink`] with a registry and a check configuration: checks every
-/// candidate with [`run_case`]. Returns the shrunk case and its failure.
-/// A case with a strategy is first made [`explicit`]: a strategy's choices
-/// shift when an element is deleted, while an override list keeps its
-/// meaning, so only the explicit form can shrink soundly.
+/// How [`shrink_case_with`] shrinks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShrinkConfig {
+    /// After deletion and normalisation, run the shortening pass: search
+    /// nearby cases (a stop replaced by a fault, a client split or merged,
+    /// an element fewer) and their schedules for one that breaks the
+    /// property in fewer events.
+    /// `false` gives the deleting and normalising shrinker alone.
+    pub shortest: bool,
+    /// Runs (re-executions of a candidate) the shortening pass may spend
+    /// searching, per shrink; the cleanup after each shorter case it finds
+    /// is not counted (it is polynomial in the case's size).
+    pub runs_max: u64,
+}
+
+impl ShrinkConfig {
+    /// The default [`ShrinkConfig::runs_max`].
+    pub const DEFAULT_RUNS_MAX: u64 = 20_000;
+}
+
+impl Default for ShrinkConfig {
+    /// The shortening pass on, with [`ShrinkConfig::DEFAULT_RUNS_MAX`] runs.
+    fn default() -> ShrinkConfig {
+        ShrinkConfig {
+            shortest: true,
+            runs_max: ShrinkConfig::DEFAULT_RUNS_MAX,
+        }
+    }
+}
+
+/// [`shrink_case_with`] the default [`ShrinkConfig`].
 pub fn shrink_case(
     case: &Case,
     registry: &RegistryFactory<'_>,
     config: &CheckConfig,
     property: Property,
 ) -> (Case, Option<Failure>) {
+    shrink_case_with(case, registry, config, property, &ShrinkConfig::default())
+}
+
+/// [`shrink`] with a registry and a check configuration: checks every
+/// candidate with [`run_case`], then (unless `shrink.shortest` is off)
+/// shortens the result. Returns the shrunk case and its failure.
+/// A case with a strategy is first made [`explicit`]: a strategy's choices
+/// shift when an element is deleted, while an override list keeps its
+/// meaning, so only the explicit form can shrink soundly.
+pub fn shrink_case_with(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    config: &CheckConfig,
+    property: Property,
+    shrink_config: &ShrinkConfig,
+) -> (Case, Option<Failure>) {
     let quiet = CheckConfig {
         tracing: false,
         ..config.clone()
     };
     let case = &explicit(case, &run_case(case, registry, &quiet));
-    let shrunk = shrink(case, property, &mut |candidate| {
+    let mut shrunk = shrink(case, property, &mut |candidate| {
         run_case(candidate, registry, &quiet).failure
     });
+    if shrink_config.shortest {
+        shrunk = shorten(shrunk, registry, &quiet, property, shrink_config.runs_max);
+    }
     let failure = run_case(&shrunk, registry, &quiet).failure;
     (shrunk, failure)
 }
 
 /// Greedy one-element deletion, largest elements first, until no single
 /// deletion keeps the failure: the result is 1-minimal.
-fn delete_to_fixpoint(mut case: Case, still_fails: &mut dyn FnMut(&Case) -> bool) -> Case {
+pub(super) fn delete_to_fixpoint(
+    mut case: Case,
+    still_fails: &mut dyn FnMut(&Case) -> bool,
+) -> Case {
     loop {
         let mut progressed = false;
         for candidate in one_deletions(&case) {
@@ -177,11 +239,9 @@ fn one_deletions(case: &Case) -> Vec<Case> {
     out
 }
 
-/// All commands in one client (id 0), in client order, ids renumbered from
-/// 0, faults renumbered from 0, and the overrides remapped to the new ids.
 /// Every order of `count` clients (indices), the identity first; none
 /// beyond 5 clients, where 120 orders would cost more than they find.
-fn client_orders(count: usize) -> Vec<Vec<usize>> {
+pub(super) fn client_orders(count: usize) -> Vec<Vec<usize>> {
     fn extend(prefix: &mut Vec<usize>, count: usize, out: &mut Vec<Vec<usize>>) {
         if prefix.len() == count {
             out.push(prefix.clone());
@@ -203,7 +263,10 @@ fn client_orders(count: usize) -> Vec<Vec<usize>> {
     out
 }
 
-fn merge_clients(case: &Case, order: &[usize]) -> Case {
+/// All commands in one client (id 0), in the clients' `order` (indices),
+/// ids renumbered from 0, faults renumbered from 0, and the overrides
+/// remapped to the new ids.
+pub(super) fn merge_clients(case: &Case, order: &[usize]) -> Case {
     let mut command_ids: BTreeMap<(u32, u32), u32> = BTreeMap::new();
     let mut commands = Vec::new();
     for client in order.iter().filter_map(|&index| case.clients.get(index)) {
@@ -351,7 +414,10 @@ fn rename_data(case: &Case) -> Case {
 
 /// `segment` with the process names of a death segment replaced where
 /// `rename` gives a new one.
-fn rename_in_segment(segment: &Segment, rename: &dyn Fn(&str) -> Option<String>) -> Segment {
+pub(super) fn rename_in_segment(
+    segment: &Segment,
+    rename: &dyn Fn(&str) -> Option<String>,
+) -> Segment {
     match segment {
         Segment::Death {
             kind,
