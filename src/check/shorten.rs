@@ -17,10 +17,11 @@
 //!   own run carried over to the candidate (every event it took, minus the
 //!   removed elements' events, with a replaced stop's exit event becoming
 //!   the fault's), the `fifo` order, `fifo` with one override (every event
-//!   key the `fifo` run met), then random walks, POS and PCT (d = 1..=3)
-//!   from a few fixed seeds, then every schedule up to one event fewer than
-//!   the current case, depth by depth (re-executed as the exhaustive oracle
-//!   does, [`Trail`]).
+//!   key the `fifo` run met) — all candidates so — then every schedule up
+//!   to one event fewer than the current case, depth by depth
+//!   (re-executed as the exhaustive oracle does, [`Trail`]), and where
+//!   that is too many, random walks, POS and PCT (d = 1..=3) from a few
+//!   fixed seeds.
 //!
 //! Every run is cut one event before the current length, so a candidate
 //! only counts if it fails sooner. A shorter case, found as the full
@@ -236,13 +237,20 @@ impl Pass<'_> {
         None
     }
 
-    /// Strategies from fixed seeds, then every schedule depth by depth.
+    /// Every schedule depth by depth; when that is cut short by its
+    /// budget, strategies from fixed seeds, which reach deeper. (A
+    /// complete enumeration has run every schedule a strategy could.)
     fn costly(&mut self, candidate: &Case, bound: u64) -> Option<Case> {
         let plain = Case {
             schedule: Vec::new(),
             strategy: None,
             ..candidate.clone()
         };
+        match self.exhaustive(&plain, bound) {
+            Enumerated::Found(found) => return Some(found),
+            Enumerated::Complete | Enumerated::OutOfRuns => return None,
+            Enumerated::Cut => {}
+        }
         for seed in 0..STRATEGY_SEEDS {
             let mut strategies = vec![Strategy::Random { seed }, Strategy::Pos { seed }];
             strategies.extend(PCT_DEPTHS.map(|depth| Strategy::Pct { seed, depth }));
@@ -257,20 +265,20 @@ impl Pass<'_> {
                 }
             }
         }
-        self.exhaustive(&plain, bound)
+        None
     }
 
     /// Every schedule of `case` cut at depth 1, 2, … `bound`, until one
     /// breaks the kept property or [`EXHAUSTIVE_RUNS_MAX`] runs are spent.
     /// Shallow first, so the first one found is the shortest.
-    fn exhaustive(&mut self, case: &Case, bound: u64) -> Option<Case> {
+    fn exhaustive(&mut self, case: &Case, bound: u64) -> Enumerated {
         let mut spent = 0;
         for depth in 1..=bound {
             let trail = Rc::new(RefCell::new(Trail::default()));
             let mut deeper = false;
             loop {
                 if spent >= EXHAUSTIVE_RUNS_MAX {
-                    return None;
+                    return Enumerated::Cut;
                 }
                 spent += 1;
                 trail.borrow_mut().rewind();
@@ -278,9 +286,11 @@ impl Pass<'_> {
                     trail: Rc::clone(&trail),
                     depth,
                 };
-                let run = self.run_with(case, depth, Box::new(explore))?;
+                let Some(run) = self.run_with(case, depth, Box::new(explore)) else {
+                    return Enumerated::OutOfRuns;
+                };
                 if let Some(found) = self.found(case, &run, depth) {
-                    return Some(found);
+                    return Enumerated::Found(found);
                 }
                 deeper |= matches!(run.outcome, Outcome::Limit { .. });
                 if !trail.borrow_mut().advance() {
@@ -289,10 +299,10 @@ impl Pass<'_> {
             }
             // No run reached this depth: there is nothing deeper.
             if !deeper {
-                return None;
+                return Enumerated::Complete;
             }
         }
-        None
+        Enumerated::Complete
     }
 
     /// Makes a shorter case found as a full override list 1-minimal again
@@ -303,6 +313,18 @@ impl Pass<'_> {
         let case = delete_to_fixpoint(case, &mut within);
         normalise(case, &mut within)
     }
+}
+
+/// How an enumeration of a candidate's schedules ended.
+enum Enumerated {
+    /// A schedule broke the kept property in time: the case, explicit.
+    Found(Case),
+    /// Every schedule up to the bound ran, and none did.
+    Complete,
+    /// The enumeration's own budget ([`EXHAUSTIVE_RUNS_MAX`]) ran out.
+    Cut,
+    /// The pass's budget ran out.
+    OutOfRuns,
 }
 
 /// Takes the `fifo` event, through the scheduler's keyed path, so that the
