@@ -28,7 +28,15 @@
 //! - (d) the peers' `CxN` scenarios (C clients × N CREATE/LOOKUP commands
 //!   over `a` and `b`, up to two bucket kills) generated on `unlinked` with
 //!   property 1 only, plus the exact `2x3` scripts with generated faults and
-//!   overrides (and `fixed` throughput on the same shapes in (b)).
+//!   overrides (and `fixed` throughput on the same shapes in (b));
+//! - (e) every flawed registry of tests/shrink_table.rs (the flawed
+//!   stages, the test mutants, the "stale `DOWN`" registries, `unlinked`
+//!   on the peers' shapes) with `SearchConfig::default()`: cases and
+//!   milliseconds to the first failure, then `check_registry` end to end
+//!   with the shortening pass off and on (`ShrinkConfig::shortest`): the
+//!   shrunk length and how many seeds reached the table's smallest case.
+//!
+//! (c) and (d) also shrink each failure with the shortening pass off.
 //!
 //! There is no exhaustive mode to compare with stateright's or shuttle's
 //! DFS: a case is one schedule, so (b) gives throughput, not coverage.
@@ -411,14 +419,17 @@ fn print_runner_table(title: &str, rows: &[StageFigures]) {
     }
 }
 
-/// The seeds whose shrunk counterexample has exactly `events` events,
-/// with the shortening pass on and off.
-fn seeds_at_length(row: &StageFigures, events: u64) -> (Vec<u64>, Vec<u64>) {
+/// The seeds whose shrunk counterexample has `events(property)` events
+/// (the property the search found), with the shortening pass on and off.
+fn seeds_at_length(
+    row: &StageFigures,
+    events: impl Fn(Property) -> Option<u64>,
+) -> (Vec<u64>, Vec<u64>) {
     let at = |length: fn(&Shrunk) -> u64| -> Vec<u64> {
         row.found
             .iter()
             .zip(&row.shrunk)
-            .filter(|(_, s)| s.same_property && length(s) == events)
+            .filter(|(f, s)| s.same_property && events(f.failure.property) == Some(length(s)))
             .map(|(f, _)| f.seed)
             .collect()
     };
@@ -688,17 +699,15 @@ fn print_smallest_table(rows: &[SmallestRow]) {
         SEEDS - 1
     );
     println!(
-        "| registry | found | cases to the first failure (median / max) | ms to the first failure (median / max) | shrunk, events, before (median / max) | at the smallest, before | shrunk, events, after (median / max) | at the smallest, after | properties (after) | end to end, ms, before / after (median; max) |"
+        "| registry | found | cases to the first failure (median / max) | ms to the first failure (median / max) | shrunk, events, before (median / max) | at the smallest, before | shrunk, events, after (median / max) | at the smallest, after | properties (after) | end to end, ms, before (median / max) | end to end, ms, after (median / max) |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for row in rows {
         let events = |lengths: &[(Property, u64)]| -> Vec<f64> {
             lengths.iter().map(|&(_, events)| events as f64).collect()
         };
-        let (before_median, before_max) = median_max(&row.before_ms);
-        let (after_median, after_max) = median_max(&row.after_ms);
         println!(
-            "| {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} / {}; {} / {} |",
+            "| {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.name,
             row.cases.len(),
             row.cases.len() as u64 + row.missed,
@@ -709,10 +718,8 @@ fn print_smallest_table(rows: &[SmallestRow]) {
             count_pair(&events(&row.after)),
             at_smallest(&row.name, &row.after),
             property_counts(row.after.iter().map(|&(p, _)| p)),
-            fmt_ms(before_median),
-            fmt_ms(after_median),
-            fmt_ms(before_max),
-            fmt_ms(after_max),
+            ms_pair(&row.before_ms),
+            ms_pair(&row.after_ms),
         );
     }
 }
@@ -751,9 +758,9 @@ fn main() {
     );
     // Property 1's known minimum on these scenarios: 5 events.
     if let Some(row) = rows.iter().find(|row| row.name == Stage::Unlinked.name()) {
-        let (after, before) = seeds_at_length(row, 5);
+        let (after, before) = seeds_at_length(row, |property| smallest(&row.name, property));
         println!(
-            "\n- unlinked: {}/{n} seeds shrink to the 5-event minimum ({}/{n} without the shortening pass)",
+            "\n- unlinked: {}/{n} seeds shrink to the smallest case of their property (tests/shrink_table.rs; {}/{n} without the shortening pass)",
             after.len(),
             before.len(),
             n = row.shrunk.len()
@@ -819,7 +826,7 @@ fn main() {
     print_runner_table("(d) `check_registry` end to end (256 cases)", &peer_rows);
     println!();
     for row in &peer_rows {
-        let (after, before) = seeds_at_length(row, 5);
+        let (after, before) = seeds_at_length(row, |_| Some(5));
         println!(
             "- {}: {}/{n} seeds shrink to 5 events ({}/{n} without the shortening pass)",
             row.name,
