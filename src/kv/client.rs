@@ -154,31 +154,18 @@ impl Client {
         let Some((_, command, _)) = &self.current else {
             return;
         };
-        match command.clone() {
-            Command::Put { key, value, .. } => {
-                self.phase = Phase::Bucket(otp::call(
-                    ctx,
-                    bucket,
-                    KvMsg::Put(key, value),
-                    Some(self.timeout_ms),
-                ));
-            }
-            Command::Get { key, .. } => {
-                self.phase = Phase::Bucket(otp::call(
-                    ctx,
-                    bucket,
-                    KvMsg::Get(key),
-                    Some(self.timeout_ms),
-                ));
-            }
-            Command::Delete { key, .. } => {
-                self.phase = Phase::Bucket(otp::call(
-                    ctx,
-                    bucket,
-                    KvMsg::Delete(key),
-                    Some(self.timeout_ms),
-                ));
-            }
+        // Only what the request carries is copied, not the whole command.
+        let request = match command {
+            Command::Put { key, value, .. } => Some(KvMsg::Put(key.clone(), value.clone())),
+            Command::Get { key, .. } => Some(KvMsg::Get(key.clone())),
+            Command::Delete { key, .. } => Some(KvMsg::Delete(key.clone())),
+            _ => None,
+        };
+        if let Some(request) = request {
+            self.phase = Phase::Bucket(otp::call(ctx, bucket, request, Some(self.timeout_ms)));
+            return;
+        }
+        match command {
             command @ (Command::Crash { .. } | Command::Kill { .. }) => {
                 let reason = command.exit_reason().unwrap_or_else(Reason::boom);
                 ctx.exit(bucket, reason);
@@ -256,13 +243,10 @@ impl Process<Envelope<KvMsg>> for Client {
         if ctx.tracing() {
             ctx.note(command.to_string());
         }
-        self.current = Some((cmd, command.clone(), ctx.step()));
         let registry = self.registry;
-        match command {
-            Command::Create { bucket } => {
-                otp::cast(ctx, registry, KvMsg::Create(bucket));
-                self.answer(ctx, &["OK"]);
-            }
+        // A command that looks its bucket up stays current with only the
+        // bucket name copied into the request.
+        let lookup = match &command {
             Command::Put { bucket, .. }
             | Command::Get { bucket, .. }
             | Command::Delete { bucket, .. }
@@ -276,13 +260,24 @@ impl Process<Envelope<KvMsg>> for Client {
             }
             | Command::Stop {
                 target: Target::Bucket(bucket),
-            } => {
-                self.phase = Phase::Lookup(otp::call(
-                    ctx,
-                    registry,
-                    KvMsg::Lookup(bucket),
-                    Some(self.timeout_ms),
-                ));
+            } => Some(bucket.clone()),
+            _ => None,
+        };
+        if let Some(bucket) = lookup {
+            self.current = Some((cmd, command, ctx.step()));
+            self.phase = Phase::Lookup(otp::call(
+                ctx,
+                registry,
+                KvMsg::Lookup(bucket),
+                Some(self.timeout_ms),
+            ));
+            return Control::Continue;
+        }
+        self.current = Some((cmd, command.clone(), ctx.step()));
+        match command {
+            Command::Create { bucket } => {
+                otp::cast(ctx, registry, KvMsg::Create(bucket));
+                self.answer(ctx, &["OK"]);
             }
             command @ (Command::Crash {
                 target: Target::Registry,
@@ -311,6 +306,8 @@ impl Process<Envelope<KvMsg>> for Client {
             }
             Command::Settle => self.answer(ctx, &["OK"]),
             Command::Unknown { .. } => self.answer(ctx, &["UNKNOWN COMMAND"]),
+            // The commands that look their bucket up, started above.
+            _ => {}
         }
         Control::Continue
     }

@@ -665,7 +665,12 @@ pub struct KeyArena {
     free: Vec<u32>,
     live: usize,
     roots: BTreeMap<Root, KeyId>,
+    /// The `client<k>.cmd<n>` roots, by plain integers (most roots).
+    client_roots: BTreeMap<(u32, u32), KeyId>,
     children: BTreeMap<(KeyId, Segment), KeyId>,
+    /// The `Send(n)` children, by plain integers: most keys are these, and
+    /// comparing integers is cheaper than comparing segments.
+    sends: BTreeMap<(KeyId, u32), KeyId>,
     // Death signals handed out so far per (cause, kind, from, to), for
     // their ordinals. An event runs at most once per run, so this counts
     // within one event (setup, which may come in several phases, goes on
@@ -680,6 +685,14 @@ impl KeyArena {
     }
 
     pub fn root(&mut self, root: Root) -> KeyId {
+        if let Root::Client { client, cmd } = root {
+            if let Some(&id) = self.client_roots.get(&(client, cmd)) {
+                return id;
+            }
+            let id = self.push(Node::Root(root));
+            self.client_roots.insert((client, cmd), id);
+            return id;
+        }
         if let Some(&id) = self.roots.get(&root) {
             return id;
         }
@@ -690,6 +703,9 @@ impl KeyArena {
 
     /// `parent` followed by `segment`.
     pub fn segment(&mut self, parent: KeyId, segment: Segment) -> KeyId {
+        if let Segment::Send(n) = segment {
+            return self.child(parent, n);
+        }
         let edge = (parent, segment);
         if let Some(&id) = self.children.get(&edge) {
             return id;
@@ -707,7 +723,18 @@ impl KeyArena {
 
     /// `Deliver{cause, n}`: the n-th signal sent during the event `cause`.
     pub fn child(&mut self, cause: KeyId, n: u32) -> KeyId {
-        self.segment(cause, Segment::Send(n))
+        if let Some(&id) = self.sends.get(&(cause, n)) {
+            return id;
+        }
+        let id = self.push(Node::Child {
+            parent: cause,
+            segment: Segment::Send(n),
+        });
+        if let Some(slot) = self.slot_mut(cause) {
+            slot.refs += 1;
+        }
+        self.sends.insert((cause, n), id);
+        id
     }
 
     /// `<cause>/exit`: the pending exit event of the process whose handler
@@ -743,7 +770,9 @@ impl KeyArena {
     /// Forgets the death-signal counts: the event they counted for is over
     /// (its keys, and those of the signals it sent, stay).
     pub fn forget_death_counts(&mut self) {
-        self.deaths.clear();
+        if !self.deaths.is_empty() {
+            self.deaths.clear();
+        }
     }
 
     /// Interns a whole key.
@@ -807,12 +836,19 @@ impl KeyArena {
             self.free.push(index as u32);
             self.live -= 1;
             match node {
+                Node::Root(Root::Client { client, cmd }) => {
+                    self.client_roots.remove(&(client, cmd));
+                    return;
+                }
                 Node::Root(root) => {
                     self.roots.remove(&root);
                     return;
                 }
                 Node::Child { parent, segment } => {
-                    self.children.remove(&(parent, segment));
+                    match segment {
+                        Segment::Send(n) => self.sends.remove(&(parent, n)),
+                        segment => self.children.remove(&(parent, segment)),
+                    };
                     at = parent;
                 }
             }

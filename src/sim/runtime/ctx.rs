@@ -48,9 +48,13 @@ impl<M: Debug + 'static> Sim<M> {
                 Control::Exit(reason)
             }
         };
-        if let Some(entry) = self.procs.get_mut(&pid) {
-            entry.behaviour = Some(behaviour);
-        }
+        let client = match self.procs.get_mut(&pid) {
+            Some(entry) => {
+                entry.behaviour = Some(behaviour);
+                entry.client
+            }
+            None => None,
+        };
         if let Control::Exit(reason) = control {
             if self.next_send_no > sent_before {
                 self.begin_exit(pid, reason);
@@ -58,7 +62,9 @@ impl<M: Debug + 'static> Sim<M> {
                 self.die(pid, reason);
             }
         }
-        self.refresh_if_client(pid);
+        if let Some(client) = client {
+            self.refresh_client(client as usize, pid);
+        }
     }
 }
 

@@ -9,7 +9,7 @@
 //! oldest first, clients by number, deliveries by send number, faults by
 //! plan index, then the timer); [`Rank`] names a place in it.
 
-use super::index::{Fenwick, RankMap};
+use super::index::{Fenwick, OrderedMap};
 use super::{Event, Signal, Sim};
 use crate::sim::choice::{Candidate, CandidateKind, Change, Enabled, Rank};
 use crate::sim::key::{KeyArena, KeyId, Root};
@@ -34,7 +34,6 @@ pub(super) struct ClientReady {
 }
 
 /// The enabled sets (see the module doc).
-#[derive(Default)]
 pub(super) struct EnabledSets {
     /// Per client number: its enabled event, if any.
     pub(super) clients: Vec<Option<ClientReady>>,
@@ -43,7 +42,8 @@ pub(super) struct EnabledSets {
     /// Clients at `SETTLE`: they can act once the system is quiet.
     pub(super) ready_quiet: Fenwick,
     /// Deliverable queue heads: send number -> (from, to, key).
-    pub(super) deliveries: RankMap<u64, (Pid, Pid, Option<KeyId>)>,
+    /// Ranked only for a source that picks by position (`nth`).
+    pub(super) deliveries: OrderedMap<u64, (Pid, Pid, Option<KeyId>)>,
     /// Faults not yet fired whose target role has a live member.
     pub(super) faults: Fenwick,
     /// Unfired faults by target role.
@@ -52,6 +52,21 @@ pub(super) struct EnabledSets {
     pub(super) fault_keys: Vec<Option<KeyId>>,
     /// The timer candidate an incremental source was last told of.
     pub(super) timer_shown: Option<Candidate>,
+}
+
+impl EnabledSets {
+    pub(super) fn new(ranked: bool) -> EnabledSets {
+        EnabledSets {
+            clients: Vec::new(),
+            ready: Fenwick::default(),
+            ready_quiet: Fenwick::default(),
+            deliveries: OrderedMap::new(ranked),
+            faults: Fenwick::default(),
+            fault_roles: BTreeMap::new(),
+            fault_keys: Vec::new(),
+            timer_shown: None,
+        }
+    }
 }
 
 impl<M: Debug + 'static> Sim<M> {
@@ -152,24 +167,21 @@ impl<M: Debug + 'static> Sim<M> {
         }
     }
 
-    /// Refreshes `pid` if it is a client.
-    pub(super) fn refresh_if_client(&mut self, pid: Pid) {
-        if let Some(client) = self.procs.get(&pid).and_then(|e| e.client) {
-            self.refresh_client(client as usize, pid);
-        }
-    }
-
-    /// The head of (from, to) is now the signal with `send_no`: enable
-    /// its delivery if it can be delivered (see [`Sim::deliverable`]).
-    pub(super) fn delivery_on(&mut self, send_no: u64, from: Pid, to: Pid) {
-        if !self.deliverable(from, to) {
+    /// The head of (from, to) is now the signal with `send_no` (keyed
+    /// `key`, an exit signal when `exit`): enable its delivery if it can
+    /// be delivered (see [`Sim::deliverable`]).
+    pub(super) fn delivery_on(
+        &mut self,
+        send_no: u64,
+        from: Pid,
+        to: Pid,
+        key: Option<KeyId>,
+        exit: bool,
+    ) {
+        let exiting = self.procs.get(&to).is_some_and(|e| e.exiting.is_some());
+        if exiting && !exit {
             return;
         }
-        let key = self
-            .queues
-            .get(&(from, to))
-            .and_then(|q| q.signals.front())
-            .and_then(|q| q.key);
         self.enabled.deliveries.insert(send_no, (from, to, key));
         let candidate = Candidate {
             key: self.key_or_setup(key),
@@ -336,7 +348,7 @@ impl<M: Debug + 'static> Sim<M> {
     /// Whether the clients at `SETTLE` can act: nothing queued, no exit
     /// pending (under `fifo` exits run first, so only the queues matter).
     pub(super) fn quiet(&self) -> bool {
-        self.heads.is_empty() && self.exits.is_empty()
+        self.busy == 0 && self.exits.is_empty()
     }
 
     /// Enabled events other than the timer.
@@ -432,7 +444,13 @@ impl<M: Debug + 'static> Sim<M> {
                 expected.push((GROUP_CLIENT, client as u64));
             }
         }
-        for &(send_no, from, to) in &self.heads {
+        let mut heads: Vec<(u64, Pid, Pid)> = self
+            .queues
+            .iter()
+            .filter_map(|(&(from, to), q)| Some((q.signals.front()?.send_no, from, to)))
+            .collect();
+        heads.sort_unstable();
+        for (send_no, from, to) in heads {
             if self.deliverable(from, to) {
                 expected.push((GROUP_DELIVER, send_no));
             }

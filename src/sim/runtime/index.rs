@@ -5,6 +5,8 @@
 //! updating one all take O(log n). Nothing here depends on a run's state:
 //! the treap's balance comes from a fixed sequence, not from randomness.
 
+use crate::sim::pid::Pid;
+
 /// Membership of ids `0..len` with prefix counts: add, remove, count and
 /// find the `n`-th member in O(log len).
 #[derive(Clone, Debug, Default)]
@@ -334,11 +336,230 @@ impl<K: Ord + Copy, V: Copy> RankMap<K, V> {
     }
 }
 
+/// An ordered map that ranks its entries (`nth`) only when asked to at
+/// construction: the `fifo` order needs the first entry alone, which a
+/// `BTreeMap` gives for less than a [`RankMap`] costs.
+#[derive(Clone, Debug)]
+pub(super) enum OrderedMap<K, V> {
+    Plain(std::collections::BTreeMap<K, V>),
+    Ranked(RankMap<K, V>),
+}
+
+impl<K: Ord + Copy, V: Copy> OrderedMap<K, V> {
+    pub(super) fn new(ranked: bool) -> OrderedMap<K, V> {
+        if ranked {
+            OrderedMap::Ranked(RankMap::default())
+        } else {
+            OrderedMap::Plain(std::collections::BTreeMap::new())
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        match self {
+            OrderedMap::Plain(map) => map.len(),
+            OrderedMap::Ranked(map) => map.len(),
+        }
+    }
+
+    pub(super) fn insert(&mut self, key: K, value: V) {
+        match self {
+            OrderedMap::Plain(map) => {
+                map.insert(key, value);
+            }
+            OrderedMap::Ranked(map) => map.insert(key, value),
+        }
+    }
+
+    pub(super) fn remove(&mut self, key: &K) -> Option<V> {
+        match self {
+            OrderedMap::Plain(map) => map.remove(key),
+            OrderedMap::Ranked(map) => map.remove(key),
+        }
+    }
+
+    pub(super) fn get(&self, key: &K) -> Option<V> {
+        match self {
+            OrderedMap::Plain(map) => map.get(key).copied(),
+            OrderedMap::Ranked(map) => map.get(key),
+        }
+    }
+
+    pub(super) fn first(&self) -> Option<(K, V)> {
+        match self {
+            OrderedMap::Plain(map) => map.first_key_value().map(|(&k, &v)| (k, v)),
+            OrderedMap::Ranked(map) => map.first(),
+        }
+    }
+
+    /// The `n`-th entry: O(log n) when ranked, O(n) otherwise.
+    pub(super) fn nth(&self, n: usize) -> Option<(K, V)> {
+        match self {
+            OrderedMap::Plain(map) => map.iter().nth(n).map(|(&k, &v)| (k, v)),
+            OrderedMap::Ranked(map) => map.nth(n),
+        }
+    }
+
+    pub(super) fn iter(&self) -> Box<dyn Iterator<Item = (K, V)> + '_> {
+        match self {
+            OrderedMap::Plain(map) => Box::new(map.iter().map(|(&k, &v)| (k, v))),
+            OrderedMap::Ranked(map) => Box::new(map.iter()),
+        }
+    }
+}
+
+/// A map from ids handed out in order and never reused (pids, timer refs)
+/// to values: kept in pages of consecutive ids, found by a map over the few
+/// pages holding a live id (a lookup is a short search and an index, not a
+/// walk through every live id), and a page goes once none of its ids lives.
+#[derive(Debug)]
+pub(super) struct SeqMap<V> {
+    pages: std::collections::BTreeMap<u64, Page<V>>,
+    len: usize,
+}
+
+#[derive(Debug)]
+struct Page<V> {
+    slots: Vec<Option<V>>,
+    used: usize,
+}
+
+const PAGE: u64 = 64;
+
+impl<V> Default for SeqMap<V> {
+    fn default() -> Self {
+        SeqMap {
+            pages: std::collections::BTreeMap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<V> SeqMap<V> {
+    fn at(id: u64) -> (u64, usize) {
+        (id / PAGE, (id % PAGE) as usize)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn get(&self, id: u64) -> Option<&V> {
+        let (page, slot) = Self::at(id);
+        self.pages.get(&page)?.slots[slot].as_ref()
+    }
+
+    pub(super) fn get_mut(&mut self, id: u64) -> Option<&mut V> {
+        let (page, slot) = Self::at(id);
+        self.pages.get_mut(&page)?.slots[slot].as_mut()
+    }
+
+    pub(super) fn insert(&mut self, id: u64, value: V) {
+        let (page, slot) = Self::at(id);
+        let page = self.pages.entry(page).or_insert_with(|| Page {
+            slots: (0..PAGE).map(|_| None).collect(),
+            used: 0,
+        });
+        if page.slots[slot].replace(value).is_none() {
+            page.used += 1;
+            self.len += 1;
+        }
+    }
+
+    pub(super) fn remove(&mut self, id: u64) -> Option<V> {
+        let (index, slot) = Self::at(id);
+        let page = self.pages.get_mut(&index)?;
+        let value = page.slots[slot].take()?;
+        page.used -= 1;
+        self.len -= 1;
+        if page.used == 0 {
+            self.pages.remove(&index);
+        }
+        Some(value)
+    }
+
+    /// Every (id, value), in id order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u64, &V)> + '_ {
+        self.pages.iter().flat_map(|(&page, p)| {
+            p.slots
+                .iter()
+                .enumerate()
+                .filter_map(move |(slot, v)| v.as_ref().map(|v| (page * PAGE + slot as u64, v)))
+        })
+    }
+}
+
+/// The process table: a [`SeqMap`] by pid number.
+#[derive(Debug)]
+pub(super) struct PidMap<V>(SeqMap<V>);
+
+impl<V> Default for PidMap<V> {
+    fn default() -> Self {
+        PidMap(SeqMap::default())
+    }
+}
+
+impl<V> PidMap<V> {
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(super) fn get(&self, pid: &Pid) -> Option<&V> {
+        self.0.get(pid.0)
+    }
+
+    pub(super) fn get_mut(&mut self, pid: &Pid) -> Option<&mut V> {
+        self.0.get_mut(pid.0)
+    }
+
+    pub(super) fn contains_key(&self, pid: &Pid) -> bool {
+        self.0.get(pid.0).is_some()
+    }
+
+    pub(super) fn insert(&mut self, pid: Pid, value: V) {
+        self.0.insert(pid.0, value);
+    }
+
+    pub(super) fn remove(&mut self, pid: &Pid) -> Option<V> {
+        self.0.remove(pid.0)
+    }
+
+    /// Every (pid, value), in pid order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (Pid, &V)> + '_ {
+        self.0.iter().map(|(id, v)| (Pid(id), v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sim::prng::Prng;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn pid_map_agrees_with_a_btree_map() {
+        let mut prng = Prng::new(11);
+        let mut map = PidMap::<u64>::default();
+        let mut model = BTreeMap::new();
+        for round in 0..20_000u64 {
+            let pid = Pid(prng.below(1_000));
+            if prng.below(2) == 0 {
+                map.insert(pid, round);
+                model.insert(pid, round);
+            } else {
+                assert_eq!(map.remove(&pid), model.remove(&pid));
+            }
+            assert_eq!(map.len(), model.len());
+            let probe = Pid(prng.below(1_000));
+            assert_eq!(map.get(&probe), model.get(&probe));
+        }
+        let all: Vec<(Pid, u64)> = map.iter().map(|(p, &v)| (p, v)).collect();
+        let expected: Vec<(Pid, u64)> = model.into_iter().collect();
+        assert_eq!(all, expected);
+        for (pid, _) in all {
+            map.remove(&pid);
+        }
+        assert!(map.0.pages.is_empty(), "an empty page stayed");
+    }
 
     #[test]
     fn rank_map_agrees_with_a_btree_map() {

@@ -68,6 +68,7 @@ impl<M: Debug + 'static> Sim<M> {
         let Some(entry) = self.procs.remove(&pid) else {
             return;
         };
+        let entry = *entry;
         if entry.exiting.is_some() {
             self.exit_off(pid);
         }
@@ -117,10 +118,16 @@ impl<M: Debug + 'static> Sim<M> {
             }
         }
         for sender in entry.senders {
+            if let Some(entry) = self.procs.get_mut(&sender) {
+                entry.receivers.remove(&pid);
+            }
             if let Some(queue) = self.queues.remove(&(sender, pid)) {
                 self.queued -= queue.signals.len();
+                self.counted.exits -= queue.exits;
+                self.counted.monitors -= queue.monitors;
+                self.counted.downs -= queue.downs;
                 if let Some(head) = queue.signals.front() {
-                    self.heads.remove(&(head.send_no, sender, pid));
+                    self.busy -= 1;
                     self.delivery_off(head.send_no);
                 }
                 // S17: a monitor request that finds the process dead is
@@ -158,8 +165,22 @@ impl<M: Debug + 'static> Sim<M> {
                 }
             }
         }
+        // Its empty queues go now; one still holding signals goes once
+        // they are delivered (signals of the dead still arrive).
+        for receiver in entry.receivers {
+            if self
+                .queues
+                .get(&(pid, receiver))
+                .is_some_and(|q| q.signals.is_empty())
+            {
+                self.queues.remove(&(pid, receiver));
+                if let Some(entry) = self.procs.get_mut(&receiver) {
+                    entry.senders.remove(&pid);
+                }
+            }
+        }
         for tref in entry.timers {
-            if let Some(deadline) = self.timer_deadlines.remove(&tref) {
+            if let Some(deadline) = self.timer_deadlines.remove(tref.0) {
                 let key = self.timers.remove(&(deadline, tref.0)).and_then(|t| t.key);
                 self.release_key(key);
             }
@@ -221,19 +242,17 @@ impl<M: Debug + 'static> Sim<M> {
                 mref: mref.0,
             });
         }
-        let behind_exit = self
-            .queues
-            .get(&(watcher, target))
-            .is_some_and(|queue| queue.exits > 0);
+        let behind_exit = self.counted.exits > 0
+            && self
+                .queues
+                .get(&(watcher, target))
+                .is_some_and(|queue| queue.exits > 0);
         match self.procs.get_mut(&target) {
             Some(_) if behind_exit => {
                 let key = match (self.keyed, self.current_key) {
                     (true, Some(cause)) => Some(self.keys.child(cause, n)),
                     _ => None,
                 };
-                if let Some(entry) = self.procs.get_mut(&target) {
-                    entry.senders.insert(watcher);
-                }
                 let name = self.name_of(watcher);
                 self.enqueue(watcher, &name, target, key, Signal::Monitor { mref });
             }

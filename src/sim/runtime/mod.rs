@@ -257,8 +257,11 @@ struct Entry<M> {
     children_spawned: u32,
     timers_started: u32,
     timers: BTreeSet<TimerRef>,
-    /// Senders with signals queued to this process.
+    /// Senders with a queue to this process (kept while both live, even
+    /// when empty, so that a steady exchange does not rebuild it).
     senders: BTreeSet<Pid>,
+    /// Receivers this process has a queue to.
+    receivers: BTreeSet<Pid>,
     role: Option<String>,
     /// Active aliases (`alias/0`): refs under which messages are accepted.
     aliases: BTreeSet<Ref>,
@@ -307,12 +310,15 @@ enum Event {
 /// One simulated system. Build it (spawn processes, add faults), then
 /// [`Sim::run`] or [`Sim::step`] it.
 pub struct Sim<M> {
-    procs: BTreeMap<Pid, Entry<M>>,
+    /// Boxed: an entry is large, and the table moves its values.
+    procs: index::PidMap<Box<Entry<M>>>,
     queues: BTreeMap<(Pid, Pid), Queue<M>>,
     /// Signals queued on all pairs.
     queued: usize,
-    /// The head of every non-empty queue, by global send number.
-    heads: BTreeSet<(u64, Pid, Pid)>,
+    /// Exit signals, monitor requests and `DOWN`s queued on all pairs.
+    counted: queues::Counted3,
+    /// Non-empty queues.
+    busy: usize,
     next_pid: u64,
     next_ref: u64,
     next_send_no: u64,
@@ -327,7 +333,7 @@ pub struct Sim<M> {
     faults: Vec<FaultSlot<M>>,
     /// Pending timers by (deadline, creation order).
     timers: BTreeMap<(u64, u64), TimerEntry>,
-    timer_deadlines: BTreeMap<TimerRef, u64>,
+    timer_deadlines: index::SeqMap<u64>,
     now_ms: u64,
     steps: u64,
     keys: KeyArena,
@@ -344,6 +350,8 @@ pub struct Sim<M> {
     chooser: Option<Box<dyn ChoiceSource>>,
     /// Whether the chooser has an [`Incremental`](crate::sim::Incremental) form.
     incremental: bool,
+    /// Whether the chooser always takes the `fifo` event.
+    fifo: bool,
     prepared: bool,
     enabled: enabled::EnabledSets,
     /// The `setup` root, when keyed: the key of anything sent before the
@@ -375,7 +383,8 @@ impl<M: Debug + 'static> Sim<M> {
     pub fn new(mut chooser: Box<dyn ChoiceSource>, limits: Limits, tracing: bool) -> Sim<M> {
         install_panic_hook();
         let keyed = tracing || !chooser.is_fifo();
-        let incremental = !chooser.is_fifo() && chooser.incremental().is_some();
+        let fifo = chooser.is_fifo();
+        let incremental = !fifo && chooser.incremental().is_some();
         let mut keys = KeyArena::new();
         let setup_key = keyed.then(|| {
             let setup = keys.root(crate::sim::key::Root::Setup);
@@ -383,10 +392,11 @@ impl<M: Debug + 'static> Sim<M> {
             setup
         });
         Sim {
-            procs: BTreeMap::new(),
+            procs: index::PidMap::default(),
             queues: BTreeMap::new(),
             queued: 0,
-            heads: BTreeSet::new(),
+            counted: queues::Counted3::default(),
+            busy: 0,
             next_pid: 1,
             next_ref: 1,
             next_send_no: 0,
@@ -397,7 +407,7 @@ impl<M: Debug + 'static> Sim<M> {
             role_generations: BTreeMap::new(),
             faults: Vec::new(),
             timers: BTreeMap::new(),
-            timer_deadlines: BTreeMap::new(),
+            timer_deadlines: index::SeqMap::default(),
             now_ms: 0,
             steps: 0,
             keys,
@@ -408,8 +418,9 @@ impl<M: Debug + 'static> Sim<M> {
             dead_names: BTreeMap::new(),
             chooser: Some(chooser),
             incremental,
+            fifo,
             prepared: false,
-            enabled: enabled::EnabledSets::default(),
+            enabled: enabled::EnabledSets::new(incremental),
             setup_key,
             taken: Vec::new(),
             recording: true,
@@ -534,7 +545,7 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// Whether no signal is queued on any pair and no exit is pending.
     pub fn is_quiet(&self) -> bool {
-        self.heads.is_empty() && self.exits.is_empty()
+        self.busy == 0 && self.exits.is_empty()
     }
 
     /// Whether `pid` is alive with its exit event pending.
@@ -555,7 +566,7 @@ impl<M: Debug + 'static> Sim<M> {
     /// Whether every link and monitor table is consistent (a harness
     /// invariant, for tests).
     pub fn tables_consistent(&self) -> bool {
-        self.procs.iter().all(|(&pid, entry)| {
+        self.procs.iter().all(|(pid, entry)| {
             // A dead partner's side is gone; ours waits for its exit signal.
             entry
                 .links

@@ -11,6 +11,15 @@ use crate::sim::process::Incoming;
 use crate::sim::trace::{DropCause, TraceEntry};
 use std::collections::VecDeque;
 
+/// The counted kinds over all queues: when none is queued anywhere, no
+/// queue need be looked at.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Counted3 {
+    pub(super) exits: usize,
+    pub(super) monitors: usize,
+    pub(super) downs: usize,
+}
+
 /// The kinds of signal a queue counts, for [`Sim::remove_queued`].
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Counted {
@@ -28,15 +37,17 @@ impl<M> Queue<M> {
         }
     }
 
-    /// Adds `by` (1 or -1) to the count of `signal`'s kind.
-    fn count(&mut self, signal: &Signal<M>, by: isize) {
-        let counter = match signal {
-            Signal::Exit { .. } => &mut self.exits,
-            Signal::Monitor { .. } => &mut self.monitors,
-            Signal::Down { .. } => &mut self.downs,
+    /// Adds `by` (1 or -1) to the count of `signal`'s kind, here and in
+    /// `all` (every queue's).
+    fn count(&mut self, signal: &Signal<M>, by: isize, all: &mut Counted3) {
+        let (counter, total) = match signal {
+            Signal::Exit { .. } => (&mut self.exits, &mut all.exits),
+            Signal::Monitor { .. } => (&mut self.monitors, &mut all.monitors),
+            Signal::Down { .. } => (&mut self.downs, &mut all.downs),
             Signal::Message(_) | Signal::AliasMessage { .. } => return,
         };
         *counter = counter.wrapping_add_signed(by);
+        *total = total.wrapping_add_signed(by);
     }
 }
 use std::fmt::Debug;
@@ -83,11 +94,10 @@ impl<M: Debug + 'static> Sim<M> {
         to: Pid,
         signal: Signal<M>,
     ) {
-        let Some(to_entry) = self.procs.get_mut(&to) else {
+        if !self.procs.contains_key(&to) {
             self.drop_signal(from_name, to, &signal);
             return;
-        };
-        to_entry.senders.insert(from);
+        }
         let key = match (self.keyed, self.current_key) {
             (true, Some(cause)) => Some(self.keys.child(cause, n)),
             _ => None,
@@ -108,11 +118,10 @@ impl<M: Debug + 'static> Sim<M> {
         to: Pid,
         signal: Signal<M>,
     ) {
-        let Some(to_entry) = self.procs.get_mut(&to) else {
+        let Some(to_entry) = self.procs.get(&to) else {
             self.drop_signal(from_name, to, &signal);
             return;
         };
-        to_entry.senders.insert(from);
         let key = match (self.keyed, self.current_key) {
             (true, Some(cause)) => Some(self.keys.death(cause, kind, from_name, &to_entry.name)),
             _ => None,
@@ -170,9 +179,21 @@ impl<M: Debug + 'static> Sim<M> {
         }
         let send_no = self.next_send_no;
         self.next_send_no += 1;
-        let queue = self.queues.entry((from, to)).or_insert_with(Queue::new);
+        let exit = matches!(signal, Signal::Exit { .. });
+        let queue = match self.queues.entry((from, to)) {
+            std::collections::btree_map::Entry::Occupied(queue) => queue.into_mut(),
+            std::collections::btree_map::Entry::Vacant(vacant) => {
+                if let Some(entry) = self.procs.get_mut(&to) {
+                    entry.senders.insert(from);
+                }
+                if let Some(entry) = self.procs.get_mut(&from) {
+                    entry.receivers.insert(to);
+                }
+                vacant.insert(Queue::new())
+            }
+        };
         let new_head = queue.signals.is_empty();
-        queue.count(&signal, 1);
+        queue.count(&signal, 1, &mut self.counted);
         if let Some(key) = key {
             self.keys.retain(key);
         }
@@ -186,28 +207,35 @@ impl<M: Debug + 'static> Sim<M> {
             self.limit_hit = Some(("queue-len", self.limits.queue_len_max as u64));
         }
         if new_head {
-            self.heads.insert((send_no, from, to));
-            self.delivery_on(send_no, from, to);
+            self.busy += 1;
+            self.delivery_on(send_no, from, to, key, exit);
         }
     }
 
     pub(super) fn pop_queue(&mut self, from: Pid, to: Pid) -> Option<Queued<M>> {
         let queue = self.queues.get_mut(&(from, to))?;
         let queued = queue.signals.pop_front()?;
-        queue.count(&queued.signal, -1);
+        queue.count(&queued.signal, -1, &mut self.counted);
         self.queued -= 1;
-        self.heads.remove(&(queued.send_no, from, to));
-        let next = queue.signals.front().map(|next| next.send_no);
+        let next = queue.signals.front().map(|next| {
+            (
+                next.send_no,
+                next.key,
+                matches!(next.signal, Signal::Exit { .. }),
+            )
+        });
         self.delivery_off(queued.send_no);
         match next {
-            Some(next) => {
-                self.heads.insert((next, from, to));
-                self.delivery_on(next, from, to);
-            }
+            Some((next, key, exit)) => self.delivery_on(next, from, to, key, exit),
             None => {
-                self.queues.remove(&(from, to));
-                if let Some(entry) = self.procs.get_mut(&to) {
-                    entry.senders.remove(&from);
+                self.busy -= 1;
+                // Kept empty while both ends live; a dead sender's queue
+                // goes once drained.
+                if !self.procs.contains_key(&from) {
+                    self.queues.remove(&(from, to));
+                    if let Some(entry) = self.procs.get_mut(&to) {
+                        entry.senders.remove(&from);
+                    }
                 }
             }
         }
@@ -225,6 +253,13 @@ impl<M: Debug + 'static> Sim<M> {
         kind: Counted,
         matches: impl Fn(&Queued<M>) -> bool,
     ) -> Option<Signal<M>> {
+        let anywhere = match kind {
+            Counted::Monitor => self.counted.monitors,
+            Counted::Down => self.counted.downs,
+        };
+        if anywhere == 0 {
+            return None;
+        }
         let queue = self.queues.get_mut(&(from, to))?;
         let held = match kind {
             Counted::Monitor => queue.monitors,
@@ -238,7 +273,7 @@ impl<M: Debug + 'static> Sim<M> {
         let position = position?;
         let removed = if position > 0 {
             let removed = queue.signals.remove(position)?;
-            queue.count(&removed.signal, -1);
+            queue.count(&removed.signal, -1, &mut self.counted);
             self.queued -= 1;
             removed
         } else {
@@ -260,6 +295,9 @@ impl<M: Debug + 'static> Sim<M> {
     /// such a delivery and scans only up to the next exit signal: each
     /// queued signal is scanned at most once.
     pub(super) fn take_monitors(&mut self, watcher: Pid, target: Pid) {
+        if self.counted.monitors == 0 {
+            return;
+        }
         let Some(queue) = self.queues.get(&(watcher, target)) else {
             return;
         };

@@ -55,7 +55,7 @@ impl<M: Debug + 'static> Sim<M> {
                 self.show_all();
             }
         }
-        let picked = if !self.keyed || self.chooser.as_ref().is_some_and(|c| c.is_fifo()) {
+        let picked = if self.fifo {
             self.fifo_event().map(|event| (event, None))
         } else {
             self.chosen_event()
@@ -78,7 +78,9 @@ impl<M: Debug + 'static> Sim<M> {
         }
         let previous = std::mem::replace(&mut self.current_key, key);
         self.release_key(previous);
-        self.keys.forget_death_counts();
+        if self.keyed {
+            self.keys.forget_death_counts();
+        }
         self.sends_in_event = 0;
         self.execute(event);
         true
@@ -93,7 +95,7 @@ impl<M: Debug + 'static> Sim<M> {
             return Some(Event::Exit { pid });
         }
         // No exit is pending, so every queue head is deliverable.
-        let quiet = self.heads.is_empty();
+        let quiet = self.busy == 0;
         let sets = &self.enabled;
         if let Some(client) = sets.ready.nth_with(&sets.ready_quiet, quiet, 0) {
             let cmd = sets.clients[client].map_or(0, |c| c.cmd);
@@ -333,7 +335,7 @@ impl<M: Debug + 'static> Sim<M> {
                     return;
                 };
                 self.release_key(timer.key);
-                self.timer_deadlines.remove(&timer.tref);
+                self.timer_deadlines.remove(timer.tref.0);
                 self.now_ms = self.now_ms.max(deadline);
                 if let Some(entry) = self.procs.get_mut(&timer.owner) {
                     entry.timers.remove(&timer.tref);
@@ -374,7 +376,7 @@ impl<M: Debug + 'static> Sim<M> {
                 key: None,
             },
         );
-        self.timer_deadlines.insert(tref, deadline);
+        self.timer_deadlines.insert(tref.0, deadline);
         if self.trace.is_some() {
             let owner = self.name_of(owner);
             self.trace_push(TraceEntry::TimerStart {
@@ -387,7 +389,7 @@ impl<M: Debug + 'static> Sim<M> {
     }
 
     pub(super) fn cancel_timer(&mut self, owner: Pid, tref: TimerRef) {
-        if let Some(deadline) = self.timer_deadlines.remove(&tref) {
+        if let Some(deadline) = self.timer_deadlines.remove(tref.0) {
             let key = self.timers.remove(&(deadline, tref.0)).and_then(|t| t.key);
             self.release_key(key);
             if let Some(entry) = self.procs.get_mut(&owner) {

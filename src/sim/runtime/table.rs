@@ -105,7 +105,7 @@ impl<M: Debug + 'static> Sim<M> {
         }
         self.procs.insert(
             pid,
-            Entry {
+            Box::new(Entry {
                 name,
                 behaviour: None,
                 links: BTreeSet::new(),
@@ -116,11 +116,12 @@ impl<M: Debug + 'static> Sim<M> {
                 timers_started: 0,
                 timers: BTreeSet::new(),
                 senders: BTreeSet::new(),
+                receivers: BTreeSet::new(),
                 role: opts.role.clone(),
                 aliases: BTreeSet::new(),
                 exiting: None,
                 client: None,
-            },
+            }),
         );
         if self.taps.is_some() {
             let name = self
