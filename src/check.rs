@@ -19,6 +19,7 @@ mod shrink;
 
 pub use case::{
     CASE_FORMAT_VERSION, Case, CaseClient, CaseFault, CaseFileError, CaseFileErrorKind, CaseMeta,
+    PCT_DEPTH_MAX,
 };
 pub use checker::{
     CaseRun, CheckConfig, Failure, RegistryFactory, Undecided, Verdict, choice_source, explicit,

@@ -1,59 +1,31 @@
 //! The `kvsim` command line: parses flags with clap, turns them into a
 //! [`RunConfig`] or a [`CheckConfig`], prints the result and picks the exit
-//! code. `kvsim run` plays a `.kv` script; `kvsim replay` checks a case file
-//! (the one a failure report names) against a registry stage, through
+//! status. `kvsim run` plays a `.kv` script; `kvsim replay` checks a case
+//! file (the one a failure report names) against a registry stage, through
 //! [`crate::check::replay_case`], the one implementation a user's own
-//! registry replays through too. Exit codes: [`EXIT_OK`] 0 the script ran /
-//! every property held, [`EXIT_PROPERTY_BROKEN`] 1 a property broke,
-//! [`EXIT_BAD_INPUT`] 2 bad input (script, case file or flag), [`EXIT_LIMIT`]
-//! 3 a limit cut the run or property 4 could not decide ([`EXIT_UNDECIDED`]
-//! is the same code: both mean "no verdict", never a pass).
+//! registry replays through too. Every subcommand shares one exit-status
+//! table and one form of I/O error message ([`exit`]).
+
+pub mod exit;
 
 pub use crate::check::ReplayError;
 use crate::check::{
     Case, CaseMeta, CheckConfig, PctRun, ReplayOptions, RunConfig, Schedule, ScriptPlayer, Sinks,
-    Strategy, TraceSink, Verdict, explicit, fifo_length, read_case, replay_case, run_case,
-    run_case_with, save_case, verdict_lines,
+    Strategy, TraceSink, explicit, fifo_length, read_case, replay_case, run_case, run_case_with,
+    save_case, verdict_lines,
 };
 use crate::kv::Stage;
 use crate::kv::script;
 use crate::sim::choice::{Overrides, Pct, Shared};
 use crate::sim::trace::{Renderer, Rendering, mermaid_header};
 use crate::sim::{Limits, Outcome, Trace, TraceEntry};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+pub use exit::{EXIT_CODES_HELP, Exit, io_error_message, output_status, report};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
-
-/// Exit status: the script ran, whatever its responses (`run`); every
-/// property held (`replay`).
-pub const EXIT_OK: u8 = 0;
-/// Exit status: a property broke (`replay`).
-pub const EXIT_PROPERTY_BROKEN: u8 = 1;
-/// Exit status: a bad script, case file or flag.
-pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit status: a run hit a limit (`LIMIT <name> <value>`); with
-/// properties checked, the run was cut and its properties are not known to
-/// hold.
-pub const EXIT_LIMIT: u8 = 3;
-/// Exit status: no property broke, but property 4's search reached its
-/// bound (`--linearizability-bound`) without deciding: not a pass. The
-/// same code as a cut run, since both mean "no verdict"; 4 is kept for
-/// detected nondeterminism.
-pub const EXIT_UNDECIDED: u8 = 3;
-
-/// The exit codes, as `--help` lists them (kept beside the constants).
-const EXIT_CODES_HELP: &str = "\
-Exit status:
-  0  the script ran (run); every property held (replay, run --check)
-  1  a property broke (replay, run --check)
-  2  bad input: an unreadable or bad script or case file, a bad flag
-  3  no verdict: a limit was hit (LIMIT <name> <value> is printed) and the
-     run was cut, so its properties are not known to hold; or no property
-     broke but property 4 (linearizable) was undecided: its search reached
-     --linearizability-bound (the bound is printed)";
 
 /// The stage a case runs on when neither `--registry` nor the case file
 /// names one.
@@ -64,7 +36,8 @@ const REPLAY_STAGE_DEFAULT: Stage = Stage::Fixed;
     name = "kvsim",
     version,
     about = "Deterministic simulation of the KV registry of the Elixir Mix and OTP guide",
-    after_help = EXIT_CODES_HELP
+    after_help = EXIT_CODES_HELP,
+    args_override_self = true
 )]
 struct Cli {
     #[command(subcommand)]
@@ -74,14 +47,23 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum CliCommand {
     /// Play a `.kv` script and print the conversation.
-    #[command(after_help = EXIT_CODES_HELP)]
+    ///
+    /// Prints the conversation; then `LIMIT <name> <value>` if a limit cut
+    /// the run; with --check, the verdict; then `--- trace` and the trace
+    /// (--trace), `--- schedule` and the schedule (--print-schedule), and,
+    /// for a failing case, `case file: PATH` and its replay command. A flag
+    /// given twice: the last one wins.
+    #[command(after_help = EXIT_CODES_HELP, args_override_self = true)]
     Run(RunArgs),
     /// Check a case file (`.case.json`) against a registry stage.
     ///
-    /// Prints the conversation, then `all properties hold on registry STAGE`,
-    /// the property that broke and at which event, `undecided` (property 4
-    /// reached its bound) or `LIMIT` (the run was cut).
-    #[command(after_help = EXIT_CODES_HELP)]
+    /// Prints the conversation; the verdict (`all properties hold on
+    /// registry STAGE`, the property that broke and at which event, `LIMIT`
+    /// and `run cut ...`, or `... undecided ...`); `fault N never fired` and
+    /// `override I never ran: KEY` lines; then `--- trace` and the trace
+    /// (--trace). A flag given twice: the last one wins, so a report's
+    /// replay command with `--registry fixed` appended checks the fix.
+    #[command(after_help = EXIT_CODES_HELP, args_override_self = true)]
     Replay(ReplayArgs),
 }
 
@@ -89,35 +71,43 @@ enum CliCommand {
 struct RunArgs {
     /// The `.kv` script.
     file: PathBuf,
-    /// Which registry to run.
+    /// Which registry plays the script: fixed, naive, monitored,
+    /// no-catch-all or unlinked.
     #[arg(long, value_name = "STAGE", default_value = "fixed", value_parser = parse_stage)]
     registry: Stage,
     /// How events are ordered.
     #[arg(long, value_enum, default_value_t = ScheduleArg::Fifo)]
     schedule: ScheduleArg,
-    /// Seed of the random, pct and pos schedules.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// PCT's bug depth d (d - 1 priority change points) [default: 3].
-    /// Only with `--schedule pct`.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    /// Seed of the random, pct and pos schedules (0 to 2^64 - 1) [default:
+    /// 0]. An error with fifo, which has no seed.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// PCT's bug depth d, d - 1 priority change points (1 to 64) [default:
+    /// 3]. An error with any schedule but pct.
+    #[arg(long, value_name = "D", value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::check::PCT_DEPTH_MAX)))]
     depth: Option<u32>,
-    /// Scheduler steps before the run stops with `LIMIT max-steps`.
-    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Scheduler steps (events) before the run stops with `LIMIT
+    /// max-steps N` (at least 1).
+    #[arg(long, value_name = "N", default_value_t = Limits::STEPS_MAX_DEFAULT, value_parser = parse_steps)]
     max_steps: u64,
+    /// Signals queued on one (sender, receiver) pair before the run stops
+    /// with `LIMIT queue-len N` (at least 1).
+    #[arg(long, value_name = "N", default_value_t = Limits::QUEUE_LEN_MAX_DEFAULT, value_parser = parse_queue)]
+    max_queue: usize,
     /// After the conversation, print `--- trace` and the trace.
     #[arg(long, value_enum, value_name = "FORMAT")]
     trace: Option<TraceFormat>,
     /// Check the six properties online; on a failure, save the case (its
-    /// schedule as the explicit override list the run took) to `--out`,
+    /// schedule as the explicit override list the run took) to --out,
     /// print its replay command and exit 1.
     #[arg(long)]
     check: bool,
-    /// With `--check`: configurations property 4's search may explore per
-    /// bucket before it answers "undecided" (exit 3).
+    /// Configurations property 4's search may explore per bucket before it
+    /// answers "undecided", exit 3 (at least 1). Only with --check.
     #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound, requires = "check")]
     linearizability_bound: usize,
-    /// Where `--check` saves a failing case.
+    /// Where --check saves a failing case (created if needed). Only with
+    /// --check.
     #[arg(
         long,
         value_name = "DIR",
@@ -125,9 +115,9 @@ struct RunArgs {
         requires = "check"
     )]
     out: PathBuf,
-    /// After the conversation, print `--- schedule` and the events the
-    /// schedule picked, one event key per line: an override list that
-    /// replays the run (nothing under `fifo`, whose list is empty).
+    /// After the conversation (and the trace), print `--- schedule` and
+    /// the events the schedule picked, one event key per line: an override
+    /// list that replays the run (empty under fifo).
     #[arg(long)]
     print_schedule: bool,
 }
@@ -136,16 +126,20 @@ struct RunArgs {
 struct ReplayArgs {
     /// The case file, as a failure report names it.
     file: PathBuf,
-    /// Which registry to run [default: the case file's `registry`, else
-    /// fixed]. The last one given wins, so a report's command with
-    /// `--registry fixed` appended checks a fix.
-    #[arg(long, value_name = "STAGE", value_parser = parse_stage, overrides_with = "registry")]
+    /// Which registry to run: fixed, naive, monitored, no-catch-all or
+    /// unlinked [default: the case file's `registry`, else fixed].
+    #[arg(long, value_name = "STAGE", value_parser = parse_stage)]
     registry: Option<Stage>,
-    /// Scheduler steps before the run stops with `LIMIT max-steps`.
-    #[arg(long, value_name = "N", default_value_t = CheckConfig::default().limits.steps_max, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Scheduler steps (events) before the run stops with `LIMIT
+    /// max-steps N` (at least 1).
+    #[arg(long, value_name = "N", default_value_t = Limits::STEPS_MAX_DEFAULT, value_parser = parse_steps)]
     max_steps: u64,
+    /// Signals queued on one (sender, receiver) pair before the run stops
+    /// with `LIMIT queue-len N` (at least 1).
+    #[arg(long, value_name = "N", default_value_t = Limits::QUEUE_LEN_MAX_DEFAULT, value_parser = parse_queue)]
+    max_queue: usize,
     /// Configurations property 4's search may explore per bucket before it
-    /// answers "undecided" (exit 3).
+    /// answers "undecided", exit 3 (at least 1).
     #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound)]
     linearizability_bound: usize,
     /// After the verdict, print `--- trace` and the trace.
@@ -155,9 +149,14 @@ struct ReplayArgs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum ScheduleArg {
+    /// The canonical order: a pending exit, clients, the oldest signal,
+    /// faults, timers.
     Fifo,
+    /// A seeded random walk.
     Random,
+    /// PCT: random priorities, d - 1 change points (--depth).
     Pct,
+    /// Partial order sampling.
     Pos,
 }
 
@@ -175,10 +174,16 @@ impl ScheduleArg {
 /// PCT's depth when `--depth` is not given.
 const PCT_DEPTH_DEFAULT: u32 = Pct::DEFAULT_DEPTH as u32;
 
+/// The seed of a seeded schedule when `--seed` is not given.
+const SEED_DEFAULT: u64 = 0;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum TraceFormat {
+    /// One line per event, the steps inside it indented.
     Text,
+    /// A Mermaid sequence diagram.
     Mermaid,
+    /// One JSON object per line.
     Json,
 }
 
@@ -186,27 +191,33 @@ fn parse_stage(text: &str) -> Result<Stage, String> {
     text.parse()
 }
 
-fn parse_bound(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("the bound must be at least 1".to_string()),
-        Ok(bound) => Ok(bound),
+/// A count that must be at least 1: `what` names its unit in the message.
+fn parse_at_least_one(text: &str, what: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
         Err(error) => Err(format!(
-            "{text:?} is not a number of configurations: {error}"
+            "{text:?} is not a number of {what} (1 to 2^64 - 1): {error}"
         )),
     }
 }
 
-/// The exit code of a checked run's verdict.
-fn exit_code(verdict: &Verdict) -> u8 {
-    match verdict {
-        Verdict::Broken(_) => EXIT_PROPERTY_BROKEN,
-        Verdict::Cut { .. } => EXIT_LIMIT,
-        Verdict::Undecided(_) => EXIT_UNDECIDED,
-        Verdict::Holds => EXIT_OK,
-    }
+fn parse_steps(text: &str) -> Result<u64, String> {
+    parse_at_least_one(text, "steps")
 }
 
-/// Runs the command line; returns the process's exit code.
+fn parse_queue(text: &str) -> Result<usize, String> {
+    let n = parse_at_least_one(text, "signals")?;
+    usize::try_from(n).map_err(|_| format!("{n} is more signals than this machine can count"))
+}
+
+fn parse_bound(text: &str) -> Result<usize, String> {
+    let n = parse_at_least_one(text, "configurations")?;
+    usize::try_from(n)
+        .map_err(|_| format!("{n} is more configurations than this machine can count"))
+}
+
+/// Runs the command line; returns the process's exit status.
 pub fn main() -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     ExitCode::from(main_with(std::env::args_os(), &mut stdout))
@@ -214,30 +225,42 @@ pub fn main() -> ExitCode {
 
 /// Runs the command line `args` (the program's name first), writing what
 /// `kvsim` prints on stdout to `out` (messages still go to stderr);
-/// returns the exit code. For running the command line in-process, e.g.
-/// to measure its memory (`examples/rss_probe.rs`).
+/// returns the exit code ([`Exit::code`]). For running the command line
+/// in-process, e.g. to measure its memory (`examples/rss_probe.rs`).
 pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>, out: &mut dyn Write) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
-        Err(error) => {
+        Err(error) if error.use_stderr() => {
+            // Usage errors exit 2 like every other bad input.
             let _ = error.print();
-            return if error.use_stderr() {
-                EXIT_BAD_INPUT
-            } else {
-                EXIT_OK
-            };
+            return Exit::BadInput.code();
+        }
+        Err(help) => {
+            // `--help`, `--version`: asked for, so written to `out` (which
+            // may fail like any other output).
+            let text = help.render().to_string();
+            let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+            return output_status(written).code();
         }
     };
-    match cli.command {
+    let exit = match cli.command {
         CliCommand::Run(args) => run(&args, out),
-        CliCommand::Replay(args) => match replay(&args, out) {
-            Ok(code) => code,
-            Err(error) => {
-                eprintln!("{error}");
-                EXIT_BAD_INPUT
-            }
-        },
-    }
+        CliCommand::Replay(args) => replay(&args, out),
+    };
+    exit.code()
+}
+
+/// A flag combination clap cannot express, as a usage error of `kvsim
+/// SUBCOMMAND`: printed like clap's own (exit 2).
+fn usage_error(subcommand: &str, message: String) -> Exit {
+    let mut command = Cli::command();
+    command.build();
+    let error = match command.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(clap::error::ErrorKind::ArgumentConflict, message),
+        None => command.error(clap::error::ErrorKind::ArgumentConflict, message),
+    };
+    let _ = error.print();
+    Exit::BadInput
 }
 
 impl TraceFormat {
@@ -258,27 +281,52 @@ impl TraceFormat {
     }
 }
 
-/// `--depth` is PCT's: with any other schedule it is a flag error.
-fn depth_error(args: &RunArgs) -> Option<String> {
-    match (args.schedule, args.depth) {
-        (ScheduleArg::Pct, _) | (_, None) => None,
-        (other, Some(_)) => Some(format!(
-            "kvsim: --depth applies only to --schedule pct (the schedule is {})",
-            other.name()
-        )),
+impl RunArgs {
+    /// Flags that mean nothing under the chosen schedule: `--depth` is
+    /// PCT's, and `fifo` has no seed.
+    fn flag_conflict(&self) -> Option<String> {
+        match (self.schedule, self.depth, self.seed) {
+            (ScheduleArg::Pct, _, _) => None,
+            (other, Some(_), _) => Some(format!(
+                "--depth applies only to --schedule pct (the schedule is {})",
+                other.name()
+            )),
+            (ScheduleArg::Fifo, None, Some(_)) => Some(
+                "--seed applies only to --schedule random, pct or pos (the schedule is fifo, which has no seed)"
+                    .to_string(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn seed(&self) -> u64 {
+        self.seed.unwrap_or(SEED_DEFAULT)
+    }
+
+    fn depth(&self) -> u32 {
+        self.depth.unwrap_or(PCT_DEPTH_DEFAULT)
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            steps_max: self.max_steps,
+            queue_len_max: self.max_queue,
+        }
     }
 }
 
-fn run(args: &RunArgs, out: &mut (impl Write + ?Sized)) -> u8 {
-    if let Some(error) = depth_error(args) {
-        eprintln!("{error}");
-        return EXIT_BAD_INPUT;
+fn run(args: &RunArgs, out: &mut (impl Write + ?Sized)) -> Exit {
+    if let Some(message) = args.flag_conflict() {
+        return usage_error("run", message);
     }
     let file = match std::fs::File::open(&args.file) {
         Ok(file) => file,
         Err(error) => {
-            eprintln!("kvsim: cannot read {}: {error}", args.file.display());
-            return EXIT_BAD_INPUT;
+            report(io_error_message(
+                format_args!("read {}", args.file.display()),
+                &error,
+            ));
+            return Exit::BadInput;
         }
     };
     // Line by line, each client's commands kept as text: a script costs
@@ -286,8 +334,8 @@ fn run(args: &RunArgs, out: &mut (impl Write + ?Sized)) -> u8 {
     let text = match script::read_text(&args.file, file) {
         Ok(text) => text,
         Err(error) => {
-            eprintln!("{error}");
-            return EXIT_BAD_INPUT;
+            report(script_error_message(&error));
+            return Exit::BadInput;
         }
     };
     if args.check {
@@ -297,37 +345,49 @@ fn run(args: &RunArgs, out: &mut (impl Write + ?Sized)) -> u8 {
         ScheduleArg::Fifo => Schedule::Fifo,
         ScheduleArg::Random => Schedule::Random,
         ScheduleArg::Pct => Schedule::Pct {
-            depth: args.depth.unwrap_or(PCT_DEPTH_DEFAULT),
+            depth: args.depth(),
         },
         ScheduleArg::Pos => Schedule::Pos,
     };
     let config = RunConfig {
         stage: args.registry,
         schedule,
-        seed: args.seed,
-        limits: Limits {
-            steps_max: args.max_steps,
-            ..Limits::default()
-        },
+        seed: args.seed(),
+        limits: args.limits(),
         tracing: false,
     };
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-    let (code, _write_error) = run_streamed(args, &text, &config, &mut out);
-    // A closed pipe (`kvsim run x | head`) is not an error of the run.
-    let _ = out.flush();
-    code
+    let (exit, write_error) = run_streamed(args, &text, &config, &mut out);
+    let written = match write_error {
+        Some(error) => Err(error),
+        None => out.flush(),
+    };
+    exit.and(output_status(written))
+}
+
+/// A script error as `FILE:LINE: what is wrong`, except a read that failed
+/// part way, which is an I/O error and reported as one.
+fn script_error_message(error: &script::ScriptError) -> String {
+    match error.kind() {
+        script::ScriptErrorKind::Unreadable { message } => format!(
+            "kvsim: cannot read {}: {message} (at line {})",
+            error.path().display(),
+            error.line()
+        ),
+        _ => error.to_string(),
+    }
 }
 
 /// `kvsim run` without `--check`: the dialogue written as it is produced
 /// by one play, then the trace by a second play of the same (deterministic)
-/// run, so that neither is ever held whole. Returns the exit code and the
-/// first write error, after which nothing more is written.
+/// run, so that neither is ever held whole. Returns the exit status of the
+/// run and the first write error, after which nothing more is written.
 fn run_streamed(
     args: &RunArgs,
     text: &script::ScriptText,
     config: &RunConfig,
     out: &mut dyn Write,
-) -> (u8, Option<std::io::Error>) {
+) -> (Exit, Option<std::io::Error>) {
     let player = ScriptPlayer::new(text, config);
     // The first play also learns what the trace needs from the whole run:
     // every pid's name and, for Mermaid, the participants in order.
@@ -348,12 +408,12 @@ fn run_streamed(
     });
     if let Some(pct) = first.pct {
         // On stderr, so that stdout stays the dialogue alone.
-        eprintln!("{pct}");
+        report(pct);
     }
     let mut write_error = first.write_error;
-    let code = match first.outcome {
-        Outcome::Quiescent => EXIT_OK,
-        Outcome::Limit { .. } => EXIT_LIMIT,
+    let exit = match first.outcome {
+        Outcome::Quiescent => Exit::Ok,
+        Outcome::Limit { .. } => Exit::NoVerdict,
     };
     let write = |out: &mut dyn Write, bytes: &[u8], error: &mut Option<std::io::Error>| {
         if error.is_none()
@@ -402,7 +462,7 @@ fn run_streamed(
         push_schedule(&mut text, &first.schedule_taken);
         write(out, text.as_bytes(), &mut write_error);
     }
-    (code, write_error)
+    (exit, write_error)
 }
 
 /// `--- schedule` and one key per line.
@@ -414,25 +474,27 @@ fn push_schedule(text: &mut String, keys: &[crate::sim::EventKey]) {
     }
 }
 
+/// Writes `text` to `out` and flushes it: the status of the output.
+fn write_out(out: &mut (impl Write + ?Sized), text: &str) -> Exit {
+    output_status(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
 /// `kvsim run --check`: the script as a case (its schedule flag as the
 /// case's strategy), every property checked online.
-fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + ?Sized)) -> u8 {
+fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + ?Sized)) -> Exit {
     let mut case = Case::from_script(script);
     case.strategy = match args.schedule {
         ScheduleArg::Fifo => None,
-        ScheduleArg::Random => Some(Strategy::Random { seed: args.seed }),
-        ScheduleArg::Pos => Some(Strategy::Pos { seed: args.seed }),
+        ScheduleArg::Random => Some(Strategy::Random { seed: args.seed() }),
+        ScheduleArg::Pos => Some(Strategy::Pos { seed: args.seed() }),
         ScheduleArg::Pct => Some(Strategy::Pct {
-            seed: args.seed,
-            depth: args.depth.unwrap_or(PCT_DEPTH_DEFAULT),
+            seed: args.seed(),
+            depth: args.depth(),
         }),
     };
     let stage = args.registry;
     let config = CheckConfig {
-        limits: Limits {
-            steps_max: args.max_steps,
-            ..Limits::default()
-        },
+        limits: args.limits(),
         linearizability_states_max: args.linearizability_bound,
         tracing: args.trace.is_some(),
         ..CheckConfig::default()
@@ -448,7 +510,7 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + 
             let chooser = Overrides::then(case.schedule.clone(), Box::new(pct));
             let run = run_case_with(&case, &registry, &config, Box::new(chooser));
             let n = handle.borrow().units_seen();
-            eprintln!("{}", PctRun { n, k, depth });
+            report(PctRun { n, k, depth });
             run
         }
         _ => run_case(&case, &registry, &config),
@@ -457,30 +519,19 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + 
     text.push_str(&verdict_lines(&run, stage.name()));
     let verdict = run.verdict();
     let mut saved = None;
-    if let Verdict::Broken(failure) = &verdict {
+    if let crate::check::Verdict::Broken(failure) = &verdict {
         let explicit = explicit(&case, &run);
-        // Every flag that shapes the run, so the line reproduces it.
-        let mut found_by = format!(
-            "kvsim run --check {} --registry {stage} --schedule {} --seed {}",
-            args.file.display(),
-            args.schedule.name(),
-            args.seed
+        let meta = CaseMeta::found(
+            stage.name(),
+            Some(failure.property.to_string()),
+            &found_by(args),
         );
-        if args.schedule == ScheduleArg::Pct {
-            let depth = args.depth.unwrap_or(PCT_DEPTH_DEFAULT);
-            found_by.push_str(&format!(" --depth {depth}"));
-        }
-        found_by.push_str(&format!(
-            " --max-steps {} --linearizability-bound {}",
-            args.max_steps, args.linearizability_bound
-        ));
-        let meta = CaseMeta::found(stage.name(), Some(failure.property.to_string()), &found_by);
         saved = Some(
             std::fs::create_dir_all(&args.out)
                 .and_then(|()| save_case(&args.out, &explicit, &meta)),
         );
     }
-    let code = exit_code(&verdict);
+    let mut exit = Exit::of_verdict(&verdict);
     if let (Some(format), Some(trace)) = (args.trace, &run.trace) {
         text.push_str("--- trace\n");
         text.push_str(&format.render(trace));
@@ -497,30 +548,69 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + 
             ));
         }
         Some(Err(error)) => {
-            let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-            eprintln!(
-                "kvsim: cannot save the failing case in {}: {error}",
-                args.out.display()
-            );
-            return EXIT_BAD_INPUT;
+            report(io_error_message(
+                format_args!("save the failing case in {}", args.out.display()),
+                &error,
+            ));
+            exit = exit.and(Exit::OutputFailed);
         }
         None => {}
     }
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    code
+    exit.and(write_out(out, &text))
+}
+
+/// The `kvsim run` line a saved case records as `found_by`: every flag that
+/// shapes the run, so that the line reproduces it.
+fn found_by(args: &RunArgs) -> String {
+    let mut line = format!(
+        "kvsim run --check {} --registry {} --schedule {}",
+        args.file.display(),
+        args.registry,
+        args.schedule.name(),
+    );
+    if args.schedule != ScheduleArg::Fifo {
+        line.push_str(&format!(" --seed {}", args.seed()));
+    }
+    if args.schedule == ScheduleArg::Pct {
+        line.push_str(&format!(" --depth {}", args.depth()));
+    }
+    line.push_str(&format!(
+        " --max-steps {} --max-queue {} --linearizability-bound {}",
+        args.max_steps, args.max_queue, args.linearizability_bound
+    ));
+    line
 }
 
 /// `kvsim replay`: checks the case file on the chosen stage and writes the
-/// dialogue, the verdict and the trace to `out`; returns the exit code.
-fn replay(args: &ReplayArgs, out: &mut (impl Write + ?Sized)) -> Result<u8, ReplayError> {
+/// dialogue, the verdict and the trace to `out`.
+fn replay(args: &ReplayArgs, out: &mut (impl Write + ?Sized)) -> Exit {
     let path = &args.file;
-    let (case, meta) = read_case(path)?;
+    let (case, meta) = match read_case(path) {
+        Ok(read) => read,
+        Err(ReplayError::Read { path, error }) => {
+            report(io_error_message(
+                format_args!("read {}", path.display()),
+                &error,
+            ));
+            return Exit::BadInput;
+        }
+        Err(error) => {
+            report(error);
+            return Exit::BadInput;
+        }
+    };
     let stage = match (args.registry, meta.registry.as_deref()) {
         (Some(stage), _) => stage,
-        (None, Some(name)) => name.parse().map_err(|message| ReplayError::Registry {
-            path: path.clone(),
-            message,
-        })?,
+        (None, Some(name)) => match name.parse() {
+            Ok(stage) => stage,
+            Err(message) => {
+                report(ReplayError::Registry {
+                    path: path.clone(),
+                    message,
+                });
+                return Exit::BadInput;
+            }
+        },
         (None, None) => REPLAY_STAGE_DEFAULT,
     };
     let options = ReplayOptions {
@@ -528,7 +618,7 @@ fn replay(args: &ReplayArgs, out: &mut (impl Write + ?Sized)) -> Result<u8, Repl
         check: CheckConfig {
             limits: Limits {
                 steps_max: args.max_steps,
-                ..CheckConfig::default().limits
+                queue_len_max: args.max_queue,
             },
             linearizability_states_max: args.linearizability_bound,
             tracing: args.trace.is_some(),
@@ -536,13 +626,11 @@ fn replay(args: &ReplayArgs, out: &mut (impl Write + ?Sized)) -> Result<u8, Repl
         },
     };
     let report = replay_case(&|| stage.registry(), path, case, meta, &options);
-    let code = exit_code(&report.verdict());
+    let exit = Exit::of_verdict(&report.verdict());
     let mut text = report.to_string();
     if let (Some(format), Some(trace)) = (args.trace, &report.run.trace) {
         text.push_str("--- trace\n");
         text.push_str(&format.render(trace));
     }
-    // A closed pipe (`kvsim replay x | head`) is not an error of the run.
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    Ok(code)
+    exit.and(write_out(out, &text))
 }

@@ -393,8 +393,9 @@
 //! ```
 //!
 //! `kvsim replay` exits 0 when every property holds, 1 when one breaks, 2
-//! on a bad or corrupt case file, 3 when a limit cut the run, 4 when
-//! property 4 could not decide within its bound. It builds the built-in
+//! on a bad or corrupt case file, 3 when a limit cut the run or property 4
+//! could not decide within its bound, 5 when its output could not be
+//! written ([`cli::Exit`]). It builds the built-in
 //! stages only; a registry of your own replays in code with
 //! [`check::replay`](check::replay), which returns the same report
 //! `kvsim replay` prints, and a report for a registry that is not a

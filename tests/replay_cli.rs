@@ -2,9 +2,9 @@
 //! the stage it breaks and on `fixed`, the stage taken from the flag, the
 //! case file or the default, every kind of bad case file, bad flags, trace
 //! output and the step limit, each with its exit code (0 every property
-//! holds, 1 one breaks, 2 bad input, 3 a limit cut the run, 4 property 4
-//! undecided). Case files are written by
-//! hand to a fresh directory under the system temp dir.
+//! holds, 1 one breaks, 2 bad input, 3 a limit cut the run or property 4
+//! undecided). Case files are written by hand to a fresh directory under
+//! the system temp dir.
 
 mod common;
 
@@ -162,36 +162,36 @@ fn every_corrupt_case_file_is_bad_input_naming_the_file() {
         (
             "string-version.case.json",
             STALE_LOOKUP.replace("\"kvsim_case\": 2", "\"kvsim_case\": \"2\"").into_bytes(),
-            ": \"kvsim_case\" must be a number (this kvsim reads version 2)\n",
+            ": field kvsim_case: expected a number, the case file format version (this kvsim reads 2), found the string \"2\"\n",
         ),
         (
             "no-version.case.json",
             STALE_LOOKUP.replace("\"kvsim_case\": 2,", "").into_bytes(),
-            ": not a case file: no \"kvsim_case\" version field\n",
+            ": not a case file: field kvsim_case is missing: expected a number, the case file format version (this kvsim reads 2)\n",
         ),
         (
             "command.case.json",
             STALE_LOOKUP.replace("LOOKUP a", "CRASH").into_bytes(),
-            ": client 0, command 1: CRASH needs a target\n",
+            ": client 0, command 1: field line: CRASH needs a target\n",
         ),
         (
             "two-lines.case.json",
             STALE_LOOKUP
                 .replace("LOOKUP a", "LOOKUP a\\nLOOKUP b")
                 .into_bytes(),
-            ": client 0, command 1: a command is one line\n",
+            ": client 0, command 1: field line: a command is one line\n",
         ),
         (
             "fault.case.json",
             with_fault("kill bucket").into_bytes(),
-            ": fault 0: ",
+            ": fault 0: field fault: ",
         ),
         (
             "schedule.case.json",
             STALE_LOOKUP
                 .replace("[\"fault0\"]", "[\"fault0\", \"client0\"]")
                 .into_bytes(),
-            ": schedule entry 1: \"client0\" is not an event key: at character 8: expected \".cmd\" after the client id, found the end\n",
+            ": field schedule[1]: \"client0\" is not an event key: at character 8: expected \".cmd\" after the client id, found the end\n",
         ),
         (
             "command-ids.case.json",
@@ -215,7 +215,7 @@ fn every_corrupt_case_file_is_bad_input_naming_the_file() {
             STALE_LOOKUP
                 .replace("\"kvsim_case\": 2,", "\"kvsim_case\": 2, \"seed\": 7,")
                 .into_bytes(),
-            ": not a case file: unknown field `seed`",
+            ": field seed is not a field of a case file here (expected one of: kvsim_case, registry, property, clients, faults, schedule, meta)\n",
         ),
         (
             "empty.case.json",
@@ -261,7 +261,7 @@ fn a_directory_or_a_missing_file_is_bad_input_naming_it() {
         assert_eq!(run.stdout, "");
         assert!(
             run.stderr
-                .starts_with(&format!("{}: cannot read: ", path.display())),
+                .starts_with(&format!("kvsim: cannot read {}: ", path.display())),
             "{run:?}"
         );
     }
@@ -293,11 +293,14 @@ fn help_documents_the_exit_codes() {
     let help = run.stdout;
     for line in [
         "Usage: kvsim replay [OPTIONS] <FILE>",
-        "  0  the script ran (run); every property held (replay, run --check)",
-        "  1  a property broke (replay, run --check)",
-        "  2  bad input: an unreadable or bad script or case file, a bad flag",
-        "  3  no verdict: a limit was hit (LIMIT <name> <value> is printed) and the",
-        "     broke but property 4 (linearizable) was undecided: its search reached",
+        "Exit status (when several apply, the first of 2, 5, 4, 1, 3 wins):",
+        "  0    every property held (run without --check: the script ran)",
+        "  1    a property broke",
+        "  2    bad usage or input: a bad flag, an unreadable or unparsable",
+        "  3    no verdict: a limit was hit (LIMIT <name> <value>), or property 4",
+        "  4    nondeterminism detected",
+        "  5    output could not be written (a closed pipe is not an error)",
+        "  130  interrupted (SIGINT's default action, as shells report it)",
     ] {
         assert!(help.contains(line), "{line:?} in:\n{help}");
     }

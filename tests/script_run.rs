@@ -42,6 +42,17 @@ fn dialogue(test: &str, text: &str, flags: &[&str]) -> String {
     run.stdout
 }
 
+/// `--schedule S --seed N`, without the seed under `fifo` (which has
+/// none, and refuses one); `None` for a `fifo` seed after the first, so
+/// that a loop over seeds runs `fifo` once.
+fn schedule_flags<'a>(schedule: &'a str, seed: &'a str) -> Option<Vec<&'a str>> {
+    match (schedule, seed == SEEDS[0]) {
+        ("fifo", true) => Some(vec!["--schedule", "fifo"]),
+        ("fifo", false) => None,
+        _ => Some(vec!["--schedule", schedule, "--seed", seed]),
+    }
+}
+
 /// A command's echo and its response lines.
 type Exchange<'a> = (&'a str, &'a [&'a str]);
 
@@ -751,7 +762,10 @@ fn settle_gives_the_same_dialogue_under_every_schedule() {
         let want = expected(exchanges);
         for schedule in SCHEDULES {
             for seed in SEEDS {
-                let flags = ["--registry", stage, "--schedule", schedule, "--seed", seed];
+                let Some(mut flags) = schedule_flags(schedule, seed) else {
+                    continue;
+                };
+                flags.extend(["--registry", stage]);
                 assert_eq!(
                     dialogue("settle_schedules", text, &flags),
                     want,
@@ -767,14 +781,10 @@ fn settle_after_a_stray_message_under_every_schedule() {
     let text = "CREATE b\nPUT b k v\nSEND registry hello\nSETTLE\nGET b k\n";
     for schedule in SCHEDULES {
         for seed in SEEDS {
-            let flags = [
-                "--registry",
-                "no-catch-all",
-                "--schedule",
-                schedule,
-                "--seed",
-                seed,
-            ];
+            let Some(mut flags) = schedule_flags(schedule, seed) else {
+                continue;
+            };
+            flags.extend(["--registry", "no-catch-all"]);
             assert_eq!(
                 dialogue("settle_stray", text, &flags),
                 expected(&[
@@ -825,7 +835,9 @@ GET y k
     );
     for schedule in SCHEDULES {
         for seed in SEEDS {
-            let flags = ["--schedule", schedule, "--seed", seed];
+            let Some(flags) = schedule_flags(schedule, seed) else {
+                continue;
+            };
             assert_eq!(dialogue("two_clients", text, &flags), want, "{flags:?}");
         }
     }

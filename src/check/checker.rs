@@ -36,6 +36,8 @@ pub struct CheckConfig {
     /// configurations its search may explore per object before it answers
     /// "undecided" ([`CaseRun::undecided`]) instead of pass or fail.
     pub linearizability_states_max: usize,
+    /// Bounds on each run: [`Limits::default`] (100,000 steps, as `kvsim
+    /// run` and `kvsim replay`; 100,000 signals on one queue).
     pub limits: Limits,
     pub tracing: bool,
     /// Keep checking after a property breaks, to the end of the run, so
@@ -58,10 +60,7 @@ impl Default for CheckConfig {
             properties: PropertySet::default(),
             model: LinearizabilityModel::default(),
             linearizability_states_max: CheckConfig::LINEARIZABILITY_STATES_MAX,
-            limits: Limits {
-                steps_max: 10_000,
-                ..Limits::default()
-            },
+            limits: Limits::default(),
             tracing: false,
             run_to_end: false,
         }

@@ -75,7 +75,8 @@ impl std::error::Error for ReplayError {
     }
 }
 
-/// Reads and parses a case file: the case and its metadata.
+/// Reads and parses a case file: the case and its metadata. A UTF-8
+/// byte-order mark at its start is skipped ([`Case::from_json`]).
 pub fn read_case(path: impl AsRef<Path>) -> Result<(Case, CaseMeta), ReplayError> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|error| ReplayError::Read {
@@ -86,7 +87,8 @@ pub fn read_case(path: impl AsRef<Path>) -> Result<(Case, CaseMeta), ReplayError
         path: path.to_path_buf(),
         valid_up_to: error.utf8_error().valid_up_to(),
     })?;
-    if text.trim().is_empty() {
+    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if body.trim().is_empty() {
         return Err(ReplayError::Empty {
             path: path.to_path_buf(),
         });

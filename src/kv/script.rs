@@ -16,6 +16,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The UTF-8 byte-order mark, skipped at the start of a script.
+const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
 /// The longest line accepted, in bytes, not counting its line ending.
 pub const LINE_LEN_BYTES_MAX: usize = 4096;
 
@@ -201,6 +204,7 @@ impl fmt::Display for ScriptErrorKind {
 ///
 /// Lines are split on `\n`, and one `\r` at the end of a line is dropped
 /// (also on a last line with no `\n`, as the BEAM reference runner does).
+/// A UTF-8 byte-order mark at the start of the file is skipped.
 /// Words are split on ASCII spaces and tabs only. The first error stops
 /// parsing. Bytes already in memory have no size limit; [`read`] and
 /// [`read_text`] read a file line by line with one.
@@ -410,6 +414,12 @@ fn read_lines<L: Lines>(
             ));
         }
         let raw = buffer.strip_suffix(b"\r").unwrap_or(&buffer);
+        // A byte-order mark (editors on Windows write one) is not part of
+        // the first command; anywhere else U+FEFF is a word character.
+        let raw = match line {
+            1 => raw.strip_prefix(BYTE_ORDER_MARK).unwrap_or(raw),
+            _ => raw,
+        };
         let text = std::str::from_utf8(raw).map_err(|_| error(line, ScriptErrorKind::NotUtf8))?;
         let words: Vec<&str> = text.split([' ', '\t']).filter(|w| !w.is_empty()).collect();
         let comment_or_blank = words.first().is_none_or(|first| first.starts_with('#'));
@@ -1326,6 +1336,35 @@ mod tests {
             .collect()
     }
 
+    /// A byte-order mark at the start of a script is skipped: the first
+    /// command is `CREATE a`, not an unknown command. Anywhere else U+FEFF
+    /// is a word character like any other.
+    #[test]
+    fn a_byte_order_mark_is_skipped_at_the_start_only() {
+        assert_eq!(
+            commands("\u{feff}CREATE a\nGET a k\n"),
+            commands("CREATE a\nGET a k\n")
+        );
+        assert_eq!(commands("\u{feff}\r\n# c\n"), Vec::new());
+        assert_eq!(
+            parse_str("\u{feff}CLIENT x\nCREATE a\n"),
+            parse_str("CLIENT x\nCREATE a\n")
+        );
+        assert_eq!(
+            commands("CREATE a\n\u{feff}GET a k\n")[1],
+            unknown(&["\u{feff}GET", "a", "k"])
+        );
+        assert_eq!(
+            commands(" \u{feff}CREATE a\n")[0],
+            unknown(&["\u{feff}CREATE", "a"])
+        );
+        // Only the mark itself: a lone byte of it is not UTF-8.
+        assert_eq!(
+            bytes_error(b"\xEF\xBBCREATE a\n").kind(),
+            &ScriptErrorKind::NotUtf8
+        );
+    }
+
     #[test]
     fn reading_agrees_with_parsing() {
         let long = "x".repeat(LINE_LEN_BYTES_MAX);
@@ -1337,6 +1376,8 @@ mod tests {
             format!("A\n{long}x\r\r\nB"),
             "CREATE a\nCLIENT main\n".to_string(),
             "PUT é k\tv\n  \t\nCRASH\n".to_string(),
+            "\u{feff}CREATE a\n\u{feff}GET a k\n".to_string(),
+            "\u{feff}".to_string(),
             String::new(),
         ];
         for text in &texts {

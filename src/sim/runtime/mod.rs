@@ -59,11 +59,20 @@ pub struct Limits {
     pub queue_len_max: usize,
 }
 
+impl Limits {
+    /// The default of [`Limits::steps_max`], for every front end: `kvsim
+    /// run`, `kvsim replay` (`--max-steps`) and the library's
+    /// [`CheckConfig`](crate::check::CheckConfig).
+    pub const STEPS_MAX_DEFAULT: u64 = 100_000;
+    /// The default of [`Limits::queue_len_max`] (`--max-queue`).
+    pub const QUEUE_LEN_MAX_DEFAULT: usize = 100_000;
+}
+
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            steps_max: 100_000,
-            queue_len_max: 100_000,
+            steps_max: Limits::STEPS_MAX_DEFAULT,
+            queue_len_max: Limits::QUEUE_LEN_MAX_DEFAULT,
         }
     }
 }
