@@ -219,6 +219,14 @@ fn parse_bound(text: &str) -> Result<usize, String> {
 
 /// Runs the command line; returns the process's exit status.
 pub fn main() -> ExitCode {
+    // Through a file on a duplicate of descriptor 1 rather than `Stdout`,
+    // which treats a bad descriptor (EBADF) as a sink and would lose the
+    // output silently. Every subcommand buffers or writes whole texts.
+    #[cfg(unix)]
+    if let Ok(fd) = std::os::fd::AsFd::as_fd(&std::io::stdout()).try_clone_to_owned() {
+        let mut stdout = std::fs::File::from(fd);
+        return ExitCode::from(main_with(std::env::args_os(), &mut stdout));
+    }
     let mut stdout = std::io::stdout().lock();
     ExitCode::from(main_with(std::env::args_os(), &mut stdout))
 }

@@ -126,6 +126,23 @@ fn output_that_cannot_be_written_is_exit_5_with_a_message() {
     }
 }
 
+/// A descriptor open only for reading: every write fails with EBADF,
+/// which Rust's own `Stdout` would swallow.
+#[test]
+fn a_bad_descriptor_is_exit_5_with_a_message() {
+    let dir = TempDir::new("bad-fd");
+    for (args, _) in every_output(&dir) {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        let read_only = std::fs::File::open("/dev/null").expect("/dev/null");
+        let (code, stderr) = kvsim_to(read_only, &args);
+        assert_eq!(code, Some(5), "{args:?}: {stderr}");
+        assert!(
+            stderr.ends_with("kvsim: cannot write to stdout: Bad file descriptor (os error 9)\n"),
+            "{args:?}: {stderr:?}"
+        );
+    }
+}
+
 #[test]
 fn a_closed_pipe_ends_quietly_with_the_runs_own_status() {
     let dir = TempDir::new("closed-pipe");
