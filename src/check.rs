@@ -5,6 +5,7 @@
 
 mod case;
 mod checker;
+mod explore;
 pub mod generate;
 pub mod linearizability;
 pub mod oracle;
@@ -25,6 +26,11 @@ pub use checker::{
     CaseRun, CheckConfig, Failure, RegistryFactory, Undecided, Verdict, choice_source, explicit,
     fifo_length, run_case, run_case_with,
 };
+pub use explore::{
+    Coverage, Divergence, ExploreConfig, ExploreFailure, ExploreReport, ExploreResult, FailureText,
+    FaultBudget, MergeError, NoVerdict, Progress, REPORT_FORMAT_VERSION, RunInfo, Shard, Silent,
+    Timing, explore, explore_with, fnv1a, merge,
+};
 pub use property::{
     BUILTIN_PROPERTIES, CustomProperty, CustomPropertyFactory, P1_LOOKUP_IS_ALIVE,
     P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE,
@@ -42,7 +48,7 @@ pub use runner::{
 pub use schedule::{Strategy, StrategyKind, case_seed};
 pub use search::{
     Counterexample, SearchConfig, SearchSummary, ShrinkTarget, case_tree, check_registry,
-    find_failure, finish, nth_case,
+    counterexample_at, find_failure, finish, nth_case,
 };
 pub use shrink::{ShrinkConfig, shrink, shrink_case, shrink_case_with};
 

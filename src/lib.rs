@@ -459,3 +459,4 @@ pub mod cli;
 pub mod kv;
 pub mod otp;
 pub mod sim;
+pub mod sync;

@@ -14,6 +14,7 @@ use crate::check::schedule::{Strategy as ScheduleStrategy, StrategyKind};
 use crate::kv::{Command, KvFault, Target};
 use crate::sim::EventKey;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 /// The command kinds a generated client may use.
@@ -67,6 +68,45 @@ impl FaultKind {
         FaultKind::KillRegistry,
         FaultKind::CrashRegistry,
     ];
+
+    /// The kind's name in a fault budget (`kvsim explore --faults
+    /// kill:2,stray:1`): `kill`, `crash`, `stray`, `kill-registry`,
+    /// `crash-registry`.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::KillBucket => "kill",
+            FaultKind::CrashBucket => "crash",
+            FaultKind::StrayRegistry => "stray",
+            FaultKind::KillRegistry => "kill-registry",
+            FaultKind::CrashRegistry => "crash-registry",
+        }
+    }
+
+    /// The kind of a fault.
+    pub fn of(fault: &KvFault) -> FaultKind {
+        match fault {
+            KvFault::KillBucket(_) => FaultKind::KillBucket,
+            KvFault::CrashBucket(_) => FaultKind::CrashBucket,
+            KvFault::StrayRegistry => FaultKind::StrayRegistry,
+            KvFault::KillRegistry => FaultKind::KillRegistry,
+            KvFault::CrashRegistry => FaultKind::CrashRegistry,
+        }
+    }
+}
+
+impl std::str::FromStr for FaultKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<FaultKind, String> {
+        FaultKind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == text)
+            .ok_or_else(|| {
+                format!(
+                    "unknown fault kind {text:?} (expected kill, crash, stray, kill-registry or crash-registry)"
+                )
+            })
+    }
 }
 
 /// The shape of generated cases.
@@ -86,6 +126,16 @@ pub struct GenConfig {
     pub fault_kinds: Vec<FaultKind>,
     /// Draw a subset of the kinds per case (swarm testing).
     pub swarm: bool,
+    /// At most this many faults of a kind per case (a fault budget,
+    /// [`GenConfig::with_fault_budget`]); a kind not named has no cap of its
+    /// own beyond `faults`. Faults past a cap are dropped from the drawn
+    /// plan, so with no caps the plans are exactly those drawn.
+    pub fault_caps: BTreeMap<FaultKind, usize>,
+    /// Fixed client scripts (a `.kv` script's clients): when set, every
+    /// case has exactly these clients and commands, and only its faults
+    /// and its schedule are drawn (`clients`, `commands_per_client` and
+    /// `command_kinds` are not used).
+    pub script: Option<Vec<Vec<Command>>>,
 }
 
 impl Default for GenConfig {
@@ -101,6 +151,8 @@ impl Default for GenConfig {
             command_kinds: CommandKind::ALL.to_vec(),
             fault_kinds: FaultKind::ALL.to_vec(),
             swarm: true,
+            fault_caps: BTreeMap::new(),
+            script: None,
         }
     }
 }
@@ -113,10 +165,68 @@ impl GenConfig {
             ..GenConfig::default()
         }
     }
+
+    /// This shape with a fault budget: at most `n` faults of each listed
+    /// kind per case and none of any other kind (an empty budget: no
+    /// faults at all).
+    pub fn with_fault_budget(mut self, budget: &[(FaultKind, usize)]) -> GenConfig {
+        self.fault_caps = budget.iter().copied().filter(|&(_, n)| n > 0).collect();
+        self.fault_kinds = self.fault_caps.keys().copied().collect();
+        self.faults = 0..=self.fault_caps.values().sum();
+        self
+    }
+}
+
+/// Drops the faults of a kind past its cap, keeping the first ones.
+fn cap_faults(faults: Vec<KvFault>, caps: &BTreeMap<FaultKind, usize>) -> Vec<KvFault> {
+    if caps.is_empty() {
+        return faults;
+    }
+    let mut seen: BTreeMap<FaultKind, usize> = BTreeMap::new();
+    faults
+        .into_iter()
+        .filter(|fault| {
+            let kind = FaultKind::of(fault);
+            let count = seen.entry(kind).or_insert(0);
+            *count += 1;
+            caps.get(&kind).is_none_or(|&cap| *count <= cap)
+        })
+        .collect()
+}
+
+/// Cases of a fixed script: its clients as they are, with drawn faults
+/// (on the script's bucket names unless `config.names` says otherwise) and
+/// a drawn schedule.
+fn script_cases(script: Vec<Vec<Command>>, config: GenConfig) -> BoxedStrategy<Case> {
+    let fault_kinds = if config.swarm {
+        subsets(config.fault_kinds.clone(), 0).boxed()
+    } else {
+        Just(config.fault_kinds.clone()).boxed()
+    };
+    fault_kinds
+        .prop_flat_map(move |fault_kinds| {
+            let faults = if fault_kinds.is_empty() {
+                Just(Vec::new()).boxed()
+            } else {
+                proptest::collection::vec(fault(fault_kinds, &config), config.faults.clone())
+                    .boxed()
+            };
+            let caps = config.fault_caps.clone();
+            let script = script.clone();
+            (faults, strategy(&config)).prop_map(move |(faults, strategy)| {
+                let mut case = assemble(script.clone(), cap_faults(faults, &caps), Vec::new());
+                case.strategy = Some(strategy);
+                case
+            })
+        })
+        .boxed()
 }
 
 /// Cases of the given shape.
-pub fn cases(config: GenConfig) -> impl Strategy<Value = Case> {
+pub fn cases(config: GenConfig) -> BoxedStrategy<Case> {
+    if let Some(script) = config.script.clone() {
+        return script_cases(script, config);
+    }
     let stops_registry = config.command_kinds.contains(&CommandKind::StopRegistry);
     let mut ordinary: Vec<CommandKind> = config
         .command_kinds
@@ -138,40 +248,46 @@ pub fn cases(config: GenConfig) -> impl Strategy<Value = Case> {
     } else {
         Just(config.fault_kinds.clone()).boxed()
     };
-    (kinds, fault_kinds).prop_flat_map(move |(kinds, fault_kinds)| {
-        let config = config.clone();
-        let client = proptest::collection::vec(
-            command(kinds.clone(), &config),
-            config.commands_per_client.clone(),
-        );
-        let clients = proptest::collection::vec(client, config.clients.clone());
-        let faults = if fault_kinds.is_empty() {
-            Just(Vec::new()).boxed()
-        } else {
-            proptest::collection::vec(fault(fault_kinds, &config), config.faults.clone()).boxed()
-        };
-        let schedule = strategy(&config);
-        // Drawn last, so that the draws before it do not depend on it.
-        let stop = if stops_registry {
-            (
-                0..STOP_REGISTRY_ONE_IN,
-                any::<proptest::sample::Index>(),
-                any::<proptest::sample::Index>(),
+    (kinds, fault_kinds)
+        .prop_flat_map(move |(kinds, fault_kinds)| {
+            let config = config.clone();
+            let client = proptest::collection::vec(
+                command(kinds.clone(), &config),
+                config.commands_per_client.clone(),
+            );
+            let clients = proptest::collection::vec(client, config.clients.clone());
+            let faults = if fault_kinds.is_empty() {
+                Just(Vec::new()).boxed()
+            } else {
+                proptest::collection::vec(fault(fault_kinds, &config), config.faults.clone())
+                    .boxed()
+            };
+            let schedule = strategy(&config);
+            // Drawn last, so that the draws before it do not depend on it.
+            let stop = if stops_registry {
+                (
+                    0..STOP_REGISTRY_ONE_IN,
+                    any::<proptest::sample::Index>(),
+                    any::<proptest::sample::Index>(),
+                )
+                    .prop_map(|(roll, client, at)| (roll == 0).then_some((client, at)))
+                    .boxed()
+            } else {
+                Just(None).boxed()
+            };
+            let caps = config.fault_caps.clone();
+            (clients, faults, schedule, stop).prop_map(
+                move |(mut clients, faults, strategy, stop)| {
+                    if let Some((client, at)) = stop {
+                        insert_stop_registry(&mut clients, client, at);
+                    }
+                    let mut case = assemble(clients, cap_faults(faults, &caps), Vec::new());
+                    case.strategy = Some(strategy);
+                    case
+                },
             )
-                .prop_map(|(roll, client, at)| (roll == 0).then_some((client, at)))
-                .boxed()
-        } else {
-            Just(None).boxed()
-        };
-        (clients, faults, schedule, stop).prop_map(|(mut clients, faults, strategy, stop)| {
-            if let Some((client, at)) = stop {
-                insert_stop_registry(&mut clients, client, at);
-            }
-            let mut case = assemble(clients, faults, Vec::new());
-            case.strategy = Some(strategy);
-            case
         })
-    })
+        .boxed()
 }
 
 /// A schedule strategy from `config.strategies` with its seed. Generated

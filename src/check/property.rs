@@ -147,6 +147,16 @@ impl PropertySet {
         self.builtin.contains(&property)
     }
 
+    /// The built-in properties checked, in the order added.
+    pub fn builtin(&self) -> &[Property] {
+        &self.builtin
+    }
+
+    /// How many properties of your own are checked.
+    pub fn custom_count(&self) -> usize {
+        self.custom.len()
+    }
+
     /// One fresh instance of each custom property, for one run.
     pub(crate) fn instantiate_custom(&self) -> Vec<Box<dyn CustomProperty>> {
         self.custom.iter().map(|factory| factory()).collect()

@@ -8,35 +8,24 @@
 //!
 //! Case `i` of a search is a pure function of `(seed, i)`: its generator is
 //! seeded with [`case_seed`]`(seed, i)` and its schedule strategy is the
-//! portfolio's `i mod len`-th kind, so a case can be regenerated alone (and,
-//! later, on any thread) and the portfolio's kinds get equal shares.
+//! portfolio's `i mod len`-th kind, so a case can be regenerated alone, on
+//! any thread, and the portfolio's kinds get equal shares. A search is the
+//! explorer ([`crate::check::explore`]) on one thread.
 
 use crate::check::case::Case;
-use crate::check::checker::{
-    CheckConfig, Failure, RegistryFactory, Undecided, Verdict, explicit, run_case,
-};
-use crate::check::generate::{GenConfig, cases};
+use crate::check::checker::{CheckConfig, Failure, RegistryFactory, Undecided, explicit, run_case};
+use crate::check::explore::{ExploreConfig, Shard, explore};
+use crate::check::generate::cases;
 use crate::check::schedule::case_seed;
-use crate::check::shrink::{ShrinkConfig, shrink_case_with};
+use crate::check::shrink::shrink_case_with;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use std::fmt;
 
-/// How to search.
-#[derive(Clone, Debug)]
-pub struct SearchConfig {
-    /// Cases to generate.
-    pub cases: u32,
-    /// The search's seed: case `i` is a pure function of (`seed`, `i`).
-    pub seed: u64,
-    pub generator: GenConfig,
-    pub check: CheckConfig,
-    /// Which property the shrinker keeps: the one first found (default),
-    /// or any property a smaller case breaks.
-    pub shrink_to: ShrinkTarget,
-    /// How the counterexample is shrunk (the shortening pass on by default).
-    pub shrink: ShrinkConfig,
-}
+/// How to search: the explorer's configuration under its earlier name
+/// (one type owns every default, so a search and `kvsim explore` find the
+/// same cases for the same seed).
+pub type SearchConfig = ExploreConfig;
 
 /// Which failures count as "still failing" while a counterexample shrinks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,36 +39,6 @@ pub enum ShrinkTarget {
     /// case breaks, which may give a smaller case for another bug. The
     /// counterexample then says both ([`Counterexample::found`]).
     AnyProperty,
-}
-
-impl SearchConfig {
-    /// The default number of cases: enough that the deep "stale `DOWN`"
-    /// races (a lost restart needs a `CREATE`, a stop and a second `CREATE`
-    /// of one name, then the second overtaking the `DOWN`; about 1 case in
-    /// 600 of the default generator) are found on every seed, and a search
-    /// that passes stays around a second in a release build.
-    pub const DEFAULT_CASES: u32 = 10_000;
-}
-
-impl Default for SearchConfig {
-    /// [`SearchConfig::DEFAULT_CASES`] cases (or `PROPTEST_CASES` when set),
-    /// seed 0, the default generator (its
-    /// schedules rotate over [`StrategyKind::PORTFOLIO`](crate::check::StrategyKind::PORTFOLIO):
-    /// generated overrides, random walk, POS, PCT with d in 1..=3), all six
-    /// properties, the default [`ShrinkConfig`].
-    fn default() -> SearchConfig {
-        SearchConfig {
-            cases: std::env::var("PROPTEST_CASES")
-                .ok()
-                .and_then(|cases| cases.parse().ok())
-                .unwrap_or(SearchConfig::DEFAULT_CASES),
-            seed: 0,
-            generator: GenConfig::default(),
-            check: CheckConfig::default(),
-            shrink_to: ShrinkTarget::default(),
-            shrink: ShrinkConfig::default(),
-        }
-    }
 }
 
 /// What a search that found no broken property ran: never "all properties
@@ -108,23 +67,6 @@ impl SearchSummary {
     /// Every case was decided to the end and every property held.
     pub fn all_hold(&self) -> bool {
         self.undecided == 0 && self.cut == 0
-    }
-
-    /// Counts one case's verdict (a broken one is not counted here).
-    fn count(&mut self, index: u32, verdict: Verdict) {
-        self.cases += 1;
-        match verdict {
-            Verdict::Undecided(undecided) => {
-                self.undecided += 1;
-                self.first_undecided.get_or_insert((index, undecided));
-            }
-            Verdict::Cut { limit, value } => {
-                self.cut += 1;
-                self.first_cut
-                    .get_or_insert((index, format!("{limit} {value}")));
-            }
-            Verdict::Broken(_) | Verdict::Holds => {}
-        }
     }
 }
 
@@ -160,7 +102,7 @@ impl fmt::Display for SearchSummary {
 }
 
 /// A property broken by a generated case, shrunk.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Counterexample {
     /// How the shrunk case fails.
     pub failure: Failure,
@@ -220,51 +162,68 @@ pub fn check_registry(
     registry: &RegistryFactory<'_>,
     config: &SearchConfig,
 ) -> Result<SearchSummary, Box<Counterexample>> {
+    let one_thread = ExploreConfig {
+        threads: 1,
+        shard: Shard::WHOLE,
+        keep_going: false,
+        check_determinism: false,
+        max_time: None,
+        out: None,
+        ..config.clone()
+    };
+    let mut report = explore(registry, &one_thread);
+    match report
+        .result
+        .failures
+        .first_mut()
+        .and_then(|failure| failure.counterexample.take())
+    {
+        Some(counterexample) => Err(Box::new(counterexample)),
+        None => Ok(report.summary),
+    }
+}
+
+/// The counterexample of the case at `index`, which broke as `found`:
+/// shrunk first by proptest's value tree (at most
+/// [`PROPTEST_SHRINK_STEPS_MAX`] steps), then by [`finish`].
+pub fn counterexample_at(
+    registry: &RegistryFactory<'_>,
+    config: &SearchConfig,
+    index: u32,
+    found: Failure,
+) -> Counterexample {
     let quiet = CheckConfig {
         tracing: false,
         ..config.check.clone()
     };
     let fails = |case: &Case| run_case(case, registry, &quiet).failure;
-    let mut summary = SearchSummary::default();
-    for index in 1..=config.cases {
-        let Some(mut tree) = case_tree(config, index - 1) else {
-            return Ok(summary);
-        };
-        let found = match run_case(&tree.current(), registry, &quiet).verdict() {
-            Verdict::Broken(found) => found,
-            verdict => {
-                summary.count(index - 1, verdict);
-                continue;
-            }
-        };
-        // Proptest's own shrinking, as its runner does it (without the
-        // runner, which prints to stderr when it stops early): simplify
-        // while the case still fails, complicate when it passes. "Fails"
-        // means fails as found, unless asked to follow any property.
-        let still_fails = |candidate: &Case| match fails(candidate) {
-            Some(failure) => {
-                config.shrink_to == ShrinkTarget::AnyProperty || failure.property == found.property
-            }
-            None => false,
-        };
-        let mut smallest = tree.current();
-        let mut steps = 0;
-        let mut more = tree.simplify();
-        while more && steps < PROPTEST_SHRINK_STEPS_MAX {
-            steps += 1;
-            let candidate = tree.current();
-            if still_fails(&candidate) {
-                smallest = candidate;
-                more = tree.simplify();
-            } else {
-                more = tree.complicate();
-            }
+    let Some(mut tree) = case_tree(config, index) else {
+        unreachable!("case {index} was generated once, so it is generated again");
+    };
+    // Proptest's own shrinking, as its runner does it (without the
+    // runner, which prints to stderr when it stops early): simplify
+    // while the case still fails, complicate when it passes. "Fails"
+    // means fails as found, unless asked to follow any property.
+    let still_fails = |candidate: &Case| match fails(candidate) {
+        Some(failure) => {
+            config.shrink_to == ShrinkTarget::AnyProperty || failure.property == found.property
         }
-        let mut counterexample = finish(&smallest, registry, config, found, index);
-        counterexample.before = summary;
-        return Err(Box::new(counterexample));
+        None => false,
+    };
+    let mut smallest = tree.current();
+    let mut steps = 0;
+    let mut more = tree.simplify();
+    while more && steps < PROPTEST_SHRINK_STEPS_MAX {
+        steps += 1;
+        let candidate = tree.current();
+        if still_fails(&candidate) {
+            smallest = candidate;
+            more = tree.simplify();
+        } else {
+            more = tree.complicate();
+        }
     }
-    Ok(summary)
+    finish(&smallest, registry, config, found, index + 1)
 }
 
 /// Generates cases one by one, without any shrinking, until one fails:
