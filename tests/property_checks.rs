@@ -86,6 +86,7 @@ impl Search {
             check: self.check(),
             shrink_to: ShrinkTarget::FirstFound,
             shrink: self.shrink.clone(),
+            ..SearchConfig::default()
         }
     }
 

@@ -392,6 +392,7 @@ fn write_the_kept_cases() {
             },
             shrink_to: ShrinkTarget::FirstFound,
             shrink: ShrinkConfig::default(),
+            ..SearchConfig::default()
         };
         let counterexample =
             check_registry(&mutant.factory(), &config).expect_err("a mutant fails");
