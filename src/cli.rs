@@ -8,6 +8,8 @@
 
 pub mod exit;
 
+mod explore;
+
 pub use crate::check::ReplayError;
 use crate::check::{
     Case, CaseMeta, CheckConfig, PctRun, ReplayOptions, RunConfig, Schedule, ScriptPlayer, Sinks,
@@ -65,6 +67,26 @@ enum CliCommand {
     /// replay command with `--registry fixed` appended checks the fix.
     #[command(after_help = EXIT_CODES_HELP, args_override_self = true)]
     Replay(ReplayArgs),
+    /// Run many generated cases on every core; shrink, save and explain
+    /// the first failure.
+    ///
+    /// Prints the report: the verdict, each failure (property, case file,
+    /// case, trace, replay command), coverage, then `--- timing` and
+    /// `--- run`, the only parts that vary with threads and sharding.
+    /// Exit status: 0 held, 1 a property broke, 2 bad input, 3 no verdict
+    /// (undecided or cut cases, or --max-time stopped it early), 4
+    /// nondeterminism (--check-determinism), 5 a case or the report could
+    /// not be written.
+    #[command(after_help = EXIT_CODES_HELP, args_override_self = true)]
+    Explore(explore::ExploreArgs),
+    /// Merge the --json reports of the shards of one explore run into the
+    /// report the unsharded run gives.
+    ///
+    /// Exit status: the merged verdict's (as explore's), or 2 when a shard
+    /// is missing or given twice, the reports disagree (seed, runs,
+    /// registry, configuration hash), or a file is not a report.
+    #[command(after_help = EXIT_CODES_HELP, args_override_self = true)]
+    Merge(explore::MergeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -254,6 +276,8 @@ pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>, out: &mut d
     let exit = match cli.command {
         CliCommand::Run(args) => run(&args, out),
         CliCommand::Replay(args) => replay(&args, out),
+        CliCommand::Explore(args) => explore::explore(&args, out),
+        CliCommand::Merge(args) => explore::merge_reports(&args, out),
     };
     exit.code()
 }

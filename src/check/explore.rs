@@ -347,6 +347,8 @@ pub trait Progress: Sync {
     fn interrupted(&self) -> bool {
         false
     }
+    /// Every case has run; the failures reported are being shrunk.
+    fn shrinking(&self) {}
 }
 
 /// No display, never interrupted.
@@ -416,6 +418,9 @@ pub struct ExploreFailure {
     pub case_file: Option<String>,
     /// The one line that replays it (with a case file).
     pub replay: Option<String>,
+    /// Why the case file could not be saved (`None`: saved, or not asked).
+    #[serde(default)]
+    pub save_error: Option<String>,
     /// The failure report, as printed: property, case file, case, trace and
     /// the replay line.
     pub report: String,
@@ -1070,6 +1075,9 @@ pub fn explore_with(
             )
         })
         .collect();
+    if !failures_sorted.is_empty() {
+        progress.shrinking();
+    }
     let failures = failures_sorted
         .into_iter()
         .map(|(index, found)| shrunk(registry, config, index, found, &summary))
@@ -1207,6 +1215,7 @@ fn shrunk(
     let saved = config.out.as_ref().map(|dir| {
         std::fs::create_dir_all(dir).and_then(|()| save_case(dir, &counterexample.case, &meta))
     });
+    let mut save_error = None;
     let (case_file, replay, report) = match saved {
         Some(Ok(path)) => {
             let report =
@@ -1217,14 +1226,16 @@ fn shrunk(
                 report.to_string(),
             )
         }
-        Some(Err(error)) => (
-            None,
-            None,
-            format!(
-                "{counterexample}\n--- trace\n{}(not saved: {error})\n",
+        Some(Err(error)) => {
+            let dir = config.out.as_deref().unwrap_or(std::path::Path::new("."));
+            let why = format!("cannot save the case in {}: {error}", dir.display());
+            let report = format!(
+                "{counterexample}\n--- trace\n{}(not saved: {why})\n",
                 counterexample.trace
-            ),
-        ),
+            );
+            save_error = Some(why);
+            (None, None, report)
+        }
         None => (
             None,
             None,
@@ -1240,6 +1251,7 @@ fn shrunk(
         trace: counterexample.trace.clone(),
         case_file,
         replay,
+        save_error,
         report,
         counterexample: Some(counterexample),
     }
