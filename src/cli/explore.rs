@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-
 #[derive(Debug, clap::Args)]
 pub(super) struct ExploreArgs {
     /// A `.kv` script (one or more clients): its commands stay as they are
@@ -363,7 +362,12 @@ fn status(report: &ExploreReport) -> Exit {
     if !report.result.failures.is_empty() {
         exit = exit.and(Exit::PropertyBroken);
     }
-    if report.result.failures.iter().any(|f| f.save_error.is_some()) {
+    if report
+        .result
+        .failures
+        .iter()
+        .any(|f| f.save_error.is_some())
+    {
         exit = exit.and(Exit::OutputFailed);
     }
     exit
@@ -451,7 +455,10 @@ pub(super) fn merge_reports(args: &MergeArgs, out: &mut dyn Write) -> Exit {
         match serde_json::from_value::<ExploreReport>(value) {
             Ok(report) => reports.push(report),
             Err(e) => {
-                report(format!("{}: not a valid explore report: {e}", path.display()));
+                report(format!(
+                    "{}: not a valid explore report: {e}",
+                    path.display()
+                ));
                 return Exit::BadInput;
             }
         }
