@@ -59,7 +59,7 @@ pub struct SearchSummary {
     /// The first undecided case: its index in the search (from 0) and why.
     pub first_undecided: Option<(u32, Undecided)>,
     /// The first cut case: its index and the limit, as `LIMIT` prints it
-    /// (`max-steps 10000`).
+    /// (`max-steps 100000`).
     pub first_cut: Option<(u32, String)>,
 }
 
