@@ -5,7 +5,8 @@
 
 use crate::check::case::Case;
 use crate::check::linearizability::{
-    KvOp, KvResult, LinearizabilityModel, Operation, UndecidedPartition,
+    KvOp, KvResult, LinearizabilityModel, OnlineCheck, OpKey, Operation, PartitionViolation,
+    UndecidedPartition,
 };
 use crate::check::property::{
     CustomProperty, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD,
@@ -36,6 +37,9 @@ pub struct CheckConfig {
     /// configurations its search may explore per object before it answers
     /// "undecided" ([`CaseRun::undecided`]) instead of pass or fail.
     pub linearizability_states_max: usize,
+    /// How property 4 follows the history: online (the default) or by
+    /// solving it again after every step (the online checker's oracle).
+    pub linearizability: LinearizabilityCheck,
     /// Bounds on each run: [`Limits::default`] (100,000 steps, as `kvsim
     /// run` and `kvsim replay`; 100,000 signals on one queue).
     pub limits: Limits,
@@ -45,6 +49,25 @@ pub struct CheckConfig {
     /// exhaustive oracle's verdicts). Off by default: a search wants the
     /// first failure and stops there.
     pub run_to_end: bool,
+}
+
+/// How property 4 checks the history as it grows. Both give the same
+/// verdict at every step (`tests/linearizability_online.rs`,
+/// `tests/property_checks.rs`) as long as neither reaches its bound.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LinearizabilityCheck {
+    /// Lowe's just-in-time linearization per object
+    /// ([`Online`](crate::check::linearizability::Online)): each answer
+    /// costs what the operations open at that moment cost, whatever the
+    /// history's length. The bound is on configurations held per object at
+    /// one answer.
+    #[default]
+    Online,
+    /// The whole history searched again after every step that changed it
+    /// ([`check_partitioned`](crate::check::linearizability::check_partitioned)):
+    /// quadratic or worse in the history's length. The bound is on distinct
+    /// configurations per object in one search.
+    Batch,
 }
 
 impl CheckConfig {
@@ -60,6 +83,7 @@ impl Default for CheckConfig {
             properties: PropertySet::default(),
             model: LinearizabilityModel::default(),
             linearizability_states_max: CheckConfig::LINEARIZABILITY_STATES_MAX,
+            linearizability: LinearizabilityCheck::Online,
             limits: Limits::default(),
             tracing: false,
             run_to_end: false,
@@ -342,7 +366,16 @@ pub fn run_case_with(
         registry: system.registry,
         client_ids,
         registry_faults,
-        history: Vec::new(),
+        history: match config.linearizability {
+            _ if !config.properties.contains(P4_LINEARIZABLE) => History::Off,
+            LinearizabilityCheck::Batch => History::Batch(Vec::new()),
+            LinearizabilityCheck::Online => History::Online {
+                check: config.model.online(config.linearizability_states_max),
+                pending: BTreeMap::new(),
+            },
+        },
+        operations: 0,
+        next_key: 0,
         seen_exchanges: BTreeMap::new(),
         pending_creates: BTreeMap::new(),
         registry_dead: false,
@@ -431,13 +464,15 @@ struct Checker<'a> {
     client_ids: BTreeMap<Pid, u32>,
     /// Faults whose firing licenses the registry's death.
     registry_faults: BTreeSet<u32>,
-    /// Completed operations, deaths, and CREATEs (whose interval ends when
-    /// the registry handles the cast: `u64::MAX` until then).
-    history: Vec<Operation>,
+    /// What property 4 keeps of the history.
+    history: History,
+    /// Operations in the history so far: the next one's id.
+    operations: usize,
+    next_key: OpKey,
     seen_exchanges: BTreeMap<Pid, usize>,
     /// Per client, its CREATEs not yet handled by the registry, oldest first
-    /// (casts from one client arrive in order: S5).
-    pending_creates: BTreeMap<Pid, VecDeque<usize>>,
+    /// (casts from one client arrive in order: S5): id and key.
+    pending_creates: BTreeMap<Pid, VecDeque<(usize, OpKey)>>,
     registry_dead: bool,
     /// A client asked for the registry's death (STOP, CRASH or KILL registry).
     registry_told: bool,
@@ -511,12 +546,16 @@ impl Checker<'_> {
                 Tapped::PidSent { .. } => {}
                 Tapped::Delivered { from, to, label } if to == self.registry => {
                     if label == CREATE_LABEL {
-                        if let Some(index) = self
+                        if let Some((id, key)) = self
                             .pending_creates
                             .get_mut(&from)
                             .and_then(VecDeque::pop_front)
                         {
-                            self.history[index].response = step;
+                            match &mut self.history {
+                                History::Batch(history) => history[id].response = step,
+                                History::Online { check, .. } => check.answer(key, None, step, id),
+                                History::Off => {}
+                            }
                             history_changed = true;
                         }
                     } else if let Some(name) = label.strip_prefix(LOOKUP_LABEL) {
@@ -602,15 +641,46 @@ impl Checker<'_> {
     }
 
     fn push_event(&mut self, step: u64, op: KvOp) {
-        let id = self.history.len();
-        self.history.push(Operation {
-            id,
+        let operation = Operation {
+            id: self.operations,
             client: None,
             invoke: step,
             response: step,
             op,
             result: KvResult::None,
-        });
+        };
+        self.push_operation(operation, None);
+    }
+
+    /// The next operation of the history, complete or (a `CREATE` not yet
+    /// handled) with its response still to come. `answers` names the
+    /// client and command it answers, which may be in flight already.
+    fn push_operation(&mut self, operation: Operation, answers: Option<(Pid, u32)>) -> OpKey {
+        self.operations += 1;
+        let key = self.next_key;
+        self.next_key += 1;
+        match &mut self.history {
+            History::Batch(history) => history.push(operation),
+            History::Online { check, pending } => {
+                let registered = answers.and_then(|(pid, cmd)| {
+                    pending
+                        .remove(&pid)
+                        .filter(|&(pending_cmd, _)| pending_cmd == cmd)
+                });
+                match registered {
+                    Some((_, key)) => {
+                        let (result, response, id) =
+                            (operation.result.clone(), operation.response, operation.id);
+                        check.answer(key, Some(result), response, id);
+                        return key;
+                    }
+                    None if operation.response == u64::MAX => check.invoke(key, operation, true),
+                    None => check.record(key, operation),
+                }
+            }
+            History::Off => {}
+        }
+        key
     }
 
     /// Turns the clients' newly answered commands into operations.
@@ -654,27 +724,32 @@ impl Checker<'_> {
                 let Some(op) = model_op(&exchange.command) else {
                     continue;
                 };
-                let id = self.history.len();
+                let id = self.operations;
                 if let KvOp::Create { .. } = op {
-                    self.history.push(Operation {
+                    let operation = Operation {
                         id,
                         client: Some(client_id),
                         invoke: exchange.invoked_step,
                         response: u64::MAX,
                         op,
                         result: KvResult::None,
-                    });
-                    self.pending_creates.entry(pid).or_default().push_back(id);
+                    };
+                    let key = self.push_operation(operation, None);
+                    self.pending_creates
+                        .entry(pid)
+                        .or_default()
+                        .push_back((id, key));
                 } else {
                     let result = model_result(&exchange.command, &response);
-                    self.history.push(Operation {
+                    let operation = Operation {
                         id,
                         client: Some(client_id),
                         invoke: exchange.invoked_step,
                         response: exchange.answered_step,
                         op,
                         result,
-                    });
+                    };
+                    self.push_operation(operation, Some((pid, exchange.cmd)));
                 }
                 changed = true;
             }
@@ -686,34 +761,59 @@ impl Checker<'_> {
     /// may not have taken effect; at the end, CREATEs the registry never
     /// handled (it died first) had no effect.
     fn check_linearizable(&mut self, system: &KvSystem, step: u64, at_end: bool) {
-        let mut history: Vec<Operation> = if at_end {
-            self.history
-                .iter()
-                .filter(|op| op.response != u64::MAX)
-                .cloned()
-                .collect()
-        } else {
-            self.history.clone()
-        };
-        for (&pid, &client_id) in &self.client_ids {
-            if let Some((_, command, invoked)) = system.pending(pid)
-                && let Some(op) = model_op(command)
-            {
-                let id = self.history.len() + history.len();
-                history.push(Operation {
-                    id,
-                    client: Some(client_id),
-                    invoke: invoked,
-                    response: u64::MAX,
-                    op,
-                    result: KvResult::Indeterminate,
-                });
+        let verdict = match &mut self.history {
+            History::Off => return,
+            History::Batch(history) => batch_verdict(
+                history,
+                system,
+                &self.client_ids,
+                self.model,
+                self.states_max,
+                at_end,
+            ),
+            History::Online { check, pending } => {
+                // Commands in flight get the ids the batch checker gives
+                // them: after the history's, in client order.
+                let unhandled: usize = self.pending_creates.values().map(VecDeque::len).sum();
+                let mut next_id = self.operations
+                    + if at_end {
+                        self.operations - unhandled
+                    } else {
+                        self.operations
+                    };
+                let mut ids = BTreeMap::new();
+                for (&pid, &client_id) in &self.client_ids {
+                    let Some((cmd, command, invoked)) = system.pending(pid) else {
+                        continue;
+                    };
+                    let Some(op) = model_op(command) else {
+                        continue;
+                    };
+                    let key = match pending.get(&pid) {
+                        Some(&(pending_cmd, key)) if pending_cmd == cmd => key,
+                        _ => {
+                            let key = self.next_key;
+                            self.next_key += 1;
+                            let operation = Operation {
+                                id: next_id,
+                                client: Some(client_id),
+                                invoke: invoked,
+                                response: u64::MAX,
+                                op,
+                                result: KvResult::Indeterminate,
+                            };
+                            check.invoke(key, operation, false);
+                            pending.insert(pid, (cmd, key));
+                            key
+                        }
+                    };
+                    ids.insert(key, next_id);
+                    next_id += 1;
+                }
+                check.verdict(at_end, &|key| ids.get(&key).copied().unwrap_or(usize::MAX))
             }
-        }
-        // The model splits the history into independent objects (for
-        // `KvModel`, bucket names): the search is exponential in concurrent
-        // operations, and splitting keeps it small.
-        match self.model.check(&history, self.states_max) {
+        };
+        match verdict {
             Ok(None) => self.undecided = None,
             Ok(Some(search)) => self.undecided = Some(Undecided { step, search }),
             Err(violation) => self.fail(P4_LINEARIZABLE, step, violation.explain()),
@@ -770,6 +870,60 @@ impl Checker<'_> {
             self.fail(P2_NAMES_MATCH_BUCKETS, step, detail);
         }
     }
+}
+
+/// What property 4 keeps of the history, as [`LinearizabilityCheck`] says.
+enum History {
+    /// Property 4 is not checked.
+    Off,
+    /// Completed operations, deaths, and CREATEs (whose interval ends when
+    /// the registry handles the cast: `u64::MAX` until then), by id.
+    Batch(Vec<Operation>),
+    Online {
+        check: Box<dyn OnlineCheck>,
+        /// Per client, the command in flight fed to `check`: its stable id
+        /// and key.
+        pending: BTreeMap<Pid, (u32, OpKey)>,
+    },
+}
+
+/// The batch checker on the whole history so far (see
+/// `Checker::check_linearizable`).
+fn batch_verdict(
+    all: &[Operation],
+    system: &KvSystem,
+    client_ids: &BTreeMap<Pid, u32>,
+    model: &LinearizabilityModel,
+    states_max: usize,
+    at_end: bool,
+) -> Result<Option<UndecidedPartition>, PartitionViolation> {
+    let mut history: Vec<Operation> = if at_end {
+        all.iter()
+            .filter(|op| op.response != u64::MAX)
+            .cloned()
+            .collect()
+    } else {
+        all.to_vec()
+    };
+    for (&pid, &client_id) in client_ids {
+        if let Some((_, command, invoked)) = system.pending(pid)
+            && let Some(op) = model_op(command)
+        {
+            let id = all.len() + history.len();
+            history.push(Operation {
+                id,
+                client: Some(client_id),
+                invoke: invoked,
+                response: u64::MAX,
+                op,
+                result: KvResult::Indeterminate,
+            });
+        }
+    }
+    // The model splits the history into independent objects (for
+    // `KvModel`, bucket names): the search is exponential in concurrent
+    // operations, and splitting keeps it small.
+    model.check(&history, states_max)
 }
 
 /// The model operation a command is, if it is one.

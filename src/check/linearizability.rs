@@ -46,6 +46,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+pub mod online;
+
+pub use online::{Online, OnlineCheck, OpKey};
+
 /// The bound [`check`] uses: distinct (linearized set, state) configurations.
 pub const DEFAULT_STATES_MAX: usize = 1_000_000;
 
@@ -193,6 +197,13 @@ impl fmt::Display for Operation {
 /// model is a product of independent objects), and an operation whose
 /// partition is `None` (the registry's death) acts on every object at
 /// once. Otherwise checking each partition alone can miss violations.
+///
+/// [`KvResult::Indeterminate`] must be the most permissive answer: from
+/// any state, every successor some other answer allows is also a successor
+/// of an indeterminate one (an `ERROR` says nothing about what happened).
+/// The online checker ([`Online`]) relies on it: it linearizes an operation
+/// whose answer has not arrived yet as indeterminate and checks the real
+/// answer against that choice when it comes.
 pub trait SequentialModel: Clone + Ord + Send + Sync + 'static {
     /// Every state `op` answering `result` may lead to from this one,
     /// without duplicates: none when that answer is impossible here, and
@@ -461,15 +472,30 @@ pub struct PartitionViolation {
     /// The object, as [`SequentialModel::partition`] names it; `None` when
     /// the history had only operations that concern every object.
     pub partition: Option<String>,
-    /// That object's subhistory (with every `None`-partition operation).
+    /// That object's subhistory (with every `None`-partition operation),
+    /// after the `folded` operations it started from.
     pub history: Vec<Operation>,
     pub violation: Violation,
+    /// Operations of the object before `history`, linearizable and folded
+    /// into the state the search of `history` started from (the online
+    /// checker drops what it no longer needs, [`online::LOG_KEPT`]); 0 when
+    /// `history` is the object's whole subhistory.
+    pub folded: usize,
 }
 
 impl PartitionViolation {
     /// A multi-line account naming each operation, for a failure report.
     pub fn explain(&self) -> String {
-        self.violation.explain(&self.history)
+        let text = self.violation.explain(&self.history);
+        if self.folded == 0 {
+            return text;
+        }
+        let marker = "longest linearizable prefix, in order:\n";
+        let folded = format!(
+            "  ({} earlier operations of this object, linearizable, folded into one state)\n",
+            self.folded
+        );
+        text.replacen(marker, &format!("{marker}{folded}"), 1)
     }
 }
 
@@ -544,6 +570,7 @@ pub fn check_partitioned<M: SequentialModel>(
                     partition,
                     history: operations,
                     violation,
+                    folded: 0,
                 });
             }
             Linearizability::Unknown { states_explored } => {
@@ -574,6 +601,13 @@ impl LinearizabilityModel {
         LinearizabilityModel {
             model: Arc::new(initial),
         }
+    }
+
+    /// A checker fed the history as it happens ([`Online`]), with this
+    /// model's initial state and a bound of `states_max` configurations per
+    /// object at one answer.
+    pub fn online(&self, states_max: usize) -> Box<dyn OnlineCheck> {
+        self.model.online(states_max)
     }
 
     /// [`check_partitioned`] against this model.
@@ -608,6 +642,7 @@ trait ErasedModel: Send + Sync {
         history: &[Operation],
         states_max: usize,
     ) -> Result<Option<UndecidedPartition>, PartitionViolation>;
+    fn online(&self, states_max: usize) -> Box<dyn OnlineCheck>;
     fn describe(&self) -> String;
 }
 
@@ -618,6 +653,10 @@ impl<M: SequentialModel + fmt::Debug> ErasedModel for M {
         states_max: usize,
     ) -> Result<Option<UndecidedPartition>, PartitionViolation> {
         check_partitioned(self, history, states_max)
+    }
+
+    fn online(&self, states_max: usize) -> Box<dyn OnlineCheck> {
+        Box::new(Online::new(self.clone(), states_max))
     }
 
     fn describe(&self) -> String {

@@ -1,0 +1,705 @@
+//! Property 4 checked as the history grows, without solving it again at
+//! every step: G. Lowe's *just-in-time linearization* ("Testing for
+//! linearizability", 2017, § 5), one object at a time (P-compositionality:
+//! A. Horn and D. Kroening, "Faster linearizability checking via
+//! P-compositionality", FORTE 2015; Porcupine partitions the same way).
+//!
+//! Each object ([`SequentialModel::partition`]) keeps a set of
+//! *configurations*: a model state and the operations still open (invoked,
+//! not yet answered) that this configuration has already linearized. When
+//! an operation's answer arrives, every configuration that has not
+//! linearized it must do so now, possibly after some other open operations
+//! that were invoked before that answer; configurations that cannot are
+//! dropped, and an object left with none is not linearizable. Operations
+//! answered are then out of every configuration: what stays is bounded by
+//! the operations open at once, so with at most `c` operations of one
+//! object overlapping, each answer costs at most about `2^c` model steps,
+//! whatever the length of the history.
+//!
+//! An open operation's answer is not known when a configuration linearizes
+//! it early (a `GET` may already have seen a `PUT` still in flight): it is
+//! linearized as [`KvResult::Indeterminate`], and the configuration
+//! remembers the state before it and the state it chose, to be checked
+//! against the real answer when it comes. That is exact when an
+//! indeterminate answer allows every state any definite answer allows (the
+//! [`SequentialModel`] contract).
+//!
+//! The verdict after each step is the one [`super::check_partitioned`]
+//! gives for the history up to that step, with each operation still open
+//! taken as indeterminate (the batch checker stays as its oracle,
+//! `tests/linearizability_online.rs`). A search that would hold more than
+//! the bound of configurations for one object at one answer stops that
+//! object's check for good: the verdict is *undecided* from then on, never
+//! a pass.
+//!
+//! What an object has answered is kept for failure reports until it has
+//! [`LOG_KEPT`] operations and its configurations have come down to one
+//! with nothing open linearized (every linearization of what came before
+//! reaches the same state): then those operations are folded into that
+//! state and dropped, and a later report starts from it.
+
+use super::{
+    KvResult, Linearizability, Operation, PartitionViolation, SequentialModel, UndecidedPartition,
+    Violation, check_bounded_from,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Who an operation is, for [`Online`]: any number unique among the
+/// operations fed to one checker.
+pub type OpKey = u64;
+
+/// Answered operations an object keeps for its failure report before it
+/// folds them into a state (when it can).
+pub const LOG_KEPT: usize = 1024;
+
+/// Answered operations an object keeps at most: past this, with no fold
+/// possible (its configurations never came down to one), the oldest are
+/// dropped and a failure report names only the operation that could not
+/// be linearized.
+pub const LOG_MAX: usize = 65_536;
+
+/// An operation invoked and not yet taken out of the configurations.
+#[derive(Clone, Debug)]
+struct Open {
+    /// Its result is [`KvResult::Indeterminate`] while unknown; its
+    /// response is `u64::MAX` until it comes.
+    operation: Operation,
+    result_known: bool,
+    /// Model events and `None`-partition operations, in every object.
+    everywhere: bool,
+}
+
+/// One way the history so far can have happened.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Config<M> {
+    state: M,
+    /// Open operations already linearized here; for one whose answer was
+    /// unknown then, the state before it and the state chosen, to check
+    /// against the answer when it arrives.
+    early: Early<M>,
+}
+
+/// A configuration's open operations linearized already (see [`Config`]).
+type Early<M> = BTreeMap<OpKey, Option<(M, M)>>;
+
+/// Where one object's check stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Status {
+    Open,
+    /// No configuration could take this operation's answer (its id).
+    Refuted {
+        stuck: usize,
+    },
+    /// A search held more than the bound; this many configurations.
+    Undecided {
+        explored: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Partition<M> {
+    open: BTreeMap<OpKey, Open>,
+    /// Answers arrived and not yet taken in.
+    answered: Vec<OpKey>,
+    configs: BTreeSet<Config<M>>,
+    status: Status,
+    /// Answered operations since the last fold, with `everywhere` flags.
+    log: Vec<(Operation, bool)>,
+    /// Operations folded into `base` (dropped from the log).
+    folded: usize,
+    /// The state every linearization of the folded operations reaches.
+    base: M,
+    /// Operations dropped from the log without a fold.
+    lost: bool,
+    /// Own (not everywhere) operations ever invoked here.
+    own: usize,
+}
+
+impl<M: SequentialModel> Partition<M> {
+    fn new(initial: &M) -> Partition<M> {
+        Partition {
+            open: BTreeMap::new(),
+            answered: Vec::new(),
+            configs: BTreeSet::from([Config {
+                state: initial.clone(),
+                early: BTreeMap::new(),
+            }]),
+            status: Status::Open,
+            log: Vec::new(),
+            folded: 0,
+            base: initial.clone(),
+            lost: false,
+            own: 0,
+        }
+    }
+
+    fn invoke(&mut self, key: OpKey, open: Open) {
+        self.own += usize::from(!open.everywhere);
+        self.open.insert(key, open);
+    }
+
+    fn answer(&mut self, key: OpKey, result: Option<KvResult>, response: u64, id: usize) {
+        if let Some(open) = self.open.get_mut(&key) {
+            open.operation.response = response;
+            open.operation.id = id;
+            if let Some(result) = result {
+                open.operation.result = result;
+            }
+            self.answered.push(key);
+        }
+    }
+
+    /// Takes in the answers that arrived, in time order.
+    fn take_answers(&mut self, states_max: usize) {
+        let mut answered = std::mem::take(&mut self.answered);
+        answered.sort_by_key(|key| (self.open[key].operation.response, *key));
+        for key in answered {
+            let open = self
+                .open
+                .remove(&key)
+                .expect("an answered operation is open");
+            if self.status == Status::Open {
+                self.linearize(key, &open, states_max);
+            }
+            self.log.push((open.operation, open.everywhere));
+        }
+        self.fold();
+    }
+
+    /// Every configuration linearizes `key` (just answered), after any open
+    /// operations invoked no later than its answer.
+    fn linearize(&mut self, key: OpKey, answered: &Open, states_max: usize) {
+        let op = &answered.operation;
+        let mut next: BTreeSet<Config<M>> = BTreeSet::new();
+        let mut seen: BTreeSet<Config<M>> = BTreeSet::new();
+        let mut stack = Vec::new();
+        for mut config in std::mem::take(&mut self.configs) {
+            match config.early.remove(&key) {
+                Some(None) => {
+                    next.insert(config);
+                }
+                Some(Some((before, after))) => {
+                    // Linearized before its answer was known: that answer
+                    // must lead to the state chosen then.
+                    if before.successors(&op.op, &op.result).contains(&after) {
+                        next.insert(config);
+                    }
+                }
+                None => {
+                    if seen.insert(config.clone()) {
+                        stack.push(config);
+                    }
+                }
+            }
+        }
+        while let Some(config) = stack.pop() {
+            for state in config.state.successors(&op.op, &op.result) {
+                next.insert(Config {
+                    state,
+                    early: config.early.clone(),
+                });
+            }
+            for (&other, open) in &self.open {
+                if open.operation.invoke > op.response || config.early.contains_key(&other) {
+                    continue;
+                }
+                for (state, early) in config.step(other, open) {
+                    let reached = Config { state, early };
+                    if !seen.contains(&reached) {
+                        seen.insert(reached.clone());
+                        stack.push(reached);
+                    }
+                }
+                if seen.len() + next.len() > states_max {
+                    self.status = Status::Undecided {
+                        explored: seen.len() + next.len(),
+                    };
+                    self.configs = next;
+                    return;
+                }
+            }
+        }
+        if next.len() > states_max {
+            self.status = Status::Undecided {
+                explored: next.len(),
+            };
+        } else if next.is_empty() {
+            self.status = Status::Refuted { stuck: op.id };
+        }
+        self.configs = next;
+    }
+
+    /// Once every linearization so far reaches one state with nothing open
+    /// in it, what was answered is that state.
+    fn fold(&mut self) {
+        if self.log.len() <= LOG_KEPT {
+            return;
+        }
+        if let [config] = &self.configs.iter().collect::<Vec<_>>()[..]
+            && config.early.is_empty()
+            && self.status == Status::Open
+        {
+            self.base = config.state.clone();
+            self.folded += self.log.len();
+            self.log.clear();
+        } else if self.log.len() > LOG_MAX {
+            let drop = self.log.len() - LOG_KEPT;
+            self.log.drain(..drop);
+            self.lost = true;
+        }
+    }
+
+    /// Whether some configuration can linearize every operation still open
+    /// (those `dropped` excepted: they never happened), each as its known
+    /// result or as indeterminate: `Err(explored)` past the bound.
+    fn completes(&self, dropped: &dyn Fn(&Open) -> bool, states_max: usize) -> Result<bool, usize> {
+        let remaining: Vec<(OpKey, &Open)> = self
+            .open
+            .iter()
+            .filter(|(_, open)| !dropped(open))
+            .map(|(&key, open)| (key, open))
+            .collect();
+        let mut seen: BTreeSet<Config<M>> = BTreeSet::new();
+        let mut stack: Vec<Config<M>> = self
+            .configs
+            .iter()
+            .filter(|config| {
+                config
+                    .early
+                    .keys()
+                    .all(|key| self.open.get(key).is_none_or(|open| !dropped(open)))
+            })
+            .cloned()
+            .collect();
+        while let Some(config) = stack.pop() {
+            let mut all = true;
+            for &(key, open) in &remaining {
+                if config.early.contains_key(&key) {
+                    continue;
+                }
+                all = false;
+                for (state, early) in config.step(key, open) {
+                    let reached = Config { state, early };
+                    if seen.insert(reached.clone()) {
+                        stack.push(reached);
+                    }
+                }
+                if seen.len() > states_max {
+                    return Err(seen.len());
+                }
+            }
+            if all {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl<M: SequentialModel> Config<M> {
+    /// The configurations linearizing open operation `key` next leads to.
+    fn step(&self, key: OpKey, open: &Open) -> Vec<(M, Early<M>)> {
+        let result = if open.result_known {
+            &open.operation.result
+        } else {
+            &KvResult::Indeterminate
+        };
+        self.state
+            .successors(&open.operation.op, result)
+            .into_iter()
+            .map(|state| {
+                let mut early = self.early.clone();
+                let record = (!open.result_known).then(|| (self.state.clone(), state.clone()));
+                early.insert(key, record);
+                (state, early)
+            })
+            .collect()
+    }
+}
+
+/// Property 4 for a history fed as it happens: operations invoked, then
+/// answered, in time order. At any point, [`Online::verdict`] is what
+/// [`super::check_partitioned`] says of the history so far with every
+/// operation still open taken as indeterminate (an unanswered `CREATE`
+/// keeps its own result and is simply still in flight).
+#[derive(Clone, Debug)]
+pub struct Online<M: SequentialModel> {
+    initial: M,
+    states_max: usize,
+    objects: BTreeMap<String, Partition<M>>,
+    /// Only the `None`-partition operations: the verdict when no object
+    /// has any operation.
+    alone: Partition<M>,
+    /// Every `None`-partition operation so far, for objects seen later.
+    everywhere: Vec<(OpKey, Open)>,
+    /// Where each open operation is: `None` for every object.
+    open_in: BTreeMap<OpKey, Option<String>>,
+    /// Objects with something to take in since the last verdict.
+    dirty: BTreeSet<String>,
+    /// Objects refuted or undecided, by name.
+    refuted: BTreeSet<String>,
+    undecided: BTreeSet<String>,
+}
+
+impl<M: SequentialModel> Online<M> {
+    /// A checker starting from `initial`, holding at most `states_max`
+    /// configurations per object at one answer.
+    pub fn new(initial: M, states_max: usize) -> Online<M> {
+        Online {
+            alone: Partition::new(&initial),
+            initial,
+            states_max,
+            objects: BTreeMap::new(),
+            everywhere: Vec::new(),
+            open_in: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            refuted: BTreeSet::new(),
+            undecided: BTreeSet::new(),
+        }
+    }
+
+    /// `operation` was invoked at `operation.invoke`; its result is known
+    /// already (a `CREATE`'s, a model event's) when `result_known`,
+    /// otherwise it comes with [`Online::answer`]. Its response is ignored.
+    /// Every operation must be fed before any answer at a later step is
+    /// taken in, i.e. before the [`Online::verdict`] after that step.
+    pub fn invoke(&mut self, key: OpKey, mut operation: Operation, result_known: bool) {
+        operation.response = u64::MAX;
+        if !result_known {
+            operation.result = KvResult::Indeterminate;
+        }
+        let partition = M::partition(&operation.op);
+        let open = Open {
+            operation,
+            result_known,
+            everywhere: partition.is_none(),
+        };
+        match &partition {
+            Some(name) => {
+                if !self.objects.contains_key(name) {
+                    self.objects.insert(name.clone(), self.object_from_start());
+                }
+                let object = self.objects.get_mut(name).expect("just made");
+                object.invoke(key, open);
+                self.dirty.insert(name.clone());
+            }
+            None => {
+                self.everywhere.push((key, open.clone()));
+                self.alone.invoke(key, open.clone());
+                for (name, object) in &mut self.objects {
+                    object.invoke(key, open.clone());
+                    self.dirty.insert(name.clone());
+                }
+            }
+        }
+        self.open_in.insert(key, partition);
+    }
+
+    /// A new object: every `None`-partition operation so far, answered or
+    /// not, was before anything of its own.
+    fn object_from_start(&self) -> Partition<M> {
+        let mut object = Partition::new(&self.initial);
+        for (key, open) in &self.everywhere {
+            let mut invoked = open.clone();
+            let response = invoked.operation.response;
+            invoked.operation.response = u64::MAX;
+            object.invoke(*key, invoked);
+            if response != u64::MAX {
+                object.answer(
+                    *key,
+                    Some(open.operation.result.clone()),
+                    response,
+                    open.operation.id,
+                );
+            }
+        }
+        // Taken in with the next verdict, after this object's own
+        // operations invoked before those answers.
+        object
+    }
+
+    /// The operation `key` was answered at step `response`, with `result`
+    /// (`None`: the result it was invoked with) and, from now on, history
+    /// id `id`.
+    pub fn answer(&mut self, key: OpKey, result: Option<KvResult>, response: u64, id: usize) {
+        let Some(partition) = self.open_in.remove(&key) else {
+            return;
+        };
+        match partition {
+            Some(name) => {
+                if let Some(object) = self.objects.get_mut(&name) {
+                    object.answer(key, result, response, id);
+                }
+                self.dirty.insert(name);
+            }
+            None => {
+                if let Some((_, open)) = self.everywhere.iter_mut().find(|(k, _)| *k == key) {
+                    open.operation.response = response;
+                    open.operation.id = id;
+                    if let Some(result) = &result {
+                        open.operation.result = result.clone();
+                    }
+                }
+                self.alone.answer(key, result.clone(), response, id);
+                for (name, object) in &mut self.objects {
+                    object.answer(key, result.clone(), response, id);
+                    self.dirty.insert(name.clone());
+                }
+            }
+        }
+    }
+
+    /// An operation invoked and answered at once (a model event, or one
+    /// invoked since the last verdict and already answered).
+    pub fn record(&mut self, key: OpKey, operation: Operation) {
+        let (result, response, id) = (operation.result.clone(), operation.response, operation.id);
+        self.invoke(key, operation, true);
+        self.answer(key, Some(result), response, id);
+    }
+
+    /// Takes in every answer fed so far and says what the batch checker
+    /// would of the history so far: `Err` with the first object (in key
+    /// order) that is not linearizable, `Ok(Some(_))` with the first one
+    /// undecided, `Ok(None)` when every object is linearizable. With
+    /// `at_end`, `CREATE`s never answered had no effect (the registry died
+    /// before handling them) and are left out. `pending_id` gives each
+    /// operation still waiting for its answer the id a report shows.
+    pub fn verdict(
+        &mut self,
+        at_end: bool,
+        pending_id: &dyn Fn(OpKey) -> usize,
+    ) -> Result<Option<UndecidedPartition>, PartitionViolation> {
+        self.alone.take_answers(self.states_max);
+        for name in std::mem::take(&mut self.dirty) {
+            let object = self.objects.get_mut(&name).expect("dirty objects exist");
+            object.take_answers(self.states_max);
+            let status = match object.status {
+                Status::Open => match object.completes(&|_| false, self.states_max) {
+                    Ok(true) => Status::Open,
+                    Ok(false) => Status::Refuted { stuck: usize::MAX },
+                    Err(explored) => Status::Undecided { explored },
+                },
+                ref decided => decided.clone(),
+            };
+            self.refuted.remove(&name);
+            self.undecided.remove(&name);
+            match status {
+                Status::Open => {}
+                Status::Refuted { .. } => {
+                    self.refuted.insert(name);
+                }
+                Status::Undecided { .. } => {
+                    self.undecided.insert(name);
+                }
+            }
+        }
+        if at_end {
+            return self.verdict_at_end(pending_id);
+        }
+        if let Some(name) = self.refuted.first().cloned() {
+            let object = &self.objects[&name];
+            return Err(self.explain(Some(name), object, false, pending_id));
+        }
+        if let Some(name) = self.undecided.first() {
+            return Ok(Some(self.undecided_report(Some(name.clone()), false)));
+        }
+        if self.objects.is_empty() && !self.everywhere.is_empty() {
+            return self.alone_verdict(false, pending_id);
+        }
+        Ok(None)
+    }
+
+    fn verdict_at_end(
+        &self,
+        pending_id: &dyn Fn(OpKey) -> usize,
+    ) -> Result<Option<UndecidedPartition>, PartitionViolation> {
+        let mut undecided = None;
+        let mut any = false;
+        for (name, object) in &self.objects {
+            let unanswered = object
+                .open
+                .values()
+                .filter(|open| !open.everywhere && never_answered(open))
+                .count();
+            if object.own == unanswered {
+                // Nothing of its own happened: the batch has no such object.
+                continue;
+            }
+            any = true;
+            let status = match &object.status {
+                Status::Open => match object.completes(&never_answered, self.states_max) {
+                    Ok(true) => Status::Open,
+                    Ok(false) => Status::Refuted { stuck: usize::MAX },
+                    Err(explored) => Status::Undecided { explored },
+                },
+                decided => decided.clone(),
+            };
+            match status {
+                Status::Open => {}
+                Status::Refuted { .. } => {
+                    return Err(self.explain(Some(name.clone()), object, true, pending_id));
+                }
+                Status::Undecided { .. } => {
+                    undecided
+                        .get_or_insert_with(|| self.undecided_report(Some(name.clone()), true));
+                }
+            }
+        }
+        if !any && !self.everywhere.is_empty() {
+            return self.alone_verdict(true, pending_id);
+        }
+        Ok(undecided)
+    }
+
+    fn alone_verdict(
+        &self,
+        at_end: bool,
+        pending_id: &dyn Fn(OpKey) -> usize,
+    ) -> Result<Option<UndecidedPartition>, PartitionViolation> {
+        let dropped = |open: &Open| at_end && never_answered(open);
+        match &self.alone.status {
+            Status::Refuted { .. } => Err(self.explain(None, &self.alone, at_end, pending_id)),
+            Status::Undecided { .. } => Ok(Some(self.undecided_report(None, at_end))),
+            Status::Open => match self.alone.completes(&dropped, self.states_max) {
+                Ok(true) => Ok(None),
+                Ok(false) => Err(self.explain(None, &self.alone, at_end, pending_id)),
+                Err(explored) => Ok(Some(UndecidedPartition {
+                    partition: None,
+                    operations: self.alone.log.len() + self.alone.open.len(),
+                    states_explored: explored,
+                    states_max: self.states_max,
+                })),
+            },
+        }
+    }
+
+    fn undecided_report(&self, name: Option<String>, at_end: bool) -> UndecidedPartition {
+        let object = match &name {
+            Some(name) => &self.objects[name],
+            None => &self.alone,
+        };
+        let explored = match object.status {
+            Status::Undecided { explored } => explored,
+            _ => object
+                .completes(
+                    &|open: &Open| at_end && never_answered(open),
+                    self.states_max,
+                )
+                .err()
+                .unwrap_or(0),
+        };
+        UndecidedPartition {
+            partition: name,
+            operations: object.folded
+                + object.log.len()
+                + object
+                    .open
+                    .values()
+                    .filter(|open| !(at_end && never_answered(open)))
+                    .count(),
+            states_explored: explored,
+            states_max: self.states_max,
+        }
+    }
+
+    /// The object's subhistory as the batch checker is given it (its own
+    /// operations in id order, then every `None`-partition one), searched
+    /// again for the report: the longest linearizable prefix and what
+    /// could not come next, from the last fold's state.
+    fn explain(
+        &self,
+        name: Option<String>,
+        object: &Partition<M>,
+        at_end: bool,
+        pending_id: &dyn Fn(OpKey) -> usize,
+    ) -> PartitionViolation {
+        let mut own = Vec::new();
+        let mut everywhere = Vec::new();
+        for (operation, is_everywhere) in &object.log {
+            if *is_everywhere {
+                everywhere.push(operation.clone());
+            } else {
+                own.push(operation.clone());
+            }
+        }
+        for (&key, open) in &object.open {
+            if at_end && never_answered(open) {
+                continue;
+            }
+            let mut operation = open.operation.clone();
+            if !open.result_known {
+                operation.id = pending_id(key);
+            }
+            if open.everywhere {
+                everywhere.push(operation);
+            } else {
+                own.push(operation);
+            }
+        }
+        own.sort_by_key(|operation| operation.id);
+        everywhere.sort_by_key(|operation| operation.id);
+        own.extend(everywhere);
+        let history = own;
+        let stuck = match object.status {
+            Status::Refuted { stuck } if stuck != usize::MAX => vec![stuck],
+            _ => Vec::new(),
+        };
+        let violation = if object.lost {
+            None
+        } else {
+            match check_bounded_from(object.base.clone(), &history, self.states_max) {
+                Linearizability::NotLinearizable(violation) => Some(violation),
+                _ => None,
+            }
+        };
+        PartitionViolation {
+            partition: name,
+            history,
+            violation: violation.unwrap_or(Violation {
+                longest_prefix: Vec::new(),
+                stuck_at: stuck,
+            }),
+            folded: object.folded,
+        }
+    }
+}
+
+/// A `CREATE` the registry never handled: at the end, it had no effect.
+fn never_answered(open: &Open) -> bool {
+    open.result_known && open.operation.response == u64::MAX
+}
+
+/// The object-safe face of [`Online`], for a model chosen at run time
+/// ([`super::LinearizabilityModel::online`]); each method is [`Online`]'s.
+pub trait OnlineCheck: Send {
+    fn invoke(&mut self, key: OpKey, operation: Operation, result_known: bool);
+    fn answer(&mut self, key: OpKey, result: Option<KvResult>, response: u64, id: usize);
+    fn record(&mut self, key: OpKey, operation: Operation);
+    fn verdict(
+        &mut self,
+        at_end: bool,
+        pending_id: &dyn Fn(OpKey) -> usize,
+    ) -> Result<Option<UndecidedPartition>, PartitionViolation>;
+}
+
+impl<M: SequentialModel> OnlineCheck for Online<M> {
+    fn invoke(&mut self, key: OpKey, operation: Operation, result_known: bool) {
+        Online::invoke(self, key, operation, result_known)
+    }
+
+    fn answer(&mut self, key: OpKey, result: Option<KvResult>, response: u64, id: usize) {
+        Online::answer(self, key, result, response, id)
+    }
+
+    fn record(&mut self, key: OpKey, operation: Operation) {
+        Online::record(self, key, operation)
+    }
+
+    fn verdict(
+        &mut self,
+        at_end: bool,
+        pending_id: &dyn Fn(OpKey) -> usize,
+    ) -> Result<Option<UndecidedPartition>, PartitionViolation> {
+        Online::verdict(self, at_end, pending_id)
+    }
+}
