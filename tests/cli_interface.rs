@@ -107,6 +107,21 @@ fn every_output(dir: &TempDir) -> Vec<(Vec<String>, i32)> {
         ),
         (line(&["run", "--help"]), 0),
         (line(&["--version"]), 0),
+        (line(&["explore", "--runs", "20", "--out", &out]), 0),
+        (
+            line(&[
+                "explore",
+                "--registry",
+                "unlinked",
+                "--properties",
+                "1",
+                "--runs",
+                "2000",
+                "--out",
+                &out,
+            ]),
+            1,
+        ),
     ]
 }
 

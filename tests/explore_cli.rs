@@ -224,3 +224,23 @@ fn the_peer_scenarios_parse_run_break_unlinked_and_hold_on_fixed() {
         assert_eq!(held.code, Some(0), "{name}: {}", held.stdout);
     }
 }
+
+#[test]
+fn a_failure_that_cannot_be_saved_is_exit_5_over_the_broken_property() {
+    let dir = TempDir::new("explore-unsaved");
+    // A directory cannot be made under a file.
+    let out = dir.file("not-a-dir", b"").join("failures");
+    let run = explore(&["--registry", "unlinked", "--properties", "1"], &out);
+    assert_eq!(run.code, Some(5), "{}", run.stdout);
+    assert!(
+        run.stderr.starts_with("kvsim: cannot save the case in "),
+        "{}",
+        run.stderr
+    );
+    // The report still says what broke.
+    assert!(
+        run.stdout.contains("P1 lookup-is-alive broke"),
+        "{}",
+        run.stdout
+    );
+}
