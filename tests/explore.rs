@@ -1,5 +1,5 @@
 //! The explorer (`check::explore`): the report does not depend on how the
-//! work is split. The same configuration on 1 and 4 threads, and as three
+//! work is split. The same configuration on 1 and 4 or 8 threads, and as three
 //! shards merged, gives the same report outside its `timing` and `run`
 //! sections, whether the run stops at a failure, keeps going, or holds;
 //! by default the run stops at the lowest failing index and counts only
@@ -91,15 +91,15 @@ fn a_failing_run_stops_at_the_lowest_failing_index_whatever_the_split() {
         one.result.failures[0].found.property
     );
 
-    let four = on(
+    let eight = on(
         Stage::Unlinked,
         &ExploreConfig {
-            threads: 4,
+            threads: 8,
             ..config.clone()
         },
     );
-    assert_same(&one, &four);
-    assert_eq!(four.run.threads, 4);
+    assert_same(&one, &eight);
+    assert_eq!(eight.run.threads, 8);
     assert_same(&one, &sharded(Stage::Unlinked, &config, 3, 2));
 }
 
