@@ -421,14 +421,14 @@ fn run_streamed(
     out: &mut dyn Write,
 ) -> (Exit, Option<std::io::Error>) {
     let player = ScriptPlayer::new(text, config);
-    // The first play also learns what the trace needs from the whole run:
-    // every pid's name and, for Mermaid, the participants in order.
+    // For Mermaid, the first play also learns what the trace's header
+    // needs from the whole run: the participants in order.
     let rendering = args.trace.map(TraceFormat::rendering);
     let mut participants = Renderer::new(Rendering::Mermaid);
     let mut scratch = String::new();
-    let mut learn = |entry: &TraceEntry, names: &BTreeMap<u64, String>| {
+    let mut learn = |entry: &TraceEntry, _: &BTreeMap<u64, String>| {
         if rendering == Some(Rendering::Mermaid) {
-            participants.render(entry, names, &mut scratch);
+            participants.render(entry, &mut scratch);
             scratch.clear();
         }
         Ok(())
@@ -473,11 +473,10 @@ fn run_streamed(
             }
             _ => Renderer::new(rendering),
         };
-        let pid_names = first.pid_names;
         let mut buffer = String::new();
         let mut render = |entry: &TraceEntry, _: &BTreeMap<u64, String>| {
             buffer.clear();
-            renderer.render(entry, &pid_names, &mut buffer);
+            renderer.render(entry, &mut buffer);
             out.write_all(buffer.as_bytes())
         };
         if write_error.is_none() {

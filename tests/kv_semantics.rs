@@ -161,7 +161,8 @@ fn exit_of(trace: &Trace, name: &str) -> Option<(u64, String)> {
 
 /// The steps at which the registry sent a lookup reply naming `pid`.
 fn replies_naming(trace: &Trace, pid: Pid) -> Vec<u64> {
-    let found = format!("reply {{:ok, {pid:?}}}");
+    // A traced message names a pid by its logical name.
+    let found = format!("reply {{:ok, {}}}", trace.pid_names[&pid.0]);
     stepped(trace)
         .into_iter()
         .filter_map(|(step, entry)| match entry {
@@ -883,21 +884,24 @@ fn dead_lookup_replies(stage: Stage, chooser: Box<dyn ChoiceSource>) -> usize {
     let mut seen = 0;
     let mut dead = 0;
     while system.sim.step() {
-        let entries = &system.sim.trace().expect("tracing").entries;
+        let trace = system.sim.trace().expect("tracing");
+        let entries = &trace.entries;
         for entry in &entries[seen..] {
             let TraceEntry::Send { from, signal, .. } = entry else {
                 continue;
             };
-            let Some(rest) = signal.strip_prefix("reply {:ok, <0.") else {
+            // A traced message names a pid by its logical name.
+            let Some(rest) = signal.strip_prefix("reply {:ok, ") else {
                 continue;
             };
             if from != "registry" {
                 continue;
             }
-            let number: u64 = rest
-                .split('.')
-                .next()
-                .and_then(|n| n.parse().ok())
+            let name = rest.split('}').next().expect("a name");
+            let number = trace
+                .pid_names
+                .iter()
+                .find_map(|(&number, n)| (n == name).then_some(number))
                 .expect("a pid");
             if !system.sim.is_alive(Pid(number)) {
                 dead += 1;

@@ -168,7 +168,8 @@ impl Run {
 
     /// Whether the registry sent, in step `step`, a lookup reply naming `pid`.
     fn replied_with(&self, step: u64, pid: Pid) -> bool {
-        let found = format!("reply {{:ok, {pid:?}}}");
+        // A traced message names a pid by its logical name.
+        let found = format!("reply {{:ok, {}}}", self.trace().pid_names[&pid.0]);
         let mut at = 0;
         self.trace().entries.iter().any(|entry| match entry {
             TraceEntry::Step { step: s, .. } => {

@@ -105,7 +105,7 @@ fn entries_streamed_render_as_the_whole_trace() {
         let mut text = String::new();
         let mut renderer = Renderer::new(Rendering::Text);
         for entry in &entries {
-            renderer.render(entry, &played.pid_names, &mut text);
+            renderer.render(entry, &mut text);
         }
         assert_eq!(text, trace.to_text());
     }

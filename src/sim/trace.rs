@@ -99,9 +99,13 @@ pub enum DropCause {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trace {
     pub entries: Vec<TraceEntry>,
-    /// Every process spawned while tracing, by pid number: the renderings
-    /// print a pid inside a message (`{:ok, <0.3.0>}`) by its logical name,
-    /// so that the text does not depend on pid numbering.
+    /// Every process spawned while tracing, by pid number: a pid inside a
+    /// traced message (`{:ok, <0.3.0>}`) is printed by its logical name as
+    /// the term is rendered (`{:ok, bucket:a#0}`), so that the text does
+    /// not depend on pid numbering. The name is put where the pid is, by
+    /// the pid's own formatting: no text is ever searched and replaced, so
+    /// user data that looks like a pid (a bucket named `<0.1.0>`) stays as
+    /// written.
     pub pid_names: BTreeMap<u64, String>,
 }
 
@@ -123,7 +127,7 @@ impl Trace {
         let mut renderer = Renderer::new(Rendering::Mermaid);
         let mut body = String::new();
         for entry in &self.entries {
-            renderer.render(entry, &self.pid_names, &mut body);
+            renderer.render(entry, &mut body);
         }
         let mut out = mermaid_header(renderer.participants());
         out.push_str(&body);
@@ -134,104 +138,10 @@ impl Trace {
         let mut renderer = Renderer::new(rendering);
         let mut out = String::new();
         for entry in &self.entries {
-            renderer.render(entry, &self.pid_names, &mut out);
+            renderer.render(entry, &mut out);
         }
         out
     }
-
-    /// `entry` with every pid inside a rendered signal, exit reason or step
-    /// description printed by its logical name. Only those fields hold
-    /// rendered terms; keys, names and dialogue notes are user data and
-    /// are never rewritten (a bucket named `<0.1.0>` stays so).
-    /// Replaces every `<0.N.0>` naming a traced process with its logical
-    /// name in a rendered term; pids the trace does not know stay as they
-    /// are, and nothing inside a string literal (`"<0.1.0>"`, user data
-    /// rendered with its quotes and escapes) is touched.
-    pub fn humanize(&self, text: &str) -> String {
-        humanize(text, &self.pid_names)
-    }
-}
-
-/// `entry` with every pid inside a rendered signal, exit reason or step
-/// description printed by its logical name. Only those fields hold
-/// rendered terms; keys, names and dialogue notes are user data and are
-/// never rewritten (a bucket named `<0.1.0>` stays so).
-fn humanized(entry: &TraceEntry, pid_names: &BTreeMap<u64, String>) -> TraceEntry {
-    let mut entry = entry.clone();
-    match &mut entry {
-        TraceEntry::Step { event, .. } => *event = humanize(event, pid_names),
-        TraceEntry::Send { signal, .. }
-        | TraceEntry::Drop { signal, .. }
-        | TraceEntry::Deliver { signal, .. } => *signal = humanize(signal, pid_names),
-        TraceEntry::Exit { reason, .. } => *reason = humanize(reason, pid_names),
-        _ => {}
-    }
-    entry
-}
-
-/// [`Trace::humanize`] with the names `pid_names` gives.
-pub fn humanize(text: &str, pid_names: &BTreeMap<u64, String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    loop {
-        let (plain, literal) = split_at_literal(rest);
-        out.push_str(&humanize_plain(plain, pid_names));
-        let Some((literal, after)) = literal else {
-            break;
-        };
-        out.push_str(literal);
-        rest = after;
-    }
-    out
-}
-
-fn humanize_plain(text: &str, pid_names: &BTreeMap<u64, String>) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("<0.") {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 3..];
-        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-        let name = after[digits..]
-            .starts_with(".0>")
-            .then(|| after[..digits].parse::<u64>().ok())
-            .flatten()
-            .and_then(|n| pid_names.get(&n));
-        match name {
-            Some(name) => {
-                out.push_str(name);
-                rest = &after[digits + 3..];
-            }
-            None => {
-                out.push_str("<0.");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// `text` up to its first string literal, and that literal (with its
-/// quotes; a backslash escapes the next character) with what follows it.
-/// An unterminated literal runs to the end.
-fn split_at_literal(text: &str) -> (&str, Option<(&str, &str)>) {
-    let Some(open) = text.find('"') else {
-        return (text, None);
-    };
-    let bytes = text.as_bytes();
-    let mut i = open + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => {
-                let end = i + 1;
-                return (&text[..open], Some((&text[open..end], &text[end..])));
-            }
-            _ => i += 1,
-        }
-    }
-    (&text[..open], Some((&text[open..], "")))
 }
 
 /// How a trace is rendered (see [`Trace::to_text`], [`Trace::to_mermaid`],
@@ -286,14 +196,8 @@ impl Renderer {
         &self.participants
     }
 
-    /// Appends `entry`'s rendering to `out`, naming pids inside rendered
-    /// terms by `pid_names`.
-    pub fn render(
-        &mut self,
-        entry: &TraceEntry,
-        pid_names: &BTreeMap<u64, String>,
-        out: &mut String,
-    ) {
+    /// Appends `entry`'s rendering to `out`.
+    pub fn render(&mut self, entry: &TraceEntry, out: &mut String) {
         if self.rendering == Rendering::Text {
             let said_by_step = self.after_step && matches!(entry, TraceEntry::Deliver { .. });
             self.after_step = matches!(entry, TraceEntry::Step { .. });
@@ -301,13 +205,11 @@ impl Renderer {
                 return;
             }
         }
-        let entry = &humanized(entry, pid_names);
         match self.rendering {
             Rendering::Text => text_line(entry, out),
             Rendering::Json => {
-                // Names went into the entry before serde encodes it, so
-                // every string is escaped once, by serde. Serializing these
-                // plain structs cannot fail.
+                // Every field is data; serde escapes each string once.
+                // Serializing these plain structs cannot fail.
                 out.push_str(&serde_json::to_string(entry).unwrap_or_default());
                 out.push('\n');
             }
@@ -347,11 +249,8 @@ impl Renderer {
                     DropCause::Dead => String::new(),
                     DropCause::AliasInactive(alias) => format!(": alias {alias} inactive"),
                 };
-                writeln!(
-                    out,
-                    "    p{a}-xp{b}: {} (dropped{why})",
-                    mermaid_text(signal)
-                )
+                let label = mermaid_text(&format!("{signal} (dropped{why})"));
+                writeln!(out, "    p{a}-xp{b}: {label}")
             }
             TraceEntry::Spawn {
                 parent,
@@ -364,7 +263,8 @@ impl Renderer {
             }
             TraceEntry::Exit { pid, reason } => {
                 let a = self.id(pid);
-                writeln!(out, "    Note over p{a}: exit {}", mermaid_text(reason))
+                let label = mermaid_text(&format!("exit {reason}"));
+                writeln!(out, "    Note over p{a}: {label}")
             }
             TraceEntry::Note { pid, text } => {
                 let a = self.id(pid);
@@ -458,15 +358,46 @@ pub fn mermaid_header(participants: &[String]) -> String {
     out
 }
 
-/// Mermaid treats `;` and `#` specially and ends a statement at a newline.
-fn mermaid_text(text: &str) -> String {
+/// `text` as Mermaid label text (a participant's alias, a message, a
+/// note, a comment's key), so that the rendered diagram shows exactly
+/// `text` and nothing in it is read as syntax. Every character Mermaid
+/// gives a meaning is written as a numeric entity (`#59;` for `;`), which
+/// Mermaid turns back into the character when it draws the label:
+/// - `#` (a comment, or an entity) and `;` (the end of a statement), and
+///   every control or line-separator character (the end of a line);
+/// - `%` (`%%` comments, and `%%{…}%%` directives, found anywhere in the
+///   text), `<` and `&` (HTML tags and entities: `<br>` breaks the line);
+/// - `ﬂ` and `¶`, the placeholders of Mermaid's own entity pass;
+/// - the first character of a label that Mermaid would trim (whitespace)
+///   or read as an option (`:`, `wrap:`, `nowrap:`), and the last when it
+///   is whitespace;
+/// - the first character of `style` and `classDef`: a line with either
+///   word, then a `:`, then a `#` loses its last `;` before it is parsed.
+///
+/// The result has no `#` outside entities, no `;` outside entities, and
+/// decodes (every `#N;` to the character N) back to `text`.
+pub fn mermaid_text(text: &str) -> String {
+    let trimmed = |c: char| c.is_whitespace() || c == '\u{feff}';
+    let lower = text.to_ascii_lowercase();
+    let option = ["wrap:", "nowrap:", ":"]
+        .iter()
+        .any(|prefix| lower.starts_with(prefix));
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '#' => out.push_str("#35;"),
-            ';' => out.push_str("#59;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
+    let last = text.char_indices().last().map_or(0, |(at, _)| at);
+    for (at, c) in text.char_indices() {
+        let rest = &lower[at..];
+        let escape = matches!(
+            c,
+            '#' | ';' | '%' | '<' | '&' | '\u{fb02}' | '\u{b6}' | '\u{2028}' | '\u{2029}'
+        ) || c.is_control()
+            || (at == 0 && (option || trimmed(c)))
+            || (at == last && trimmed(c))
+            || rest.starts_with("style")
+            || rest.starts_with("classdef");
+        if escape {
+            let _ = write!(out, "#{};", u32::from(c));
+        } else {
+            out.push(c);
         }
     }
     out

@@ -8,7 +8,7 @@
 //! nothing.
 
 use super::queues::Counted;
-use super::{Signal, Sim, Tapped, render_signal};
+use super::{Signal, Sim, Tapped};
 use crate::sim::key::DeathKind;
 use crate::sim::pid::{Pid, Ref};
 use crate::sim::process::Incoming;
@@ -150,10 +150,11 @@ impl<M: Debug + 'static> Sim<M> {
                 if self.trace.is_some() {
                     let sender_name = self.name_of(sender);
                     for queued in &queue.signals {
+                        let signal = self.traced_signal(&queued.signal);
                         self.trace_push(TraceEntry::Drop {
                             from: sender_name.clone(),
                             to: name.clone(),
-                            signal: render_signal(&queued.signal),
+                            signal,
                             why: DropCause::Dead,
                         });
                     }

@@ -42,7 +42,7 @@ pub use ctx::Ctx;
 use crate::sim::choice::ChoiceSource;
 use crate::sim::key::{EventKey, KeyArena, KeyId};
 use crate::sim::panic_hook::install_panic_hook;
-use crate::sim::pid::{Pid, Ref, TimerRef};
+use crate::sim::pid::{Pid, Ref, TimerRef, with_pid_names};
 use crate::sim::process::Process;
 use crate::sim::reason::Reason;
 use crate::sim::trace::{Trace, TraceEntry};
@@ -477,6 +477,14 @@ impl<M: Debug + 'static> Sim<M> {
         self.trace_push(entry);
     }
 
+    /// `signal` as the trace shows it (empty when not tracing).
+    fn traced_signal(&mut self, signal: &Signal<M>) -> String {
+        match &mut self.trace {
+            Some(trace) => render_signal(signal, &mut trace.pid_names),
+            None => String::new(),
+        }
+    }
+
     fn trace_push(&mut self, entry: TraceEntry) {
         if let Some(trace) = &mut self.trace {
             trace.entries.push(entry);
@@ -612,7 +620,7 @@ impl<M: Debug + 'static> Sim<M> {
 
     /// The trace entries recorded since the last call, oldest first: a
     /// caller that writes them as they come keeps the trace out of memory
-    /// (the pid names stay, for [`Trace::humanize`]).
+    /// (the pid names stay: a later message prints its pids by them).
     pub fn drain_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
         match &mut self.trace {
             Some(trace) => trace.entries.drain(..),
@@ -629,9 +637,13 @@ impl<M: Debug + 'static> Sim<M> {
     }
 }
 
-fn render_signal<M: Debug>(signal: &Signal<M>) -> String {
+/// `signal` as a trace shows it: a message's term with every pid in it
+/// printed by its logical name from `names` (exit reasons hold no pids).
+fn render_signal<M: Debug>(signal: &Signal<M>, names: &mut BTreeMap<u64, String>) -> String {
     match signal {
-        Signal::Message(msg) | Signal::AliasMessage { msg, .. } => format!("{msg:?}"),
+        Signal::Message(msg) | Signal::AliasMessage { msg, .. } => {
+            with_pid_names(names, || format!("{msg:?}"))
+        }
         Signal::Exit {
             reason,
             linked: true,

@@ -139,7 +139,7 @@ impl<M: Debug + 'static> Sim<M> {
             trace.entries.push(TraceEntry::Drop {
                 from: from_name.to_string(),
                 to: to_name,
-                signal: render_signal(signal),
+                signal: render_signal(signal, &mut trace.pid_names),
                 why: DropCause::Dead,
             });
         }
@@ -162,7 +162,7 @@ impl<M: Debug + 'static> Sim<M> {
             trace.entries.push(TraceEntry::Send {
                 from: from_name.to_string(),
                 to: to_name,
-                signal: render_signal(&signal),
+                signal: render_signal(&signal, &mut trace.pid_names),
             });
         }
         if let (Some(taps), Signal::Message(msg) | Signal::AliasMessage { msg, .. }) =
@@ -340,7 +340,7 @@ impl<M: Debug + 'static> Sim<M> {
                 } else if self.trace.is_some() {
                     // The receiver is alive: only its alias is gone.
                     let (from, to) = (self.name_of(from), self.name_of(to));
-                    let signal = format!("{msg:?}");
+                    let signal = self.traced_signal(&Signal::Message(msg));
                     let why = DropCause::AliasInactive(alias.0);
                     self.trace_push(TraceEntry::Drop {
                         from,
@@ -418,7 +418,7 @@ impl<M: Debug + 'static> Sim<M> {
             };
             if self.trace.is_some() {
                 let (from, to) = (self.name_of(caller), self.name_of(target));
-                let signal = render_signal(&queued.signal);
+                let signal = self.traced_signal(&queued.signal);
                 self.trace_push(TraceEntry::Deliver { from, to, signal });
             }
             let outer = self.flush_cause;

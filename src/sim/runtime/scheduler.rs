@@ -6,12 +6,10 @@
 //! sent, run before anything else under `fifo`); and the step limit.
 
 use super::enabled::{GROUP_CLIENT, GROUP_DELIVER, GROUP_EXIT, GROUP_FAULT};
-use super::{
-    Event, Fault, FaultAction, FaultSlot, Outcome, Signal, Sim, Tapped, TimerEntry, render_signal,
-};
+use super::{Event, Fault, FaultAction, FaultSlot, Outcome, Signal, Sim, Tapped, TimerEntry};
 use crate::sim::choice::{Candidate, CandidateKind, Choice, Enabled, Rank};
 use crate::sim::key::{KeyId, Root};
-use crate::sim::pid::{Pid, TimerRef};
+use crate::sim::pid::{Pid, TimerRef, with_pid_names};
 use crate::sim::process::Incoming;
 use crate::sim::reason::Reason;
 use crate::sim::trace::TraceEntry;
@@ -277,7 +275,7 @@ impl<M: Debug + 'static> Sim<M> {
                 self.release_key(queued.key);
                 if self.trace.is_some() {
                     let (from_name, to_name) = (self.name_of(from), self.name_of(to));
-                    let signal = render_signal(&queued.signal);
+                    let signal = self.traced_signal(&queued.signal);
                     self.trace_step(format!("{from_name} -> {to_name}: {signal}"));
                     self.trace_push(TraceEntry::Deliver {
                         from: from_name,
@@ -309,7 +307,12 @@ impl<M: Debug + 'static> Sim<M> {
                     let what = match &action {
                         FaultAction::Kill => "kill".to_string(),
                         FaultAction::Exit(reason) => format!("exit {reason}"),
-                        FaultAction::Send(msg) => format!("send {msg:?}"),
+                        FaultAction::Send(msg) => match &mut self.trace {
+                            Some(trace) => {
+                                with_pid_names(&mut trace.pid_names, || format!("send {msg:?}"))
+                            }
+                            None => String::new(),
+                        },
                     };
                     let text = format!("fault {id}: {what} {}", self.name_of(target));
                     self.trace_step(text);
