@@ -65,7 +65,7 @@ fn history(numbers: &[u64], corrupt: Option<u64>) -> Vec<Operation> {
         let answer = || match &op {
             KvOp::Create { .. } | KvOp::BucketDied { .. } | KvOp::RegistryDied => KvResult::None,
             KvOp::Get { name, key } if model.registry_alive => match model.buckets.get(name) {
-                Some(data) => KvResult::Value(data.get(key).cloned()),
+                Some(data) => KvResult::Value(data.get(key).map(str::to_string)),
                 None => KvResult::NotFound,
             },
             _ if !model.registry_alive => KvResult::Indeterminate,

@@ -46,7 +46,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
+pub mod data;
 pub mod online;
+
+pub use data::BucketData;
 
 pub use online::{Online, OnlineCheck, OpKey};
 
@@ -220,8 +223,10 @@ pub trait SequentialModel: Clone + Ord + Send + Sync + 'static {
 /// and whether the registry is still alive.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct KvModel {
-    /// Bucket name to that bucket's key-value pairs.
-    pub buckets: BTreeMap<String, BTreeMap<String, String>>,
+    /// Bucket name to that bucket's key-value pairs (a map that is cheap
+    /// to copy and change, so that stepping a state with many keys costs
+    /// O(log keys)).
+    pub buckets: BTreeMap<String, BucketData>,
     /// Once false, stays false: there is no registry to create names in.
     pub registry_alive: bool,
 }
@@ -297,7 +302,7 @@ impl KvModel {
             KvOp::Get { name, key } => {
                 self.registry_alive
                     && match (result, self.buckets.get(name)) {
-                        (KvResult::Value(seen), Some(data)) => data.get(key) == seen.as_ref(),
+                        (KvResult::Value(seen), Some(data)) => data.get(key) == seen.as_deref(),
                         (KvResult::NotFound, None) => true,
                         _ => false,
                     }
@@ -1013,7 +1018,7 @@ mod tests {
         let with_a = KvModel::new().apply(&create("a"), &KvResult::None).unwrap();
         let both = with_a.successors(&put("a", "k", "v"), &KvResult::Indeterminate);
         assert_eq!(both.len(), 2);
-        assert_eq!(both[0].buckets["a"]["k"], "v");
+        assert_eq!(&both[0].buckets["a"]["k"], "v");
         assert_eq!(both[1], with_a);
         // A read changes nothing either way: one successor.
         assert_eq!(

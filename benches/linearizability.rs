@@ -1,0 +1,186 @@
+//! Growth of checking: 10× the commands should cost about 10× the time
+//! with every property on (issue 10, item 1). Each run goes through the
+//! command line's own entry point (`kvsim::cli::main_with`), as `kvsim run
+//! --check --max-steps 10000000 FILE` and `kvsim replay --max-steps
+//! 10000000 FILE.case.json`, and asserts exit status 0: every property
+//! held, property 4 decided, and no limit was hit. Median of 5 runs.
+//!
+//! - `put`: one client, `CREATE s` then N `PUT s k<i> v<i>` (N distinct
+//!   keys in one bucket).
+//! - `three`: three clients on one name, interleaved by the schedule:
+//!   client 0 `CREATE s` then `PUT`s, clients 1 and 2 `PUT`s and `GET`s of
+//!   their own keys, N commands in all.
+//!
+//! ```text
+//! cargo bench --bench linearizability
+//! KVSIM_LINEARIZABILITY_RATIOS=1 cargo bench --bench linearizability   # also print t(10N)/t(N)
+//! ```
+
+use divan::Bencher;
+use kvsim::check::Case;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn main() {
+    divan::main();
+    if std::env::var_os("KVSIM_LINEARIZABILITY_RATIOS").is_some() {
+        print_ratios();
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    Put,
+    Three,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Path_ {
+    RunCheck,
+    Replay,
+}
+
+/// One benchmark point.
+#[derive(Clone, Copy, Debug)]
+struct Point {
+    path: Path_,
+    n: usize,
+}
+
+impl fmt::Display for Point {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = match self.path {
+            Path_::RunCheck => "run-check",
+            Path_::Replay => "replay",
+        };
+        write!(f, "{path}/{}", self.n)
+    }
+}
+
+/// The script of `workload` with `n` commands in all.
+fn script(workload: Workload, n: usize) -> String {
+    match workload {
+        Workload::Put => {
+            let mut text = String::from("CREATE s\n");
+            for i in 0..n {
+                text.push_str(&format!("PUT s k{i} v{i}\n"));
+            }
+            text
+        }
+        Workload::Three => {
+            let mut clients = [
+                String::from("CLIENT c0\nCREATE s\n"),
+                String::from("CLIENT c1\n"),
+                String::from("CLIENT c2\n"),
+            ];
+            for i in 0..n {
+                let client = i % 3;
+                let line = match client {
+                    0 => format!("PUT s a{i} {i}\n"),
+                    _ if i % 2 == 0 => format!("PUT s c{client}k{} {i}\n", i / 6),
+                    _ => format!("GET s c{client}k{}\n", i / 6),
+                };
+                clients[client].push_str(&line);
+            }
+            clients.concat()
+        }
+    }
+}
+
+/// The script and its case file, written once per (workload, n).
+fn files(workload: Workload, n: usize) -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("kvsim-bench-linearizability-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let script_path = dir.join(format!("{workload:?}-{n}.kv"));
+    let case_path = dir.join(format!("{workload:?}-{n}.case.json"));
+    if !case_path.exists() {
+        let text = script(workload, n);
+        std::fs::write(&script_path, &text).expect("the script is written");
+        let parsed = kvsim::kv::script::parse(&script_path, text.as_bytes()).expect("the script parses");
+        let case = Case::from_script(&parsed);
+        std::fs::write(&case_path, case.to_json(&Default::default())).expect("the case is written");
+    }
+    (script_path, case_path)
+}
+
+fn args(point: Point, script: &Path, case: &Path) -> Vec<std::ffi::OsString> {
+    let (command, file) = match point.path {
+        Path_::RunCheck => (vec!["kvsim", "run", "--check"], script),
+        Path_::Replay => (vec!["kvsim", "replay"], case),
+    };
+    let mut args: Vec<std::ffi::OsString> = command.into_iter().map(Into::into).collect();
+    args.extend(["--max-steps", "10000000"].map(Into::into));
+    if point.path == Path_::RunCheck {
+        let out = std::env::temp_dir().join("kvsim-bench-linearizability-failures");
+        args.push("--out".into());
+        args.push(out.into());
+    }
+    args.push(file.into());
+    args
+}
+
+/// One run through the command line; every property held and no limit
+/// was hit (exit status 0).
+fn run(args: &[std::ffi::OsString]) {
+    let mut out = std::io::sink();
+    let code = kvsim::cli::main_with(args.iter().cloned(), &mut out);
+    assert_eq!(code, 0, "exit status of {args:?}");
+}
+
+fn bench(bencher: Bencher, workload: Workload, point: Point) {
+    let (script, case) = files(workload, point.n);
+    let args = args(point, &script, &case);
+    bencher.bench_local(|| run(&args));
+}
+
+fn points() -> Vec<Point> {
+    [Path_::RunCheck, Path_::Replay]
+        .into_iter()
+        .flat_map(|path| [10_000, 100_000].map(|n| Point { path, n }))
+        .collect()
+}
+
+#[divan::bench(args = points(), sample_count = 5, sample_size = 1)]
+fn put(bencher: Bencher, point: Point) {
+    bench(bencher, Workload::Put, point);
+}
+
+#[divan::bench(args = points(), sample_count = 5, sample_size = 1)]
+fn three(bencher: Bencher, point: Point) {
+    bench(bencher, Workload::Three, point);
+}
+
+/// The median of 5 timed runs (a benchmark's wall clock, never a run's).
+#[allow(clippy::disallowed_methods)]
+fn median_time(workload: Workload, point: Point) -> Duration {
+    let (script, case) = files(workload, point.n);
+    let args = args(point, &script, &case);
+    let mut times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            run(&args);
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[2]
+}
+
+fn print_ratios() {
+    println!("| workload | path | t(10,000) | t(100,000) | ratio |");
+    println!("| --- | --- | --- | --- | --- |");
+    for workload in [Workload::Put, Workload::Three] {
+        for path in [Path_::RunCheck, Path_::Replay] {
+            let t1 = median_time(workload, Point { path, n: 10_000 });
+            let t10 = median_time(workload, Point { path, n: 100_000 });
+            println!(
+                "| {workload:?} | {} | {:.0} ms | {:.0} ms | {:.1} |",
+                Point { path, n: 0 }.to_string().trim_end_matches("/0"),
+                t1.as_secs_f64() * 1e3,
+                t10.as_secs_f64() * 1e3,
+                t10.as_secs_f64() / t1.as_secs_f64()
+            );
+        }
+    }
+}
