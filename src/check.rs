@@ -17,6 +17,7 @@ pub mod schedule;
 mod search;
 mod shorten;
 mod shrink;
+pub mod slice;
 
 pub use case::{
     CASE_FORMAT_VERSION, Case, CaseClient, CaseFault, CaseFileError, CaseFileErrorKind, CaseMeta,
@@ -51,6 +52,7 @@ pub use search::{
     counterexample_at, find_failure, finish, nth_case,
 };
 pub use shrink::{ShrinkConfig, shrink, shrink_case, shrink_case_with};
+pub use slice::{Slice, SliceRoot};
 
 #[cfg(test)]
 mod tests {

@@ -167,6 +167,11 @@ struct ReplayArgs {
     /// After the verdict, print `--- trace` and the trace.
     #[arg(long, value_enum, value_name = "FORMAT")]
     trace: Option<TraceFormat>,
+    /// Print only the failure's causal slice (the events that explain it),
+    /// as text or, with `--trace`, in that format; nothing when no property
+    /// broke. The exit status is the verdict's, as without it.
+    #[arg(long)]
+    slice: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -652,12 +657,29 @@ fn replay(args: &ReplayArgs, out: &mut (impl Write + ?Sized)) -> Exit {
                 queue_len_max: args.max_queue,
             },
             linearizability_states_max: args.linearizability_bound,
-            tracing: args.trace.is_some(),
+            tracing: args.trace.is_some() || args.slice,
             ..CheckConfig::default()
         },
     };
     let report = replay_case(&|| stage.registry(), path, case, meta, &options);
     let exit = Exit::of_verdict(&report.verdict());
+    if args.slice {
+        let text = match (&report.run.slice, &report.run.trace) {
+            (Some(slice), Some(trace)) => match args.trace.unwrap_or(TraceFormat::Text) {
+                TraceFormat::Text => slice.to_text(trace),
+                TraceFormat::Mermaid => slice.to_mermaid(trace),
+                TraceFormat::Json => slice.trace(trace).to_json_lines(),
+            },
+            _ => {
+                exit::report(format_args!(
+                    "kvsim: no property broke on registry {}: no slice to print",
+                    stage.name()
+                ));
+                String::new()
+            }
+        };
+        return exit.and(write_out(out, &text));
+    }
     let mut text = report.to_string();
     if let (Some(format), Some(trace)) = (args.trace, &report.run.trace) {
         text.push_str("--- trace\n");

@@ -7,6 +7,7 @@
 //! [`ChoiceSource`]: no wall clock, no thread, no ambient randomness, and
 //! every table that shapes a run is a `BTreeMap` or a `Vec`.
 
+pub mod causality;
 pub mod choice;
 pub mod key;
 mod panic_hook;
@@ -17,6 +18,7 @@ mod reason;
 mod runtime;
 pub mod trace;
 
+pub use causality::Causality;
 pub use choice::{
     Candidate, CandidateKind, Change, Choice, ChoiceSource, Enabled, Incremental, Rank,
 };

@@ -458,6 +458,7 @@ fn naive_lookup_after_stop_names_a_dead_bucket() {
         cases_to_failure: 0,
         before: Default::default(),
         trace: String::new(),
+        slice: String::new(),
     };
     assert_one_minimal(&factory(Stage::Naive), &search.check(), &by_hand);
     assert!(

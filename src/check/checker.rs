@@ -13,10 +13,11 @@ use crate::check::property::{
     P4_LINEARIZABLE, P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, Property, PropertySet,
 };
 use crate::check::schedule::Strategy;
+use crate::check::slice::{Slice, SliceRoot};
 use crate::kv::{Command, KvMsg, KvSystem, Msg, Registry, Target};
 use crate::otp::Envelope;
 use crate::sim::choice::{Overrides, Pct, Pos, RandomWalk};
-use crate::sim::{ChoiceSource, EventKey, Limits, Outcome, Pid, Tapped, Taps, Trace};
+use crate::sim::{Causality, ChoiceSource, EventKey, Limits, Outcome, Pid, Tapped, Taps, Trace};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 
@@ -173,6 +174,11 @@ pub struct CaseRun {
     /// there are several).
     pub dialogue: String,
     pub trace: Option<Trace>,
+    /// The first failure's causal slice, when the run was traced (see
+    /// [`Slice`]).
+    pub slice: Option<Slice>,
+    /// Each event's causal predecessors, when the run was traced.
+    pub causality: Option<Causality>,
     /// Some lookup was delivered to the registry while a dead bucket of
     /// that name still had its `DOWN` on the way (the window of property 1).
     pub reached_stale_lookup_window: bool,
@@ -343,6 +349,11 @@ pub fn run_case_with(
     chooser: Box<dyn ChoiceSource>,
 ) -> CaseRun {
     let mut system = KvSystem::new(registry(), chooser, config.limits, config.tracing);
+    if config.tracing {
+        // The slice explains a failure from the trace, so it is recorded
+        // with it and never on the untraced path a search runs.
+        system.sim.record_causality();
+    }
     system.sim.set_taps(Taps {
         pid_in_message: lookup_reply_pid,
         delivery_of_interest: registry_request,
@@ -384,6 +395,7 @@ pub fn run_case_with(
         stale_window: false,
         run_to_end: config.run_to_end,
         failures: Vec::new(),
+        roots: Vec::new(),
         undecided: None,
         states_max: config.linearizability_states_max,
         names: BTreeMap::new(),
@@ -415,8 +427,20 @@ pub fn run_case_with(
         .iter()
         .map(|&pid| system.transcript(pid))
         .collect();
+    let causality = system.sim.take_causality();
+    let slice = match (&causality, checker.failures.first(), checker.roots.first()) {
+        (Some(causality), Some(failure), Some(roots)) => Some(Slice::new(
+            causality,
+            failure.property,
+            failure.step,
+            roots.clone(),
+        )),
+        _ => None,
+    };
     CaseRun {
         transcripts,
+        slice,
+        causality,
         failure: checker.failures.first().cloned(),
         failures: checker.failures,
         final_names,
@@ -481,6 +505,8 @@ struct Checker<'a> {
     run_to_end: bool,
     /// The first failure of each broken property, in order.
     failures: Vec<Failure>,
+    /// Each failure's slice roots (see [`Slice`]), in the same order.
+    roots: Vec<Vec<SliceRoot>>,
     /// Property 4's last check, when it could not decide.
     undecided: Option<Undecided>,
     states_max: usize,
@@ -490,14 +516,45 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn fail(&mut self, property: Property, step: u64, detail: String) {
+    /// Records a failure, with the events its slice starts from (empty
+    /// when the run records no causality).
+    fn fail(&mut self, property: Property, step: u64, detail: String, roots: Vec<SliceRoot>) {
         if self.active() && !self.broken(property) {
             self.failures.push(Failure {
                 property,
                 step,
                 detail,
             });
+            self.roots.push(roots);
         }
+    }
+
+    /// What property 2's verdict reads: the registry's state (its last
+    /// event) and whether each bucket it names or that lives is alive (its
+    /// death, else its spawn).
+    fn names_roots(
+        &self,
+        system: &KvSystem,
+        step: u64,
+        names: &BTreeSet<(String, Pid)>,
+        live: &BTreeSet<(String, Pid)>,
+    ) -> Vec<SliceRoot> {
+        roots(system, |causality| {
+            let mut roots = vec![SliceRoot::new(step, "quiescence: names are compared")];
+            if let Some(last) = causality.last_event_of(self.registry) {
+                roots.push(SliceRoot::new(last, "the registry's last event"));
+            }
+            let buckets: BTreeSet<Pid> = names.iter().chain(live).map(|&(_, pid)| pid).collect();
+            for pid in buckets {
+                let name = self.name(system, pid);
+                if let Some(death) = causality.death_of(pid) {
+                    roots.push(SliceRoot::new(death, format!("{name} dies")));
+                } else if let Some(spawn) = causality.spawn_of(pid) {
+                    roots.push(SliceRoot::new(spawn, format!("{name} spawned")));
+                }
+            }
+            roots
+        })
     }
 
     /// Whether checking goes on: always with `run_to_end`, otherwise until
@@ -536,11 +593,20 @@ impl Checker<'_> {
                     ..
                 } if from == self.registry => {
                     if self.wants(P1_LOOKUP_IS_ALIVE) {
+                        let bucket = self.name(system, named);
                         let detail = format!(
-                            "the registry's lookup reply names {}, dead at this step",
-                            self.name(system, named)
+                            "the registry's lookup reply names {bucket}, dead at this step"
                         );
-                        self.fail(P1_LOOKUP_IS_ALIVE, step, detail);
+                        let roots = roots(system, |causality| {
+                            vec![
+                                SliceRoot::new(step, format!("the lookup reply names {bucket}")),
+                                SliceRoot::new(
+                                    causality.death_of(named).unwrap_or(0),
+                                    format!("{bucket} dies"),
+                                ),
+                            ]
+                        });
+                        self.fail(P1_LOOKUP_IS_ALIVE, step, detail, roots);
                     }
                 }
                 Tapped::PidSent { .. } => {}
@@ -578,7 +644,19 @@ impl Checker<'_> {
                         && self.wants(P5_ONE_BUCKET_PER_NAME)
                     {
                         let detail = format!("{members} live buckets for {role:?}");
-                        self.fail(P5_ONE_BUCKET_PER_NAME, step, detail);
+                        let roots = roots(system, |causality| {
+                            let newest =
+                                SliceRoot::new(step, format!("{} spawned", self.name(system, pid)));
+                            let members = system.sim.role_members(&role).iter();
+                            let others = members.filter(|&&other| other != pid).map(|&other| {
+                                SliceRoot::new(
+                                    causality.spawn_of(other).unwrap_or(0),
+                                    format!("{} spawned", self.name(system, other)),
+                                )
+                            });
+                            std::iter::once(newest).chain(others).collect()
+                        });
+                        self.fail(P5_ONE_BUCKET_PER_NAME, step, detail, roots);
                     }
                 }
                 Tapped::FaultFired { id, target } => {
@@ -591,7 +669,9 @@ impl Checker<'_> {
                         let licensed = registry_fault_fired || self.registry_told;
                         if !licensed && self.wants(P3_REGISTRY_DIES_ONLY_WHEN_TOLD) {
                             let detail = format!("the registry exited with reason {reason}");
-                            self.fail(P3_REGISTRY_DIES_ONLY_WHEN_TOLD, step, detail);
+                            let roots =
+                                roots(system, |_| vec![SliceRoot::new(step, "the registry dies")]);
+                            self.fail(P3_REGISTRY_DIES_ONLY_WHEN_TOLD, step, detail, roots);
                         }
                         self.push_event(step, KvOp::RegistryDied);
                         history_changed = true;
@@ -627,7 +707,8 @@ impl Checker<'_> {
                 continue;
             }
             if let Err(detail) = self.custom[index].check(system) {
-                self.fail(property, step, detail);
+                let roots = roots(system, |_| vec![SliceRoot::new(step, "the check fails")]);
+                self.fail(property, step, detail, roots);
             }
         }
     }
@@ -706,7 +787,16 @@ impl Checker<'_> {
                 let response: Vec<&str> = exchange.response.iter().map(String::as_str).collect();
                 if response == ["ERROR timeout"] && self.wants(P6_NO_CALL_TIMES_OUT) {
                     let detail = format!("client{client_id}'s {} timed out", exchange.command);
-                    self.fail(P6_NO_CALL_TIMES_OUT, step, detail);
+                    let roots = roots(system, |_| {
+                        vec![
+                            SliceRoot::new(step, "the call times out"),
+                            SliceRoot::new(
+                                exchange.invoked_step,
+                                format!("client{client_id} calls {}", exchange.command),
+                            ),
+                        ]
+                    });
+                    self.fail(P6_NO_CALL_TIMES_OUT, step, detail, roots);
                 }
                 if matches!(
                     exchange.command,
@@ -816,7 +906,10 @@ impl Checker<'_> {
         match verdict {
             Ok(None) => self.undecided = None,
             Ok(Some(search)) => self.undecided = Some(Undecided { step, search }),
-            Err(violation) => self.fail(P4_LINEARIZABLE, step, violation.explain()),
+            Err(violation) => {
+                let roots = roots(system, |_| linearizability_roots(step, &violation));
+                self.fail(P4_LINEARIZABLE, step, violation.explain(), roots);
+            }
         }
     }
 
@@ -848,7 +941,8 @@ impl Checker<'_> {
                 render(&names),
                 render(&live)
             );
-            self.fail(P2_NAMES_MATCH_BUCKETS, step, detail);
+            let roots = self.names_roots(system, step, &names, &live);
+            self.fail(P2_NAMES_MATCH_BUCKETS, step, detail, roots);
             return;
         }
         let mut ref_names: Vec<String> = registry
@@ -867,7 +961,8 @@ impl Checker<'_> {
             let detail = format!(
                 "the registry's monitor refs watch {ref_names:?} but its names are {expected:?}"
             );
-            self.fail(P2_NAMES_MATCH_BUCKETS, step, detail);
+            let roots = self.names_roots(system, step, &names, &live);
+            self.fail(P2_NAMES_MATCH_BUCKETS, step, detail, roots);
         }
     }
 }
@@ -924,6 +1019,43 @@ fn batch_verdict(
     // `KvModel`, bucket names): the search is exponential in concurrent
     // operations, and splitting keeps it small.
     model.check(&history, states_max)
+}
+
+/// The roots `pick` gives when the run records causality; none otherwise,
+/// so an untraced run builds nothing.
+fn roots(system: &KvSystem, pick: impl FnOnce(&Causality) -> Vec<SliceRoot>) -> Vec<SliceRoot> {
+    system.sim.causality().map(pick).unwrap_or_default()
+}
+
+/// What property 4's verdict reads: every operation its explanation names
+/// (the longest linearizable prefix and the operations that cannot come
+/// next), each one's invocation and response; a death at its step.
+fn linearizability_roots(step: u64, violation: &PartitionViolation) -> Vec<SliceRoot> {
+    let mut roots = vec![SliceRoot::new(step, "the history is checked")];
+    let explained = &violation.violation;
+    for id in explained.longest_prefix.iter().chain(&explained.stuck_at) {
+        let Some(op) = violation.history.iter().find(|op| op.id == *id) else {
+            continue;
+        };
+        let Some(client) = op.client else {
+            roots.push(SliceRoot::new(op.invoke, op.op.to_string()));
+            continue;
+        };
+        roots.push(SliceRoot::new(
+            op.invoke,
+            format!("client{client} invokes {}", op.op),
+        ));
+        if op.response != u64::MAX && op.response != op.invoke {
+            roots.push(SliceRoot::new(
+                op.response,
+                match op.result {
+                    KvResult::None => format!("client{client}'s {} takes effect", op.op),
+                    _ => format!("client{client}'s {} answers {}", op.op, op.result),
+                },
+            ));
+        }
+    }
+    roots
 }
 
 /// The model operation a command is, if it is one.

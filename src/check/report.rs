@@ -1,6 +1,7 @@
 //! Failure reports people can act on: which property broke, at which
 //! event (and, when the shrunk case breaks another property than the case
-//! first found, both), the shrunk case file, its trace, and, on the last
+//! first found, both), the shrunk case file, its trace, its causal slice
+//! (the events that explain the failure), and, on the last
 //! line, the one line that replays it, as shuttle's failure output ends
 //! with the string to pass to `shuttle::replay`: `kvsim replay FILE
 //! --registry STAGE` for a built-in stage, the Rust call
@@ -12,6 +13,7 @@ use crate::check::case::{Case, CaseMeta};
 use crate::check::checker::Failure;
 use crate::check::property::Property;
 use crate::check::search::Counterexample;
+use crate::check::slice::Slice;
 use crate::kv::Stage;
 use crate::sim::Trace;
 use std::fmt;
@@ -50,6 +52,9 @@ pub struct FailureReport {
     pub trace: String,
     /// The same trace as a Mermaid sequence diagram, when asked for.
     pub mermaid: Option<String>,
+    /// The failure's causal slice as text (`--- slice (<summary>)` and the
+    /// events that explain it; see [`Slice`]); empty when there is none.
+    pub slice: String,
 }
 
 impl FailureReport {
@@ -73,6 +78,7 @@ impl FailureReport {
             case_path,
             trace: counterexample.trace.clone(),
             mermaid: None,
+            slice: counterexample.slice.clone(),
         }
     }
 
@@ -96,6 +102,7 @@ impl FailureReport {
             case_path,
             trace: trace.map(Trace::to_text).unwrap_or_default(),
             mermaid: None,
+            slice: String::new(),
         }
     }
 
@@ -113,6 +120,13 @@ impl FailureReport {
             stage,
             path,
         ))
+    }
+
+    /// Adds the failure's causal slice (of the run that gave `trace`, as
+    /// [`CaseRun::slice`](crate::check::CaseRun::slice) holds it).
+    pub fn with_slice(mut self, slice: &Slice, trace: &Trace) -> FailureReport {
+        self.slice = slice.to_text(trace);
+        self
     }
 
     /// Adds the Mermaid rendering of the trace to the report.
@@ -177,6 +191,8 @@ impl fmt::Display for FailureReport {
     /// {…}
     /// --- trace
     /// #1 t=0 [client0.cmd0] …
+    /// --- slice (5 of 5 events, the causal past of #5 (…) and #4 (…))
+    /// #1 t=0 [client0.cmd0] …
     /// --- replay
     /// kvsim replay /tmp/cases/lookup-is-alive-1c3f59a2.case.json --registry unlinked
     /// ```
@@ -208,6 +224,11 @@ impl fmt::Display for FailureReport {
         if let Some(mermaid) = &self.mermaid {
             writeln!(f, "--- mermaid")?;
             write_block(f, mermaid)?;
+        }
+        if self.slice.is_empty() {
+            writeln!(f, "--- slice\n(not traced)")?;
+        } else {
+            write_block(f, &self.slice)?;
         }
         writeln!(f, "--- replay")?;
         write!(f, "{}", self.replay_command())
@@ -521,7 +542,7 @@ mod tests {
         );
         assert!(text.contains("--- case\n{\n  \"kvsim_case\": 2,"), "{text}");
         assert!(
-            text.contains("--- trace\n(not traced)\n--- replay\n"),
+            text.contains("--- trace\n(not traced)\n--- slice\n(not traced)\n--- replay\n"),
             "{text}"
         );
         assert!(!text.ends_with('\n'));
@@ -551,6 +572,7 @@ mod tests {
         let run = run_case(&stale_lookup(), &|| Stage::Unlinked.registry(), &config);
         let failure = run.failure.expect("unlinked breaks P1 on this case");
         let trace = run.trace.expect("traced");
+        let slice = run.slice.expect("a traced failure has a slice");
         let report = FailureReport::from_failure(
             &stale_lookup(),
             "unlinked",
@@ -558,12 +580,23 @@ mod tests {
             Some(&trace),
             PathBuf::from("c.case.json"),
         )
-        .with_mermaid(&trace);
+        .with_mermaid(&trace)
+        .with_slice(&slice, &trace);
         assert_eq!(report.property, P1_LOOKUP_IS_ALIVE);
         let text = report.to_string();
         let trace_text = trace.to_text();
         assert!(text.contains(&format!("--- trace\n{trace_text}")), "{text}");
         assert!(text.contains("--- mermaid\nsequenceDiagram"), "{text}");
+        // The slice comes after the trace, before the replay line.
+        let slice_at = text.find("\n--- slice (5 of 5 events").expect("a slice");
+        assert!(
+            slice_at > text.find("--- trace").expect("a trace"),
+            "{text}"
+        );
+        assert!(
+            slice_at < text.find("--- replay").expect("a replay"),
+            "{text}"
+        );
         assert!(text.ends_with("--- replay\nkvsim replay c.case.json --registry unlinked"));
     }
 
@@ -577,11 +610,18 @@ mod tests {
             cases_to_failure: 1,
             before: Default::default(),
             trace: "#1 t=0 [fault0] kill bucket:a\n".into(),
+            slice: "--- slice (1 of 1 events, the causal past of #1 (the kill))\n#1 t=0 [fault0] kill bucket:a\n".into(),
         };
         let report = FailureReport::save(&counterexample, "unlinked", &dir.0).expect("saves");
         let text = std::fs::read_to_string(&report.case_path).expect("reads");
         assert_eq!(text, report.case_json);
         assert_eq!(report.trace, counterexample.trace);
+        assert_eq!(report.slice, counterexample.slice);
+        assert!(
+            report
+                .to_string()
+                .contains(&format!("{}--- replay\n", counterexample.slice))
+        );
         assert!(report.to_string().ends_with("--registry unlinked"));
     }
 }

@@ -119,6 +119,10 @@ pub struct Counterexample {
     pub before: SearchSummary,
     /// The shrunk case's trace, as text.
     pub trace: String,
+    /// The shrunk case's causal slice, as text: a `--- slice (<summary>)`
+    /// line and the events that explain the failure (see
+    /// [`Slice`](crate::check::Slice)); empty when the run has none.
+    pub slice: String,
 }
 
 impl fmt::Display for Counterexample {
@@ -304,6 +308,10 @@ pub fn finish(
         before: SearchSummary {
             cases: cases_to_failure.saturating_sub(1),
             ..SearchSummary::default()
+        },
+        slice: match (&run.slice, &run.trace) {
+            (Some(slice), Some(trace)) => slice.to_text(trace),
+            _ => String::new(),
         },
         trace: run.trace.map(|t| t.to_text()).unwrap_or_default(),
     }

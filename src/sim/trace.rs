@@ -217,6 +217,26 @@ impl Renderer {
         }
     }
 
+    /// Appends, for Mermaid, a dotted open arrow for a signal that was
+    /// sent and never delivered (a causal slice shows what its events sent
+    /// that was still in flight when the run stopped): `p1--)p0: <signal>
+    /// (undelivered)`. Other renderings print nothing.
+    pub fn mermaid_undelivered(
+        &mut self,
+        from: &str,
+        to: &str,
+        signal: &str,
+        pid_names: &BTreeMap<u64, String>,
+        out: &mut String,
+    ) {
+        if self.rendering != Rendering::Mermaid {
+            return;
+        }
+        let (a, b) = (self.id(from), self.id(to));
+        let signal = mermaid_text(&humanize(signal, pid_names));
+        let _ = writeln!(out, "    p{a}--)p{b}: {signal} (undelivered)");
+    }
+
     fn id(&mut self, name: &str) -> usize {
         if let Some(&id) = self.ids.get(name) {
             return id;

@@ -37,6 +37,9 @@ impl<M: Debug + 'static> Sim<M> {
         let Some(mut behaviour) = entry.behaviour.take() else {
             return;
         };
+        if let Some(causality) = &mut self.causality {
+            causality.touch(pid);
+        }
         let sent_before = self.next_send_no;
         let result = run_handler(|| handler(&mut behaviour, &mut Ctx { sim: self, me: pid }));
         let control = match result {
@@ -145,6 +148,9 @@ impl<M: Debug + 'static> Ctx<'_, M> {
             .is_some_and(|e| e.links.remove(&to));
         if let Some(entry) = self.sim.procs.get_mut(&to) {
             entry.links.remove(&me);
+        }
+        if let Some(causality) = &mut self.sim.causality {
+            causality.unlink(me, to);
         }
         if linked && self.sim.trace.is_some() {
             let (from, to) = (self.sim.name_of(me), self.sim.name_of(to));

@@ -69,6 +69,16 @@ impl<M: Debug + 'static> Sim<M> {
             return;
         };
         let entry = *entry;
+        if let Some(causality) = &mut self.causality {
+            causality.death(
+                pid,
+                entry.watchers.keys().copied(),
+                entry.links.iter().copied(),
+            );
+            for &mref in entry.watching.keys() {
+                causality.demonitor(mref);
+            }
+        }
         if entry.exiting.is_some() {
             self.exit_off(pid);
         }
@@ -163,6 +173,9 @@ impl<M: Debug + 'static> Sim<M> {
                     if let Some(key) = queued.key {
                         self.keys.release(key);
                     }
+                    if let Some(causality) = &mut self.causality {
+                        causality.discard(queued.send_no);
+                    }
                 }
             }
         }
@@ -200,6 +213,13 @@ impl<M: Debug + 'static> Sim<M> {
 
     pub(super) fn link(&mut self, from: Pid, to: Pid) -> Result<(), Reason> {
         let n = self.next_send_index();
+        if let Some(causality) = &mut self.causality {
+            if self.procs.contains_key(&to) {
+                causality.link(from, to);
+            } else {
+                causality.read_liveness(to, false);
+            }
+        }
         if !self.procs.contains_key(&to) {
             let trapping = self.procs.get(&from).is_some_and(|e| e.trap_exit);
             if trapping {
@@ -234,6 +254,12 @@ impl<M: Debug + 'static> Sim<M> {
         let n = self.next_send_index();
         if let Some(entry) = self.procs.get_mut(&watcher) {
             entry.watching.insert(mref, target);
+        }
+        if let Some(causality) = &mut self.causality {
+            causality.monitor(mref);
+            if !self.procs.contains_key(&target) {
+                causality.read_liveness(target, false);
+            }
         }
         if self.trace.is_some() {
             let (w, t) = (self.name_of(watcher), self.name_of(target));
@@ -283,6 +309,9 @@ impl<M: Debug + 'static> Sim<M> {
         };
         if let Some(entry) = self.procs.get_mut(&target) {
             entry.watchers.remove(&mref);
+        }
+        if let Some(causality) = &mut self.causality {
+            causality.demonitor(mref);
         }
         let _ = self.remove_queued(
             watcher,

@@ -39,6 +39,7 @@ mod table;
 
 pub use ctx::Ctx;
 
+use crate::sim::causality::Causality;
 use crate::sim::choice::ChoiceSource;
 use crate::sim::key::{EventKey, KeyArena, KeyId};
 use crate::sim::panic_hook::install_panic_hook;
@@ -352,6 +353,9 @@ pub struct Sim<M> {
     current_key: Option<KeyId>,
     sends_in_event: u32,
     trace: Option<Trace>,
+    /// Each event's causal predecessors, when asked for
+    /// ([`Sim::record_causality`]).
+    causality: Option<Causality>,
     /// Names of dead processes, traced or not, so that [`Sim::name_of`]
     /// names the dead the same way in every run.
     dead_names: BTreeMap<Pid, String>,
@@ -424,6 +428,7 @@ impl<M: Debug + 'static> Sim<M> {
             current_key: None,
             sends_in_event: 0,
             trace: tracing.then(Trace::default),
+            causality: None,
             dead_names: BTreeMap::new(),
             chooser: Some(chooser),
             incremental,
@@ -626,6 +631,24 @@ impl<M: Debug + 'static> Sim<M> {
             Some(trace) => trace.entries.drain(..),
             None => self.no_entries.drain(..),
         }
+    }
+
+    /// Records each event's causal predecessors from now on (see
+    /// [`Causality`]); call it before the first step. Costs memory per
+    /// event, so only runs that explain a failure ask for it.
+    pub fn record_causality(&mut self) {
+        if self.causality.is_none() {
+            self.causality = Some(Causality::default());
+        }
+    }
+
+    /// The causal record, when [`Sim::record_causality`] asked for one.
+    pub fn causality(&self) -> Option<&Causality> {
+        self.causality.as_ref()
+    }
+
+    pub fn take_causality(&mut self) -> Option<Causality> {
+        self.causality.take()
     }
 
     pub fn trace(&self) -> Option<&Trace> {

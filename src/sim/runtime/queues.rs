@@ -170,6 +170,11 @@ impl<M: Debug + 'static> Sim<M> {
             && let Some(named) = (taps.pid_in_message)(msg)
         {
             let named_alive = self.procs.contains_key(&named);
+            if let Some(causality) = &mut self.causality
+                && !named_alive
+            {
+                causality.read_liveness(named, false);
+            }
             self.tapped.push(Tapped::PidSent {
                 from,
                 to,
@@ -179,6 +184,9 @@ impl<M: Debug + 'static> Sim<M> {
         }
         let send_no = self.next_send_no;
         self.next_send_no += 1;
+        if let Some(causality) = &mut self.causality {
+            causality.send(send_no);
+        }
         let exit = matches!(signal, Signal::Exit { .. });
         let queue = match self.queues.entry((from, to)) {
             std::collections::btree_map::Entry::Occupied(queue) => queue.into_mut(),
@@ -280,6 +288,9 @@ impl<M: Debug + 'static> Sim<M> {
             self.pop_queue(from, to)?
         };
         self.release_key(removed.key);
+        if let Some(causality) = &mut self.causality {
+            causality.discard(removed.send_no);
+        }
         Some(removed.signal)
     }
 
@@ -317,6 +328,9 @@ impl<M: Debug + 'static> Sim<M> {
             .collect();
         self.work.queue_scanned += scanned;
         for send_no in free {
+            if let Some(causality) = &mut self.causality {
+                causality.deliver(send_no);
+            }
             let taken =
                 self.remove_queued(watcher, target, Counted::Monitor, |q| q.send_no == send_no);
             if let Some(Signal::Monitor { mref }) = taken
@@ -416,6 +430,10 @@ impl<M: Debug + 'static> Sim<M> {
             let Some(queued) = self.pop_queue(caller, target) else {
                 break;
             };
+            if let Some(causality) = &mut self.causality {
+                causality.touch(target);
+                causality.deliver(queued.send_no);
+            }
             if self.trace.is_some() {
                 let (from, to) = (self.name_of(caller), self.name_of(target));
                 let signal = self.traced_signal(&queued.signal);
@@ -433,6 +451,10 @@ impl<M: Debug + 'static> Sim<M> {
                 self.take_monitors(caller, target);
             }
         }
-        self.procs.contains_key(&target)
+        let alive = self.procs.contains_key(&target);
+        if let Some(causality) = &mut self.causality {
+            causality.read_liveness(target, alive);
+        }
+        alive
     }
 }

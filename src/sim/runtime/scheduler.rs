@@ -80,6 +80,9 @@ impl<M: Debug + 'static> Sim<M> {
             self.keys.forget_death_counts();
         }
         self.sends_in_event = 0;
+        if let Some(causality) = &mut self.causality {
+            causality.begin(self.steps);
+        }
         self.execute(event);
         true
     }
@@ -271,6 +274,10 @@ impl<M: Debug + 'static> Sim<M> {
                 let Some(queued) = self.pop_queue(from, to) else {
                     return;
                 };
+                if let Some(causality) = &mut self.causality {
+                    causality.touch(to);
+                    causality.deliver(queued.send_no);
+                }
                 // The running event holds its key from here on.
                 self.release_key(queued.key);
                 if self.trace.is_some() {
@@ -300,6 +307,9 @@ impl<M: Debug + 'static> Sim<M> {
                 let Some(target) = target else {
                     return;
                 };
+                if let Some(causality) = &mut self.causality {
+                    causality.touch(target);
+                }
                 if self.taps.is_some() {
                     self.tapped.push(Tapped::FaultFired { id, target });
                 }
@@ -342,6 +352,9 @@ impl<M: Debug + 'static> Sim<M> {
                 self.now_ms = self.now_ms.max(deadline);
                 if let Some(entry) = self.procs.get_mut(&timer.owner) {
                     entry.timers.remove(&timer.tref);
+                }
+                if let Some(causality) = &mut self.causality {
+                    causality.touch(timer.owner);
                 }
                 if self.trace.is_some() {
                     let text = format!(

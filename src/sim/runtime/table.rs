@@ -123,6 +123,9 @@ impl<M: Debug + 'static> Sim<M> {
                 client: None,
             }),
         );
+        if let Some(causality) = &mut self.causality {
+            causality.spawn(pid);
+        }
         if self.taps.is_some() {
             let name = self
                 .procs
