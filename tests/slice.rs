@@ -27,10 +27,10 @@ mod user_registry;
 
 use flawed_registries::subjects;
 use kvsim::check::{
-    Case, CaseClient, CaseRun, CheckConfig, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS,
-    P6_NO_CALL_TIMES_OUT, RegistryFactory, SearchConfig, find_failure, read_case, run_case,
+    Case, CaseRun, CheckConfig, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS, P6_NO_CALL_TIMES_OUT,
+    RegistryFactory, SearchConfig, find_failure, read_case, run_case,
 };
-use kvsim::kv::{Command, Stage};
+use kvsim::kv::Stage;
 use kvsim::sim::{EventKey, Trace, TraceEntry};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -118,30 +118,17 @@ fn the_dead_lookup_slice_is_exactly_its_five_events_the_kill_included() {
     );
 }
 
+const BYSTANDER: &str = "examples/slice_bystander.case.json";
+
 /// The dead lookup with a second client whose commands touch other
 /// buckets: `fifo` lets it act (its casts and calls are events of the run
 /// before the failure) but the registry handles them only after the
-/// lookup, so none is in the failure's causal past.
+/// lookup, so none is in the failure's causal past. The README's example.
 fn dead_lookup_with_a_bystander() -> Case {
-    let mut case = dead_lookup();
-    let (b, c, k) = (|| "b".to_string(), || "c".to_string(), || "k".to_string());
-    let commands = [
-        Command::Create { bucket: b() },
-        Command::Put {
-            bucket: b(),
-            key: k(),
-            value: "1".into(),
-        },
-        Command::Get {
-            bucket: b(),
-            key: k(),
-        },
-        Command::Lookup { bucket: c() },
-    ];
-    case.clients.push(CaseClient {
-        id: 1,
-        commands: (0..).zip(commands).collect(),
-    });
+    let case = read_case(BYSTANDER).expect("the example case").0;
+    let mut alone = case.clone();
+    alone.clients.retain(|client| client.id == 0);
+    assert_eq!(alone, dead_lookup(), "the dead lookup and one more client");
     case
 }
 
@@ -187,6 +174,16 @@ fn the_slice_renders_as_text_and_mermaid() {
     let (slice, trace) = (run.slice.expect("a slice"), run.trace.expect("traced"));
     insta::assert_snapshot!("bystander_slice_text", slice.to_text(&trace));
     insta::assert_snapshot!("bystander_slice_mermaid", slice.to_mermaid(&trace));
+    // The README shows both, as `kvsim replay --slice` prints them.
+    let readme = std::fs::read_to_string("README.md").expect("the README");
+    assert!(
+        readme.contains(&format!("```\n{}```", slice.to_text(&trace))),
+        "README.md's slice example is stale"
+    );
+    assert!(
+        readme.contains(&format!("```mermaid\n{}```", slice.to_mermaid(&trace))),
+        "README.md's Mermaid slice is stale"
+    );
 }
 
 /// The key's cause: the event whose key is the key without its last
