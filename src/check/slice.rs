@@ -172,11 +172,11 @@ impl Slice {
             if !keep {
                 continue;
             }
-            renderer.render(entry, &trace.pid_names, &mut body);
+            renderer.render(entry, &mut body);
             if let TraceEntry::Send { from, to, signal } = entry
                 && undelivered.contains(&index)
             {
-                renderer.mermaid_undelivered(from, to, signal, &trace.pid_names, &mut body);
+                renderer.mermaid_undelivered(from, to, signal, &mut body);
             }
         }
         let header = mermaid_header(renderer.participants());

@@ -221,20 +221,13 @@ impl Renderer {
     /// sent and never delivered (a causal slice shows what its events sent
     /// that was still in flight when the run stopped): `p1--)p0: <signal>
     /// (undelivered)`. Other renderings print nothing.
-    pub fn mermaid_undelivered(
-        &mut self,
-        from: &str,
-        to: &str,
-        signal: &str,
-        pid_names: &BTreeMap<u64, String>,
-        out: &mut String,
-    ) {
+    pub fn mermaid_undelivered(&mut self, from: &str, to: &str, signal: &str, out: &mut String) {
         if self.rendering != Rendering::Mermaid {
             return;
         }
         let (a, b) = (self.id(from), self.id(to));
-        let signal = mermaid_text(&humanize(signal, pid_names));
-        let _ = writeln!(out, "    p{a}--)p{b}: {signal} (undelivered)");
+        let label = mermaid_text(&format!("{signal} (undelivered)"));
+        let _ = writeln!(out, "    p{a}--)p{b}: {label}");
     }
 
     fn id(&mut self, name: &str) -> usize {
