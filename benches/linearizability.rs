@@ -90,14 +90,18 @@ fn script(workload: Workload, n: usize) -> String {
 
 /// The script and its case file, written once per (workload, n).
 fn files(workload: Workload, n: usize) -> (PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("kvsim-bench-linearizability-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "kvsim-bench-linearizability-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("a temporary directory");
     let script_path = dir.join(format!("{workload:?}-{n}.kv"));
     let case_path = dir.join(format!("{workload:?}-{n}.case.json"));
     if !case_path.exists() {
         let text = script(workload, n);
         std::fs::write(&script_path, &text).expect("the script is written");
-        let parsed = kvsim::kv::script::parse(&script_path, text.as_bytes()).expect("the script parses");
+        let parsed =
+            kvsim::kv::script::parse(&script_path, text.as_bytes()).expect("the script parses");
         let case = Case::from_script(&parsed);
         std::fs::write(&case_path, case.to_json(&Default::default())).expect("the case is written");
     }
