@@ -355,3 +355,46 @@ fn kvsim_replay_prints_the_slice_alone() {
     assert_eq!((code, text.as_str()), (Some(0), ""));
     assert!(stderr.contains("no property broke"), "{stderr}");
 }
+
+/// Recording causality only watches: a run of the bystander case (its
+/// override first, then `fifo`) traces, picks and ends exactly the same
+/// with it on and off.
+#[test]
+fn recording_causality_changes_nothing_of_the_run() {
+    use kvsim::kv::KvSystem;
+    use kvsim::sim::Limits;
+    use kvsim::sim::choice::Overrides;
+    let case = dead_lookup_with_a_bystander();
+    let play = |record: bool| {
+        let chooser = Box::new(Overrides::new(case.schedule.clone()));
+        let mut system =
+            KvSystem::new(Stage::Unlinked.registry(), chooser, Limits::default(), true);
+        if record {
+            system.sim.record_causality();
+        }
+        for client in &case.clients {
+            system.add_client(client.id, client.commands.clone().into_iter(), true);
+        }
+        for fault in &case.faults {
+            system.add_fault(fault.id, &fault.fault);
+        }
+        let outcome = system.sim.run();
+        let recorded = system.sim.causality().map(|c| c.events());
+        let trace = system.sim.take_trace().expect("traced");
+        (trace, system.sim.schedule_taken(), outcome, recorded)
+    };
+    let (with, without) = (play(true), play(false));
+    assert_eq!(
+        with.3,
+        Some(
+            with.0
+                .entries
+                .iter()
+                .filter(|e| matches!(e, TraceEntry::Step { .. }))
+                .count() as u64
+        )
+    );
+    assert_eq!(without.3, None);
+    assert_eq!(with.0.to_text(), without.0.to_text());
+    assert_eq!((&with.1, &with.2), (&without.1, &without.2));
+}
