@@ -134,7 +134,12 @@ fn chapter_all_six(bencher: Bencher) {
 /// The machine's load average, as `uptime` would show it.
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_else(|_| "unknown".to_string())
 }
 
@@ -203,7 +208,9 @@ fn print_first_failures() {
         ("overrides", vec![StrategyKind::Overrides]),
         ("portfolio", StrategyKind::PORTFOLIO.to_vec()),
     ];
-    println!("stage | schedule | cases to the first failure (median / max) | ms to it (median / max)");
+    println!(
+        "stage | schedule | cases to the first failure (median / max) | ms to it (median / max)"
+    );
     for stage in [
         Stage::Naive,
         Stage::Monitored,
