@@ -124,8 +124,8 @@ struct RunArgs {
     /// print its replay command and exit 1.
     #[arg(long)]
     check: bool,
-    /// Configurations property 4's search may explore per bucket before it
-    /// answers "undecided", exit 3 (at least 1). Only with --check.
+    /// Configurations property 4 may hold for one bucket while it takes in
+    /// one answer, before it answers "undecided", exit 3 (at least 1). Only with --check.
     #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound, requires = "check")]
     linearizability_bound: usize,
     /// Where --check saves a failing case (created if needed). Only with
@@ -160,8 +160,8 @@ struct ReplayArgs {
     /// with `LIMIT queue-len N` (at least 1).
     #[arg(long, value_name = "N", default_value_t = Limits::QUEUE_LEN_MAX_DEFAULT, value_parser = parse_queue)]
     max_queue: usize,
-    /// Configurations property 4's search may explore per bucket before it
-    /// answers "undecided", exit 3 (at least 1).
+    /// Configurations property 4 may hold for one bucket while it takes in
+    /// one answer, before it answers "undecided", exit 3 (at least 1).
     #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound)]
     linearizability_bound: usize,
     /// After the verdict, print `--- trace` and the trace.

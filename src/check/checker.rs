@@ -34,9 +34,11 @@ pub struct CheckConfig {
     /// The sequential model property 4 checks histories against (the
     /// chapter's `KvModel` by default).
     pub model: LinearizabilityModel,
-    /// Property 4's bound: distinct (linearized set, model state)
-    /// configurations its search may explore per object before it answers
-    /// "undecided" ([`CaseRun::undecided`]) instead of pass or fail.
+    /// Property 4's bound: configurations (model state, operations in
+    /// flight linearized) it may hold for one object while it takes in one
+    /// answer (with [`LinearizabilityCheck::Batch`]: distinct configurations
+    /// one search of an object may explore) before it answers "undecided"
+    /// ([`CaseRun::undecided`]) instead of pass or fail.
     pub linearizability_states_max: usize,
     /// How property 4 follows the history: online (the default) or by
     /// solving it again after every step (the online checker's oracle).
@@ -163,10 +165,10 @@ pub struct CaseRun {
     /// is dead.
     pub final_names: Option<Vec<(String, String)>>,
     /// Property 4's last check of the run could not decide within the
-    /// bound (`None` when it decided, or never ran). An undecided check is
-    /// cleared by a later one that decides the longer history
-    /// linearizable: a linearization of a history restricted to an
-    /// earlier step linearizes the earlier history too.
+    /// bound (`None` when it decided, or never ran). Online, an object
+    /// that reached the bound is not checked further and stays undecided;
+    /// with [`LinearizabilityCheck::Batch`], an undecided check is cleared
+    /// by a later one that decides the longer history linearizable.
     pub undecided: Option<Undecided>,
     pub outcome: Outcome,
     pub steps: u64,
