@@ -3,6 +3,7 @@
 //! KV system, watches the run online for the six properties, and shrinks a
 //! failing case to a minimal one. Also runs plain `.kv` scripts for the CLI.
 
+pub mod bytes;
 mod case;
 mod checker;
 mod explore;

@@ -452,10 +452,12 @@
 //! - [`kv`]: buckets, the registry protocol and the chapter's registry stages;
 //! - [`check`]: cases, generators, the six properties, the shrinker and the
 //!   search ([`check_registry`](check::check_registry));
-//! - [`cli`]: the `kvsim` command line (`kvsim run`, `kvsim replay`).
+//! - [`cli`]: the `kvsim` command line (`kvsim run`, `kvsim replay`);
+//! - [`fuzz`]: the bodies of the `cargo fuzz` targets in `fuzz/`.
 
 pub mod check;
 pub mod cli;
+pub mod fuzz;
 pub mod kv;
 pub mod otp;
 pub mod sim;

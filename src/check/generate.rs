@@ -1,5 +1,5 @@
-//! Generating cases: a proptest [`Strategy`] and an [`arbitrary::Arbitrary`]
-//! decoding of fuzzer bytes, both producing the one [`Case`] type. Swarm
+//! Generating cases: a proptest [`Strategy`] producing the one [`Case`]
+//! type (fuzzer bytes decode into it too: [`crate::check::bytes`]). Swarm
 //! testing: each case first draws which command kinds and fault kinds are
 //! enabled at all, so rare combinations get real coverage. Names and keys
 //! come from a small alphabet so that collisions happen. `STOP registry`
@@ -425,101 +425,5 @@ fn make_fault(kind: FaultKind, name: String) -> KvFault {
         FaultKind::StrayRegistry => KvFault::StrayRegistry,
         FaultKind::KillRegistry => KvFault::KillRegistry,
         FaultKind::CrashRegistry => KvFault::CrashRegistry,
-    }
-}
-
-/// Fuzzer bytes decode into the same cases the default [`GenConfig`]
-/// generates (swarm included).
-impl<'a> arbitrary::Arbitrary<'a> for Case {
-    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Case> {
-        let config = GenConfig::default();
-        let pick_subset =
-            |u: &mut arbitrary::Unstructured<'a>, count: usize| -> arbitrary::Result<Vec<usize>> {
-                let mask: u8 = u.arbitrary()?;
-                Ok((0..count).filter(|i| mask & (1 << i) != 0).collect())
-            };
-        // `STOP registry` is drawn apart, last, as [`cases`] draws it.
-        let ordinary: Vec<CommandKind> = config
-            .command_kinds
-            .iter()
-            .copied()
-            .filter(|&kind| kind != CommandKind::StopRegistry)
-            .collect();
-        let mut kinds: Vec<CommandKind> = pick_subset(u, ordinary.len())?
-            .into_iter()
-            .map(|i| ordinary[i])
-            .collect();
-        if kinds.is_empty() {
-            kinds = ordinary.clone();
-        }
-        let fault_kinds: Vec<FaultKind> = pick_subset(u, config.fault_kinds.len())?
-            .into_iter()
-            .map(|i| config.fault_kinds[i])
-            .collect();
-        let client_count = u.int_in_range(config.clients.clone())?;
-        let mut clients = Vec::new();
-        for _ in 0..client_count {
-            let command_count = u.int_in_range(config.commands_per_client.clone())?;
-            let mut commands = Vec::new();
-            for _ in 0..command_count {
-                let kind = *u.choose(&kinds)?;
-                let bucket = u.choose(&config.names)?.clone();
-                let key = u.choose(&config.keys)?.clone();
-                let value = u.int_in_range(1u8..=3)?;
-                commands.push(make_command(kind, bucket, key, value));
-            }
-            clients.push(commands);
-        }
-        let mut faults = Vec::new();
-        if !fault_kinds.is_empty() {
-            for _ in 0..u.int_in_range(config.faults.clone())? {
-                let kind = *u.choose(&fault_kinds)?;
-                faults.push(make_fault(kind, u.choose(&config.names)?.clone()));
-            }
-        }
-        // Override roots name only this case's own clients, commands and
-        // faults; deeper keys come from a recorded run (a mutation).
-        let mut schedule = Vec::new();
-        for _ in 0..u.int_in_range(0..=2)? {
-            let key = if !faults.is_empty() && u.ratio(2, 5)? {
-                EventKey::fault(u.int_in_range(0..=faults.len() as u32 - 1)?)
-            } else {
-                let client = u.int_in_range(0..=client_count as u32 - 1)?;
-                let commands = clients[client as usize].len() as u32;
-                EventKey::client(client, u.int_in_range(0..=commands - 1)?)
-            };
-            schedule.push(key);
-        }
-        let kind = *u.choose(&config.strategies)?;
-        let seed: u64 = u.arbitrary()?;
-        let strategy = match kind {
-            StrategyKind::Overrides => {
-                let count = u.int_in_range(config.overrides.clone())?.max(1);
-                let mut picks = Vec::with_capacity(count);
-                for _ in 0..count {
-                    picks.push(u.arbitrary()?);
-                }
-                ScheduleStrategy::Mutation { seed, picks }
-            }
-            StrategyKind::Random => ScheduleStrategy::Random { seed },
-            StrategyKind::Pos => ScheduleStrategy::Pos { seed },
-            StrategyKind::Pct { max_depth } => ScheduleStrategy::Pct {
-                seed,
-                depth: u.int_in_range(1..=max_depth.max(1))?,
-            },
-        };
-        if u.int_in_range(0..=STOP_REGISTRY_ONE_IN - 1)? == 0 {
-            let client = u.choose_index(clients.len())?;
-            let at = u.int_in_range(0..=clients[client].len())?;
-            clients[client].insert(
-                at,
-                Command::Stop {
-                    target: Target::Registry,
-                },
-            );
-        }
-        let mut case = assemble(clients, faults, schedule);
-        case.strategy = Some(strategy);
-        Ok(case)
     }
 }
