@@ -45,13 +45,13 @@ pub struct Crash {
     pub message: String,
     /// For the case targets: the case as run, its schedule written out as
     /// overrides (the tail's picks included), and its verdict.
-    pub case: Option<(Case, Verdict)>,
+    pub case: Option<Box<(Case, Verdict)>>,
 }
 
 impl fmt::Display for Crash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.target, self.message)?;
-        if let Some((case, verdict)) = &self.case {
+        if let Some((case, verdict)) = self.case.as_deref() {
             let property = match verdict {
                 Verdict::Broken(failure) => Some(failure.property.to_string()),
                 _ => None,
@@ -136,7 +136,7 @@ pub fn case_fixed(bytes: &[u8]) -> Result<Outcome, Crash> {
         verdict => Err(Crash {
             target: "case_fixed",
             message: verdict_text(&verdict),
-            case: Some((case, verdict)),
+            case: Some(Box::new((case, verdict))),
         }),
     }
 }
@@ -154,7 +154,7 @@ pub fn case_unlinked(bytes: &[u8]) -> Result<Outcome, Crash> {
             Err(Crash {
                 target: "case_unlinked",
                 message: verdict_text(&verdict),
-                case: Some((case, verdict)),
+                case: Some(Box::new((case, verdict))),
             })
         }
         _ => Ok(Outcome::Passed),

@@ -140,7 +140,7 @@ fn every_kept_crash_replays() {
             let result = body(&bytes);
             if name == "case_unlinked" {
                 let crash = result.expect_err("the dead lookup is found");
-                let Some((_, Verdict::Broken(failure))) = &crash.case else {
+                let Some((_, Verdict::Broken(failure))) = crash.case.as_deref() else {
                     panic!("{}: {crash}", path.display());
                 };
                 assert_eq!(failure.property, P1_LOOKUP_IS_ALIVE);
@@ -165,7 +165,7 @@ fn the_case_unlinked_reproducer_shrinks_to_the_kept_case() {
         .expect("one reproducer");
     let bytes = std::fs::read(&path).expect("readable");
     let crash = kvsim::fuzz::case_unlinked(&bytes).expect_err("a crash");
-    let (case, _) = crash.case.expect("a case");
+    let (case, _) = *crash.case.expect("a case");
     let replayed = run_case(&case, &registry, &config);
     assert!(
         matches!(replayed.verdict(), Verdict::Broken(f) if f.property == P1_LOOKUP_IS_ALIVE),
