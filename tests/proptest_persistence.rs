@@ -60,20 +60,17 @@ fn problems(path: &Path, text: &str) -> Vec<String> {
             ));
         }
     }
-    // A runner that runs a property (not one that only draws values).
-    if text.contains("TestRunner::new(") && text.contains("runner.run(") {
-        for (at, _) in text.match_indices("TestRunner::new(") {
-            let before = &text[..at];
-            let config = &before[before.rfind("fn").unwrap_or(0)..];
-            let runs = text[at..]
-                .find("fn")
-                .is_none_or(|end| text[at..at + end].contains("runner.run("));
-            if runs && !persists_right(config, &stem) {
-                problems.push(format!(
-                    "{}: a TestRunner that runs a property does not say where its failures go",
-                    path.display()
-                ));
-            }
+    // A runner that runs a property (not one that only draws values),
+    // read as the function around it.
+    for (at, _) in text.match_indices("TestRunner::new(") {
+        let start = text[..at].rfind("fn").unwrap_or(0);
+        let end = text[at..].find("fn").map_or(text.len(), |end| at + end);
+        let function = &text[start..end];
+        if function.contains("runner.run(") && !persists_right(function, &stem) {
+            problems.push(format!(
+                "{}: a TestRunner that runs a property does not say where its failures go",
+                path.display()
+            ));
         }
     }
     problems
@@ -111,7 +108,10 @@ fn no_seeds_are_kept_beside_the_tests() {
                 .filter(|p| p.to_string_lossy().ends_with(".proptest-regressions")),
         );
     }
-    assert!(stray.is_empty(), "seeds outside proptest-regressions/: {stray:?}");
+    assert!(
+        stray.is_empty(),
+        "seeds outside proptest-regressions/: {stray:?}"
+    );
 }
 
 fn collect_all(dir: &Path, out: &mut Vec<PathBuf>) {
