@@ -14,8 +14,8 @@
 
 use crate::check::bytes::{BytePicks, CaseInput};
 use crate::check::{
-    Case, CaseMeta, CaseRun, CheckConfig, P1_LOOKUP_IS_ALIVE, RunConfig, Schedule, Verdict,
-    run_case_with, run_script,
+    Case, CaseMeta, CaseRun, CheckConfig, ExploreReport, P1_LOOKUP_IS_ALIVE, RunConfig, Schedule,
+    Verdict, merge, run_case_with, run_script,
 };
 use crate::kv::{Stage, script};
 use crate::sim::Limits;
@@ -80,11 +80,12 @@ fn stage_name(target: &str) -> &'static str {
 pub type Target = fn(&[u8]) -> Result<Outcome, Crash>;
 
 /// Every target, by name (the names of `fuzz/fuzz_targets/*.rs`).
-pub const TARGETS: [(&str, Target); 4] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("case_fixed", case_fixed),
     ("case_unlinked", case_unlinked),
     ("script", script),
     ("case_text", case_text),
+    ("report_text", report_text),
 ];
 
 /// The body of the target named `name`.
@@ -241,4 +242,22 @@ pub fn case_text(bytes: &[u8]) -> Result<Outcome, Crash> {
             case: None,
         }),
     }
+}
+
+/// `report_text`: bytes → the JSON report reader of `kvsim merge`
+/// ([`ExploreReport::from_json`]); a report it reads is merged on its own
+/// and rendered both ways, as `kvsim merge` would. It may refuse the
+/// bytes, with a message, but never panics.
+pub fn report_text(bytes: &[u8]) -> Result<Outcome, Crash> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Ok(Outcome::Rejected);
+    };
+    let Ok(report) = ExploreReport::from_json(text) else {
+        return Ok(Outcome::Rejected);
+    };
+    if let Ok(merged) = merge(std::slice::from_ref(&report)) {
+        let _ = merged.to_json();
+        let _ = merged.to_string();
+    }
+    Ok(Outcome::Passed)
 }

@@ -11,7 +11,10 @@
 //! --test fuzz_corpus` writes them.
 
 use kvsim::check::bytes::encode_case;
-use kvsim::check::{CheckConfig, P1_LOOKUP_IS_ALIVE, Verdict, read_case, run_case, shrink_case};
+use kvsim::check::{
+    CheckConfig, ExploreConfig, P1_LOOKUP_IS_ALIVE, Verdict, explore, read_case, run_case,
+    shrink_case,
+};
 use kvsim::fuzz::{Outcome, TARGETS, target};
 use kvsim::kv::Stage;
 use std::collections::BTreeMap;
@@ -59,6 +62,52 @@ fn seeds_from_kept_files() -> Vec<(PathBuf, Vec<u8>)> {
         }
     }
     seeds
+}
+
+/// Real reports of `kvsim explore --json` seed `report_text`: on `fixed`
+/// (every property held) and `unlinked` (a failure, shrunk), stopping at
+/// the first failure and going on. Their `timing` differs from run to run,
+/// so only their presence is checked.
+fn report_seeds() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    for stage in [Stage::Fixed, Stage::Unlinked] {
+        for keep_going in [false, true] {
+            let config = ExploreConfig {
+                cases: 64,
+                threads: 1,
+                keep_going,
+                registry: stage.to_string(),
+                out: None,
+                ..ExploreConfig::default()
+            };
+            let report = explore(&|| stage.registry(), &config);
+            let name = format!(
+                "fuzz/seeds/report_text/report-{stage}{}.json",
+                if keep_going { "-keep-going" } else { "" }
+            );
+            seeds.push((PathBuf::from(name), report.to_json().into_bytes()));
+        }
+    }
+    seeds
+}
+
+#[test]
+fn the_report_seeds_are_committed() {
+    if std::env::var_os("KVSIM_WRITE_SEEDS").is_some() {
+        for (path, bytes) in report_seeds() {
+            std::fs::create_dir_all(path.parent().expect("a dir")).expect("mkdir");
+            std::fs::write(&path, &bytes).expect("write");
+        }
+    }
+    for name in [
+        "fixed",
+        "fixed-keep-going",
+        "unlinked",
+        "unlinked-keep-going",
+    ] {
+        let path = format!("fuzz/seeds/report_text/report-{name}.json");
+        assert!(Path::new(&path).is_file(), "{path} is missing");
+    }
 }
 
 #[test]
@@ -112,6 +161,9 @@ fn every_committed_seed_passes_its_target() {
         let count = counts.get(name).copied().unwrap_or(0);
         if name == "case_unlinked" {
             assert_eq!(count, 0, "case_unlinked runs from an empty corpus");
+        } else if name == "report_text" {
+            // The real reports of `the_report_seeds_are_committed`.
+            assert!((4..=200).contains(&count), "{name}: {count} seeds");
         } else {
             assert!((10..=200).contains(&count), "{name}: {count} seeds");
         }

@@ -580,6 +580,30 @@ impl ExploreReport {
         text
     }
 
+    /// Reads a report's JSON text, as `kvsim merge` does: JSON, with a
+    /// `"kvsim_explore_report"` version this kvsim reads, of the report's
+    /// shape. The error is the message `kvsim merge` prints after the
+    /// file's name.
+    pub fn from_json(text: &str) -> Result<ExploreReport, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+        match value
+            .get("kvsim_explore_report")
+            .and_then(serde_json::Value::as_u64)
+        {
+            Some(v) if v == u64::from(REPORT_FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(format!(
+                    "explore report format {v}, this kvsim reads {REPORT_FORMAT_VERSION}"
+                ));
+            }
+            None => {
+                return Err("not a kvsim explore report (no \"kvsim_explore_report\" version; write one with kvsim explore --json)".to_string());
+            }
+        }
+        serde_json::from_value(value).map_err(|e| format!("not a valid explore report: {e}"))
+    }
+
     /// The report with its varying sections (`timing`, `run`) emptied: what
     /// must be equal for any thread count and sharding.
     pub fn without_timing_and_run(&self) -> ExploreReport {

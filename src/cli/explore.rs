@@ -4,8 +4,8 @@
 //! engine the library's `check_registry` runs on one thread.
 
 use crate::check::{
-    BUILTIN_PROPERTIES, ExploreConfig, ExploreReport, FaultBudget, Progress, PropertySet,
-    REPORT_FORMAT_VERSION, Shard, StrategyKind, explore_with, merge,
+    BUILTIN_PROPERTIES, ExploreConfig, ExploreReport, FaultBudget, Progress, PropertySet, Shard,
+    StrategyKind, explore_with, merge,
 };
 use crate::cli::exit::{Exit, io_error_message, output_status, report};
 use crate::kv::script;
@@ -428,37 +428,10 @@ pub(super) fn merge_reports(args: &MergeArgs, out: &mut dyn Write) -> Exit {
                 return Exit::BadInput;
             }
         };
-        let value: serde_json::Value = match serde_json::from_str(&text) {
-            Ok(value) => value,
-            Err(e) => {
-                report(format!("{}: not JSON: {e}", path.display()));
-                return Exit::BadInput;
-            }
-        };
-        match value.get("kvsim_explore_report").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(REPORT_FORMAT_VERSION) => {}
-            Some(v) => {
-                report(format!(
-                    "{}: explore report format {v}, this kvsim reads {REPORT_FORMAT_VERSION}",
-                    path.display()
-                ));
-                return Exit::BadInput;
-            }
-            None => {
-                report(format!(
-                    "{}: not a kvsim explore report (no \"kvsim_explore_report\" version; write one with kvsim explore --json)",
-                    path.display()
-                ));
-                return Exit::BadInput;
-            }
-        }
-        match serde_json::from_value::<ExploreReport>(value) {
-            Ok(report) => reports.push(report),
-            Err(e) => {
-                report(format!(
-                    "{}: not a valid explore report: {e}",
-                    path.display()
-                ));
+        match ExploreReport::from_json(&text) {
+            Ok(read) => reports.push(read),
+            Err(message) => {
+                report(format!("{}: {message}", path.display()));
                 return Exit::BadInput;
             }
         }
