@@ -6,17 +6,18 @@
 //! the indices up to it; `--keep-going` reports each property at its
 //! lowest index; a merge refuses a missing or duplicate shard and a
 //! configuration mismatch; `check_registry` is the explorer on one thread;
-//! and the determinism self-check catches a registry that reads a global
-//! counter.
+//! the determinism self-check catches a registry that reads a global
+//! counter; and a stop request (Ctrl-C in `kvsim explore`) ends the run
+//! with a report of exactly the cases before it.
 
 use kvsim::check::{
-    ExploreConfig, ExploreReport, MergeError, P1_LOOKUP_IS_ALIVE, PropertySet, Shard, Verdict,
-    check_registry, explore, merge, nth_case, run_case,
+    ExploreConfig, ExploreReport, MergeError, P1_LOOKUP_IS_ALIVE, Progress, PropertySet, Shard,
+    Verdict, check_registry, explore, explore_with, merge, nth_case, run_case,
 };
 use kvsim::kv::{KvMsg, Registry, Stage};
 use kvsim::otp::{CallResult, Envelope, Flow, From, GenServer, Info};
 use kvsim::sim::{Ctx, Pid, Reason, Ref};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 fn config(stage: Stage, cases: u32, seed: u64) -> ExploreConfig {
     ExploreConfig {
@@ -364,4 +365,109 @@ fn the_determinism_check_catches_a_registry_that_reads_a_global_counter() {
     // The check itself raises no false alarm on a deterministic registry.
     let fixed = on(Stage::Fixed, &config);
     assert_eq!(fixed.result.verdict, "held", "{fixed}");
+}
+
+#[test]
+fn a_stop_request_made_before_the_run_runs_no_case() {
+    static STOP: AtomicBool = AtomicBool::new(true);
+    let report = on(
+        Stage::Fixed,
+        &ExploreConfig {
+            stop: Some(&STOP),
+            ..config(Stage::Fixed, 100, 0)
+        },
+    );
+    let result = &report.result;
+    assert_eq!(result.verdict, "stopped");
+    assert_eq!((result.cases_run, result.through), (0, None));
+    assert!(!result.complete);
+    assert_eq!(report.run.cases_executed, 0);
+    assert_eq!(report.run.completed_through, None);
+    assert!(report.run.interrupted());
+    assert_eq!(report.exit_code(), 3);
+    let text = report.to_string();
+    assert!(
+        text.contains("stopped early by Ctrl-C (interrupt): no case completed\n"),
+        "{text}"
+    );
+    assert!(text.contains(", stopped by Ctrl-C (interrupt)\n"), "{text}");
+}
+
+/// Requests the stop once `after` cases have run.
+struct StopAfter {
+    stop: &'static AtomicBool,
+    after: u64,
+    done: AtomicU64,
+}
+
+impl Progress for StopAfter {
+    fn case_done(&self, _failed: bool) {
+        if self.done.fetch_add(1, Ordering::Relaxed) + 1 == self.after {
+            self.stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+#[test]
+fn a_stop_request_mid_run_reports_the_cases_before_it_as_the_shorter_run_does() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let stopping = ExploreConfig {
+        stop: Some(&STOP),
+        ..config(Stage::Fixed, 1_000, 5)
+    };
+    let progress = StopAfter {
+        stop: &STOP,
+        after: 40,
+        done: AtomicU64::new(0),
+    };
+    let report = explore_with(&|| Stage::Fixed.registry(), &stopping, &progress);
+    // On one thread the flag is read before each case: case 39 was the
+    // last to start.
+    let result = &report.result;
+    assert_eq!(result.verdict, "stopped");
+    assert_eq!((result.cases_run, result.through), (40, Some(39)));
+    assert!(!result.complete);
+    assert_eq!(
+        (report.run.cases_executed, report.run.completed_through),
+        (40, Some(39))
+    );
+    assert!(report.run.interrupted());
+    assert_eq!(report.exit_code(), 3);
+    let text = report.to_string();
+    assert!(
+        text.contains(
+            "stopped early by Ctrl-C (interrupt): no property broke in 40 cases (cases 0..=39); \
+             repeat exactly with --runs 40\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("40 cases executed, completed through 39, lowest failing none, stopped by Ctrl-C (interrupt)\n"),
+        "{text}"
+    );
+    // What it counts is what `--runs 40` finds.
+    let shorter = on(Stage::Fixed, &config(Stage::Fixed, 40, 5));
+    assert_eq!(shorter.result.verdict, "held", "{shorter}");
+    assert_eq!(result.coverage, shorter.result.coverage);
+    assert_eq!(result.undecided, shorter.result.undecided);
+    assert_eq!(result.cut, shorter.result.cut);
+}
+
+#[test]
+fn a_stop_request_after_the_last_case_changes_nothing() {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let config = ExploreConfig {
+        stop: Some(&STOP),
+        ..config(Stage::Fixed, 40, 5)
+    };
+    let progress = StopAfter {
+        stop: &STOP,
+        after: 40,
+        done: AtomicU64::new(0),
+    };
+    let report = explore_with(&|| Stage::Fixed.registry(), &config, &progress);
+    assert!(STOP.load(Ordering::Relaxed));
+    assert_eq!(report.result.verdict, "held", "{report}");
+    assert_eq!(report.run.stopped_by, None);
+    assert_eq!(report.exit_code(), 0);
 }

@@ -174,8 +174,18 @@ fn a_spent_time_budget_reports_what_ran_and_exits_3() {
     let dir = TempDir::new("explore-time");
     let run = explore(&["--max-time", "0s", "--runs", "50"], &dir.path);
     assert_eq!(run.code, Some(3), "{}", run.stdout);
-    assert!(run.stdout.contains("stopped early"), "{}", run.stdout);
-    assert!(run.stdout.contains("stopped by max-time"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("stopped early by the time budget (--max-time): no case completed\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("stopped by the time budget (--max-time)\n"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -37,6 +37,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The version of the JSON report's format (`"kvsim_explore_report"`).
@@ -180,8 +181,8 @@ impl fmt::Display for FaultBudget {
 
 /// How to explore: the one configuration type behind every front end, and
 /// the owner of every default. Case `i` depends only on `seed`,
-/// `generator` and `i`; `threads`, `shard`, `max_time` and `out` decide
-/// where and how long cases run, never what they find.
+/// `generator` and `i`; `threads`, `shard`, `max_time`, `stop` and `out`
+/// decide where and how long cases run, never what they find.
 #[derive(Clone, Debug)]
 pub struct ExploreConfig {
     /// Cases to run (`--runs`): indices `0..cases`.
@@ -211,6 +212,13 @@ pub struct ExploreConfig {
     /// highest index covered, so the run can be repeated exactly with
     /// `cases`).
     pub max_time: Option<Duration>,
+    /// A stop request (`kvsim explore` passes the flag Ctrl-C sets): once
+    /// it reads `true`, no more cases are handed out, the ones running
+    /// finish, and the report covers the highest index completed with
+    /// every lower one, as when `max_time` is spent; its `stopped_by` is
+    /// `interrupted`. Polled before each case, so a flag set before the
+    /// run starts runs no case.
+    pub stop: Option<&'static AtomicBool>,
     /// The registry's name in reports and case files (a built-in stage's
     /// name makes the replay line a `kvsim replay` command).
     pub registry: String,
@@ -305,7 +313,8 @@ impl Default for ExploreConfig {
     /// [`StrategyKind::PORTFOLIO`]: generated overrides, random walk, POS,
     /// PCT with d in 1..=3; 0 to 3 faults of every kind), all six
     /// properties, the default [`ShrinkConfig`], every core, the whole run,
-    /// stop at the first failure, no time budget, failures not saved.
+    /// stop at the first failure, no time budget, no stop request, failures
+    /// not saved.
     fn default() -> ExploreConfig {
         ExploreConfig {
             cases: std::env::var("PROPTEST_CASES")
@@ -322,6 +331,7 @@ impl Default for ExploreConfig {
             keep_going: false,
             check_determinism: false,
             max_time: None,
+            stop: None,
             registry: ReplayOptions::REGISTRY_NAME_DEFAULT.to_string(),
             out: None,
         }
@@ -343,15 +353,11 @@ pub trait Progress: Sync {
     /// One more case ran; `failed` if a property broke in it (or its two
     /// runs differed).
     fn case_done(&self, _failed: bool) {}
-    /// Whether to stop handing out cases (an interrupt).
-    fn interrupted(&self) -> bool {
-        false
-    }
     /// Every case has run; the failures reported are being shrunk.
     fn shrinking(&self) {}
 }
 
-/// No display, never interrupted.
+/// No display.
 pub struct Silent;
 
 impl Progress for Silent {}
@@ -513,10 +519,34 @@ pub struct RunInfo {
     /// Its lowest failing index (a broken property or a divergence).
     pub lowest_failing: Option<u64>,
     /// Why it stopped before its last index: `failure`, `max-time`,
-    /// `interrupted` (none: it ran them all).
+    /// `interrupted` (the stop request, [`ExploreConfig::stop`]); none: it
+    /// ran them all.
     pub stopped_by: Option<String>,
     /// For a merged report: each shard's own run section.
     pub shards: Vec<RunInfo>,
+}
+
+/// [`RunInfo::stopped_by`]'s values.
+const STOPPED_BY_FAILURE: &str = "failure";
+const STOPPED_BY_MAX_TIME: &str = "max-time";
+const STOPPED_BY_INTERRUPT: &str = "interrupted";
+
+impl RunInfo {
+    /// Whether the stop request ([`ExploreConfig::stop`], Ctrl-C in
+    /// `kvsim explore`) ended the run before its last index.
+    pub fn interrupted(&self) -> bool {
+        self.stopped_by.as_deref() == Some(STOPPED_BY_INTERRUPT)
+    }
+
+    /// Why the run stopped early, in words (none: it ran every index, or
+    /// stopped at a failure, which the report shows anyway).
+    fn early_stop(&self) -> Option<&'static str> {
+        match self.stopped_by.as_deref()? {
+            STOPPED_BY_MAX_TIME => Some("the time budget (--max-time)"),
+            STOPPED_BY_INTERRUPT => Some("Ctrl-C (interrupt)"),
+            _ => None,
+        }
+    }
 }
 
 /// What [`explore`] found.
@@ -548,7 +578,7 @@ impl ExploreReport {
     /// The exit status of the command line's table: 4 nondeterministic,
     /// 1 a property broke, 3 no verdict (undecided, cut, or stopped early),
     /// 0 every property held in every case asked for. (130, interrupted,
-    /// is the front end's, from [`RunInfo::stopped_by`].)
+    /// is the front end's, from [`RunInfo::interrupted`].)
     pub fn exit_code(&self) -> u8 {
         match self.result.verdict.as_str() {
             "nondeterministic" => 4,
@@ -661,12 +691,21 @@ impl fmt::Display for ExploreReport {
                 "the registry is not deterministic ({} cases run, {range})",
                 r.cases_run
             )?,
-            "stopped" => writeln!(
-                f,
-                "stopped early: no property broke in {} cases ({range}); repeat exactly with --runs {}",
-                r.cases_run,
-                r.through.map_or(0, |t| t + 1)
-            )?,
+            "stopped" => {
+                let by = self
+                    .run
+                    .early_stop()
+                    .map_or(String::new(), |why| format!(" by {why}"));
+                match r.through {
+                    Some(through) => writeln!(
+                        f,
+                        "stopped early{by}: no property broke in {} cases ({range}); repeat exactly with --runs {}",
+                        r.cases_run,
+                        through + 1
+                    )?,
+                    None => writeln!(f, "stopped early{by}: no case completed")?,
+                }
+            }
             _ => writeln!(
                 f,
                 "no property broke in {} cases ({range}), but not all are known to hold",
@@ -734,9 +773,10 @@ fn write_run(f: &mut fmt::Formatter<'_>, run: &RunInfo) -> fmt::Result {
         run.cases_executed,
         opt(run.completed_through),
         opt(run.lowest_failing),
-        run.stopped_by
-            .as_ref()
-            .map_or(String::new(), |s| format!(", stopped by {s}"))
+        run.stopped_by.as_ref().map_or(String::new(), |s| format!(
+            ", stopped by {}",
+            run.early_stop().unwrap_or(s)
+        ))
     )
 }
 
@@ -953,13 +993,14 @@ pub fn explore_with(
     let worker = || {
         let mut tally = Tally::new(slots);
         loop {
-            if progress.interrupted() {
-                stopped_by.with(|s| *s = Some("interrupted"));
+            // Only a stop that leaves cases unrun is one: a request that
+            // comes after the last case was handed out changes nothing.
+            let early = || dispenser.taken() < positions;
+            if config.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) && early() {
+                stopped_by.with(|s| *s = s.or(Some(STOPPED_BY_INTERRUPT)));
                 dispenser.stop();
-            } else if deadline.is_some_and(|deadline| now() >= deadline)
-                && dispenser.taken() < positions
-            {
-                stopped_by.with(|s| *s = s.or(Some("max-time")));
+            } else if deadline.is_some_and(|deadline| now() >= deadline) && early() {
+                stopped_by.with(|s| *s = s.or(Some(STOPPED_BY_MAX_TIME)));
                 dispenser.stop();
             }
             let Some(position) = dispenser.take() else {
@@ -992,7 +1033,7 @@ pub fn explore_with(
             }
             if broken && !config.keep_going {
                 dispenser.stop_at(position + 1);
-                stopped_by.with(|s| *s = s.or(Some("failure")));
+                stopped_by.with(|s| *s = s.or(Some(STOPPED_BY_FAILURE)));
             }
             progress.case_done(broken);
         }

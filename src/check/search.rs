@@ -172,6 +172,7 @@ pub fn check_registry(
         keep_going: false,
         check_determinism: false,
         max_time: None,
+        stop: None,
         out: None,
         ..config.clone()
     };
