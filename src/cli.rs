@@ -7,6 +7,7 @@
 //! table and one form of I/O error message ([`exit`]).
 
 pub mod exit;
+pub mod interrupt;
 
 mod explore;
 
@@ -76,7 +77,9 @@ enum CliCommand {
     /// Exit status: 0 held, 1 a property broke, 2 bad input, 3 no verdict
     /// (undecided or cut cases, or --max-time stopped it early), 4
     /// nondeterminism (--check-determinism), 5 a case or the report could
-    /// not be written.
+    /// not be written, 130 Ctrl-C stopped it: the cases running finish and
+    /// the report covers the highest index completed with every lower one
+    /// (a second Ctrl-C ends kvsim at once, with no report).
     #[command(after_help = EXIT_CODES_HELP, args_override_self = true)]
     Explore(explore::ExploreArgs),
     /// Merge the --json reports of the shards of one explore run into the

@@ -293,14 +293,14 @@ fn help_documents_the_exit_codes() {
     let help = run.stdout;
     for line in [
         "Usage: kvsim replay [OPTIONS] <FILE>",
-        "Exit status (when several apply, the first of 2, 5, 4, 1, 3 wins):",
+        "Exit status (when several apply, the first of 130, 2, 5, 4, 1, 3 wins):",
         "  0    every property held (run without --check: the script ran)",
         "  1    a property broke",
         "  2    bad usage or input: a bad flag, an unreadable or unparsable",
         "  3    no verdict: a limit was hit (LIMIT <name> <value>), or property 4",
         "  4    nondeterminism detected",
         "  5    output could not be written (a closed pipe is not an error)",
-        "  130  interrupted (SIGINT's default action, as shells report it)",
+        "  130  interrupted: Ctrl-C stopped kvsim explore, which printed the report",
     ] {
         assert!(help.contains(line), "{line:?} in:\n{help}");
     }

@@ -10,8 +10,8 @@ use std::io;
 /// The exit status of a `kvsim` subcommand.
 ///
 /// The variants are declared in increasing precedence, so that when
-/// several apply the greatest wins ([`Exit::and`], `Ord`): 2, then 5, 4,
-/// 1, 3, and 0 only when nothing else applies.
+/// several apply the greatest wins ([`Exit::and`], `Ord`): 130, then 2, 5,
+/// 4, 1, 3, and 0 only when nothing else applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Exit {
     /// 0: every property held, the run decided to the end (without
@@ -34,9 +34,12 @@ pub enum Exit {
     /// 2: bad usage or input: a bad flag or flag combination, or a script
     /// or case file that cannot be read or parsed. Nothing is run.
     BadInput,
-    /// 130: interrupted. kvsim sets no signal handler: SIGINT's default
-    /// action ends the process, which shells report as 128 + 2 = 130.
-    /// Named here so that the table is whole; kvsim never returns it.
+    /// 130 (128 + SIGINT's number, as shells report a process that
+    /// SIGINT ended): interrupted. `kvsim explore` returns it when Ctrl-C
+    /// stopped the run, after printing the report of what ran, whatever
+    /// that found ([`crate::cli::interrupt`]); a second Ctrl-C, or Ctrl-C
+    /// during any other subcommand, ends the process by the signal's
+    /// default action, which shells report as 130 too.
     Interrupted,
 }
 
@@ -71,7 +74,7 @@ impl Exit {
     }
 
     /// Of two statuses that both apply, the one reported: the first in the
-    /// order 2, 5, 4, 1, 3 (then 0).
+    /// order 130, 2, 5, 4, 1, 3 (then 0).
     #[must_use]
     pub fn and(self, other: Exit) -> Exit {
         self.max(other)
@@ -96,7 +99,7 @@ impl From<Exit> for std::process::ExitCode {
 /// The exit-status table as `--help` prints it (the README has the same
 /// table).
 pub const EXIT_CODES_HELP: &str = "\
-Exit status (when several apply, the first of 2, 5, 4, 1, 3 wins):
+Exit status (when several apply, the first of 130, 2, 5, 4, 1, 3 wins):
   0    every property held (run without --check: the script ran)
   1    a property broke
   2    bad usage or input: a bad flag, an unreadable or unparsable
@@ -105,7 +108,9 @@ Exit status (when several apply, the first of 2, 5, 4, 1, 3 wins):
        could not decide within --linearizability-bound
   4    nondeterminism detected
   5    output could not be written (a closed pipe is not an error)
-  130  interrupted (SIGINT's default action, as shells report it)";
+  130  interrupted: Ctrl-C stopped kvsim explore, which printed the report
+       of what ran; or SIGINT ended the process (a second Ctrl-C, or any
+       other subcommand)";
 
 /// The one form of an I/O error message: `kvsim: cannot ACTION: REASON`,
 /// e.g. `kvsim: cannot read x.kv: No such file or directory (os error 2)`.
@@ -139,8 +144,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn precedence_is_2_5_4_1_3_then_0() {
-        let order = [2u8, 5, 4, 1, 3, 0];
+    fn precedence_is_130_2_5_4_1_3_then_0() {
+        let order = [130u8, 2, 5, 4, 1, 3, 0];
         for (i, &higher) in order.iter().enumerate() {
             for &lower in &order[i..] {
                 let (higher, lower) = (

@@ -1,6 +1,7 @@
 //! `kvsim explore` and `kvsim merge`: flags into an [`ExploreConfig`], the
 //! progress bar, the report on stdout (text or `--json`) and the exit
-//! status. The search itself is [`crate::check::explore_with`], the same
+//! status (130 when Ctrl-C stopped the run: [`super::interrupt`]). The
+//! search itself is [`crate::check::explore_with`], the same
 //! engine the library's `check_registry` runs on one thread.
 
 use crate::check::{
@@ -8,6 +9,7 @@ use crate::check::{
     StrategyKind, explore_with, merge,
 };
 use crate::cli::exit::{Exit, io_error_message, output_status, report};
+use crate::cli::interrupt;
 use crate::kv::script;
 use crate::kv::{Command, Stage, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -324,6 +326,7 @@ fn config(args: &ExploreArgs) -> Result<ExploreConfig, ConfigError> {
         keep_going: args.keep_going,
         check_determinism: args.check_determinism,
         max_time: args.max_time,
+        stop: Some(interrupt::flag()),
         registry: args.registry.name().to_string(),
         out: Some(args.out.clone()),
         ..defaults
@@ -350,7 +353,8 @@ impl Progress for Bar {
     }
 }
 
-/// The exit status of a report's verdict.
+/// The exit status of a report's verdict (and 130 when Ctrl-C stopped the
+/// run, whatever it found).
 fn status(report: &ExploreReport) -> Exit {
     let mut exit = match report.result.verdict.as_str() {
         "held" => Exit::Ok,
@@ -369,6 +373,9 @@ fn status(report: &ExploreReport) -> Exit {
         .any(|f| f.save_error.is_some())
     {
         exit = exit.and(Exit::OutputFailed);
+    }
+    if report.run.interrupted() {
+        exit = exit.and(Exit::Interrupted);
     }
     exit
 }
@@ -401,6 +408,9 @@ pub(super) fn explore(args: &ExploreArgs, out: &mut dyn Write) -> Exit {
         failures: AtomicU64::new(0),
     };
     let registry = args.registry;
+    // From here Ctrl-C stops the run instead of ending the process: the
+    // cases running finish and the report says what ran.
+    interrupt::install();
     let found = explore_with(&|| registry.registry(), &config, &progress);
     progress.bar.finish_and_clear();
     for failure in &found.result.failures {
