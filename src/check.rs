@@ -19,6 +19,7 @@ mod search;
 mod shorten;
 mod shrink;
 pub mod slice;
+pub mod verify;
 
 pub use case::{
     CASE_FORMAT_VERSION, Case, CaseClient, CaseFault, CaseFileError, CaseFileErrorKind, CaseMeta,
@@ -54,6 +55,10 @@ pub use search::{
 };
 pub use shrink::{ShrinkConfig, shrink, shrink_case, shrink_case_with};
 pub use slice::{Slice, SliceRoot};
+pub use verify::{
+    Reduction, VERIFIED_MEANS, VERIFY_REPORT_FORMAT_VERSION, VerifyConfig, VerifyFailure,
+    VerifyProgress, VerifyReport, VerifyResult, fault_plans, verify, verify_with,
+};
 
 #[cfg(test)]
 mod tests {

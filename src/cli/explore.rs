@@ -121,13 +121,13 @@ enum ScheduleKind {
 
 /// The properties `--properties` names.
 #[derive(Clone, Debug)]
-struct Properties(Vec<crate::check::Property>);
+pub(super) struct Properties(pub(super) Vec<crate::check::Property>);
 
 fn parse_stage(text: &str) -> Result<Stage, String> {
     text.parse()
 }
 
-fn parse_shard(text: &str) -> Result<Shard, String> {
+pub(super) fn parse_shard(text: &str) -> Result<Shard, String> {
     text.parse()
 }
 
@@ -154,7 +154,7 @@ fn parse_bounds(text: &str) -> Result<RangeInclusive<usize>, String> {
     Ok(low..=high)
 }
 
-fn parse_properties(text: &str) -> Result<Properties, String> {
+pub(super) fn parse_properties(text: &str) -> Result<Properties, String> {
     if text == "all" {
         return Ok(Properties(BUILTIN_PROPERTIES.to_vec()));
     }
@@ -183,7 +183,7 @@ fn parse_properties(text: &str) -> Result<Properties, String> {
 }
 
 /// `90s`, `10m`, `2h`, `500ms`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let split = text
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(text.len());
@@ -427,18 +427,51 @@ pub(super) fn explore(args: &ExploreArgs, out: &mut dyn Write) -> Exit {
     status(&found).and(output_status(written))
 }
 
-/// `kvsim merge`: returns the exit status.
+/// Which command wrote a report's JSON text: `explore`, `verify`, or
+/// `None` when it is neither (its reader then says why).
+fn report_kind(text: &str) -> Option<&'static str> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    if value.get("kvsim_verify_report").is_some() {
+        Some("verify")
+    } else if value.get("kvsim_explore_report").is_some() {
+        Some("explore")
+    } else {
+        None
+    }
+}
+
+/// `kvsim merge` (of explore reports, or of verify reports through
+/// [`super::verify::merge_reports`]): returns the exit status.
 pub(super) fn merge_reports(args: &MergeArgs, out: &mut dyn Write) -> Exit {
-    let mut reports = Vec::new();
+    let mut texts = Vec::new();
     for path in &args.reports {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+        match std::fs::read_to_string(path) {
+            Ok(text) => texts.push((path.clone(), text)),
             Err(e) => {
                 report(io_error_message(format!("read {}", path.display()), &e));
                 return Exit::BadInput;
             }
-        };
-        match ExploreReport::from_json(&text) {
+        }
+    }
+    // The first report's kind decides; every other must be of it.
+    let kinds: Vec<Option<&str>> = texts.iter().map(|(_, text)| report_kind(text)).collect();
+    if let Some(first) = kinds.first().copied().flatten() {
+        if let Some(at) = kinds.iter().position(|k| k.is_some_and(|k| k != first)) {
+            report(format!(
+                "kvsim merge: {} is a report of kvsim {}, {} of kvsim {first}: merge the shards of one run",
+                texts[at].0.display(),
+                kinds[at].unwrap_or("?"),
+                texts[0].0.display()
+            ));
+            return Exit::BadInput;
+        }
+        if first == "verify" {
+            return super::verify::merge_reports(&texts, args.json, out);
+        }
+    }
+    let mut reports = Vec::new();
+    for (path, text) in &texts {
+        match ExploreReport::from_json(text) {
             Ok(read) => reports.push(read),
             Err(message) => {
                 report(format!("{}: {message}", path.display()));
