@@ -206,6 +206,8 @@ fn the_peer_scenarios_parse_run_break_unlinked_and_hold_on_fixed() {
         ("2x4", "kill:2"),
         ("3x3", "kill:2"),
         ("3x4", "kill:2"),
+        ("4x3", "kill:2"),
+        ("4x4", "kill:2"),
     ] {
         let script = format!("examples/verify/{name}.kv");
         let played = kvsim(&["run", &script]);

@@ -253,3 +253,64 @@ fn a_spent_time_budget_is_stopped_never_verified() {
     assert_eq!(report.exit_code(), 3);
     assert_eq!(report.run.stopped_by.as_deref(), Some("max-time"));
 }
+
+#[test]
+fn stopping_at_the_first_failing_item_is_the_same_on_any_thread_count() {
+    let case = two_clients();
+    let registry = || Stage::Unlinked.registry();
+    let base = VerifyConfig {
+        registry: "unlinked".to_string(),
+        stop_at_first: true,
+        ..config("kill:1", Reduction::None, 1)
+    };
+    let one = verify(&case, &registry, &base);
+    assert_eq!(one.result.verdict, "failed", "{one}");
+    let whole = verify(
+        &case,
+        &registry,
+        &VerifyConfig {
+            stop_at_first: false,
+            ..base.clone()
+        },
+    );
+    assert!(one.result.items_searched < whole.result.items_searched);
+    assert!(one.result.schedules < whole.result.schedules);
+    let found = one.result.counterexample.as_ref().unwrap();
+    assert_eq!(
+        found.item + 1,
+        one.result.items_searched,
+        "it stops at the failing item"
+    );
+    for threads in [2, 4] {
+        let other = verify(
+            &case,
+            &registry,
+            &VerifyConfig {
+                threads,
+                ..base.clone()
+            },
+        );
+        assert_eq!(stable(&one), stable(&other), "{threads} threads");
+    }
+}
+
+#[test]
+fn a_stop_request_before_the_start_searches_nothing_and_says_so() {
+    static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+    let case = two_clients();
+    let config = VerifyConfig {
+        stop: Some(&STOP),
+        ..config("kill:1", Reduction::None, 2)
+    };
+    let report = verify(&case, &|| Stage::Fixed.registry(), &config);
+    assert_eq!(report.result.verdict, "stopped", "{report}");
+    assert_eq!(report.result.items_searched, 0);
+    assert_eq!(report.result.schedules, 0);
+    assert_eq!(report.run.stopped_by.as_deref(), Some("interrupted"));
+    assert!(
+        report
+            .to_string()
+            .contains("stopped early by Ctrl-C (interrupt), NOT verified")
+    );
+    assert_eq!(report.exit_code(), 3);
+}

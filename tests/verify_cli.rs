@@ -114,7 +114,8 @@ fn a_spent_time_budget_is_stopped_exit_3() {
     );
     assert_eq!(run.code, Some(3), "{}\n{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("stopped early, NOT verified"),
+        run.stdout
+            .contains("stopped early by --max-time, NOT verified"),
         "{}",
         run.stdout
     );

@@ -51,6 +51,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The version of the JSON report's format (`"kvsim_verify_report"`).
@@ -223,6 +224,16 @@ pub struct VerifyConfig {
     /// Where the shortest counterexample is saved as a case file (none:
     /// not saved).
     pub out: Option<PathBuf>,
+    /// Stop at the lowest work item with a violation: every item before
+    /// it still runs, none after it, so the counterexample is the shortest
+    /// among the items up to it (the same for any thread count), not over
+    /// the whole search. For a search of one process (unsharded); off by
+    /// default.
+    pub stop_at_first: bool,
+    /// A stop request (Ctrl-C: `kvsim::cli::interrupt::flag()`), polled
+    /// before each work item: the items running finish, the verdict is
+    /// "stopped". Never part of what is explored.
+    pub stop: Option<&'static AtomicBool>,
 }
 
 impl VerifyConfig {
@@ -247,7 +258,8 @@ impl VerifyConfig {
         let c = &self.check;
         format!(
             "kvsim {}\nverify\nregistry {:?}\ncase {}\nfaults {:?}\nreduction {}\nsplit depth {}\n\
-             properties {:?}\ncustom properties {}\nmodel {:?}\nlinearizability bound {}\nlimits {:?}\n",
+             properties {:?}\ncustom properties {}\nmodel {:?}\nlinearizability bound {}\nlimits {:?}\n\
+             stop at first {}\n",
             env!("CARGO_PKG_VERSION"),
             self.registry,
             case.to_json(&CaseMeta::default()),
@@ -259,6 +271,7 @@ impl VerifyConfig {
             c.model,
             c.linearizability_states_max,
             c.limits,
+            self.stop_at_first,
         )
     }
 
@@ -300,6 +313,8 @@ impl Default for VerifyConfig {
             max_time: None,
             registry: "fixed".to_string(),
             out: None,
+            stop_at_first: false,
+            stop: None,
         }
     }
 }
@@ -608,7 +623,12 @@ impl fmt::Display for VerifyReport {
             }
             "stopped" => writeln!(
                 f,
-                "stopped early, NOT verified: no property broke in what ran ({counts})"
+                "stopped early{}, NOT verified: no property broke in what ran ({counts})",
+                match self.run.stopped_by.as_deref() {
+                    Some("interrupted") => " by Ctrl-C (interrupt)",
+                    Some("max-time") => " by --max-time",
+                    _ => "",
+                }
             )?,
             _ => writeln!(
                 f,
@@ -675,15 +695,26 @@ struct Tally {
 
 impl Tally {
     fn absorb(&mut self, item: u64, plan: usize, result: DporResult) {
-        self.stats.schedules += result.stats.schedules;
-        self.stats.sleep_blocked += result.stats.sleep_blocked;
-        self.stats.events += result.stats.events;
-        self.stats.max_depth = self.stats.max_depth.max(result.stats.max_depth);
-        self.undecided += result.undecided;
-        self.cut += result.cut;
-        self.outcomes
-            .extend(result.outcomes.keys().map(outcome_hash));
-        if let Some(violation) = result.shortest {
+        self.merge(Tally {
+            stats: result.stats,
+            outcomes: result.outcomes.keys().map(outcome_hash).collect(),
+            shortest: result.shortest.map(|violation| (violation, item, plan)),
+            undecided: result.undecided,
+            cut: result.cut,
+        });
+    }
+
+    /// Adds `other`'s findings: sums, a union and a minimum, so the order
+    /// of merging never matters.
+    fn merge(&mut self, other: Tally) {
+        self.stats.schedules += other.stats.schedules;
+        self.stats.sleep_blocked += other.stats.sleep_blocked;
+        self.stats.events += other.stats.events;
+        self.stats.max_depth = self.stats.max_depth.max(other.stats.max_depth);
+        self.undecided += other.undecided;
+        self.cut += other.cut;
+        self.outcomes.extend(other.outcomes);
+        if let Some((violation, item, plan)) = other.shortest {
             let better = self.shortest.as_ref().is_none_or(|(best, best_item, _)| {
                 (violation.rank(), item) < (best.rank(), *best_item)
             });
@@ -770,13 +801,21 @@ pub fn verify_with(
     let positions = shard.positions(items.len() as u64);
     progress.planned(positions);
     let dispenser = Dispenser::new(positions);
-    let sink = Sink::new(Tally::default());
-    let stopped: Sink<bool> = Sink::new(false);
+    // Each position's findings, kept apart so that a search stopped at its
+    // first failure counts exactly the positions up to it, whichever
+    // thread ran what.
+    let sink: Sink<BTreeMap<u64, Tally>> = Sink::new(BTreeMap::new());
+    let stopped: Sink<Option<&'static str>> = Sink::new(None);
     let worker = || {
-        let mut tally = Tally::default();
+        let mut mine = BTreeMap::new();
         loop {
-            if deadline.is_some_and(|deadline| now() >= deadline) && dispenser.taken() < positions {
-                stopped.with(|s| *s = true);
+            // Only a stop that leaves items unsearched is one.
+            let early = || dispenser.taken() < positions;
+            if config.stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) && early() {
+                stopped.with(|s| *s = s.or(Some("interrupted")));
+                dispenser.stop();
+            } else if deadline.is_some_and(|deadline| now() >= deadline) && early() {
+                stopped.with(|s| *s = s.or(Some("max-time")));
                 dispenser.stop();
             }
             let Some(position) = dispenser.take() else {
@@ -785,27 +824,16 @@ pub fn verify_with(
             let item = shard.case_index(position);
             let (plan, root) = &items[item as usize];
             let result = reduction.search(&plans[*plan], registry, &check, root);
-            progress.item_done(result.stats.schedules, result.shortest.is_some());
-            tally.absorb(item, *plan, result);
-        }
-        sink.with(|all| {
-            let mine = std::mem::take(&mut tally);
-            all.stats.schedules += mine.stats.schedules;
-            all.stats.sleep_blocked += mine.stats.sleep_blocked;
-            all.stats.events += mine.stats.events;
-            all.stats.max_depth = all.stats.max_depth.max(mine.stats.max_depth);
-            all.undecided += mine.undecided;
-            all.cut += mine.cut;
-            all.outcomes.extend(mine.outcomes);
-            if let Some((violation, item, plan)) = mine.shortest {
-                let better = all.shortest.as_ref().is_none_or(|(best, best_item, _)| {
-                    (violation.rank(), item) < (best.rank(), *best_item)
-                });
-                if better {
-                    all.shortest = Some((violation, item, plan));
-                }
+            let violated = result.shortest.is_some();
+            progress.item_done(result.stats.schedules, violated);
+            if violated && config.stop_at_first {
+                dispenser.stop_at(position + 1);
             }
-        });
+            let mut tally = Tally::default();
+            tally.absorb(item, *plan, result);
+            mine.insert(position, tally);
+        }
+        sink.with(|all| all.append(&mut mine));
     };
     let threads = config.threads.max(1);
     if threads == 1 {
@@ -817,9 +845,22 @@ pub fn verify_with(
             }
         });
     }
-    let tally = sink.into_inner();
+    let by_position = sink.into_inner();
+    let first_failing = by_position
+        .iter()
+        .find(|(_, tally)| tally.shortest.is_some())
+        .map(|(&position, _)| position);
+    let through = match first_failing {
+        Some(position) if config.stop_at_first => position + 1,
+        _ => dispenser.taken().min(positions),
+    };
+    let mut tally = Tally::default();
+    for (_, found) in by_position.into_iter().filter(|(p, _)| *p < through) {
+        tally.merge(found);
+    }
     let stopped = stopped.into_inner();
-    let searched = dispenser.taken().min(positions);
+    let searched = through;
+    let stopped_at_failure = first_failing.is_some() && config.stop_at_first;
     let hash = format!("{:016x}", config.hash(&base));
     let counterexample = tally.shortest.as_ref().map(|(violation, item, plan)| {
         counterexample(&plans[*plan], registry, config, &hash, violation, *item)
@@ -829,7 +870,7 @@ pub fn verify_with(
         plans: plans.len() as u64,
         items: items.len() as u64,
         items_searched: searched,
-        complete: searched == positions,
+        complete: searched == positions || stopped_at_failure,
         schedules: tally.stats.schedules,
         events: tally.stats.events,
         max_depth: tally.stats.max_depth,
@@ -855,7 +896,11 @@ pub fn verify_with(
         run: VerifyRun {
             threads,
             shard,
-            stopped_by: stopped.then(|| "max-time".to_string()),
+            stopped_by: if stopped_at_failure && searched < positions {
+                Some("failure".to_string())
+            } else {
+                stopped.map(str::to_string)
+            },
             shards: Vec::new(),
         },
     }
@@ -917,11 +962,16 @@ fn describe(config: &VerifyConfig) -> String {
         )
     };
     format!(
-        "faults {}; properties {properties}; max-steps {}; linearizability bound {}; reduction {reduction}; split depth {}",
+        "faults {}; properties {properties}; max-steps {}; linearizability bound {}; reduction {reduction}; split depth {}{}",
         config.faults_text(),
         config.check.limits.steps_max,
         config.check.linearizability_states_max,
-        config.split_depth
+        config.split_depth,
+        if config.stop_at_first {
+            "; stop at the first failing item"
+        } else {
+            ""
+        }
     )
 }
 
@@ -1166,7 +1216,8 @@ pub fn merge(reports: &[VerifyReport]) -> Result<VerifyReport, MergeError> {
         run: VerifyRun {
             threads: by_shard.values().map(|r| r.run.threads).max().unwrap_or(0),
             shard: Shard { index: 0, count },
-            stopped_by: by_shard.values().find_map(|r| r.run.stopped_by.clone()),
+            // Each shard says what stopped it; the merge itself ran whole.
+            stopped_by: None,
             shards: by_shard.values().map(|r| r.run.clone()).collect(),
         },
     })

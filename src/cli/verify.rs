@@ -8,6 +8,7 @@ use crate::check::verify::merge;
 use crate::check::{Case, Reduction, VerifyConfig, VerifyProgress, VerifyReport, verify_with};
 use crate::check::{PropertySet, Shard};
 use crate::cli::exit::{Exit, io_error_message, output_status, report};
+use crate::cli::interrupt;
 use crate::kv::{Stage, script};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -139,16 +140,19 @@ fn status(found: &VerifyReport) -> Exit {
         1 => Exit::PropertyBroken,
         _ => Exit::NoVerdict,
     };
+    let mut exit = exit;
     if found
         .result
         .counterexample
         .as_ref()
         .is_some_and(|c| c.save_error.is_some())
     {
-        exit.and(Exit::OutputFailed)
-    } else {
-        exit
+        exit = exit.and(Exit::OutputFailed);
     }
+    if found.run.stopped_by.as_deref() == Some("interrupted") {
+        exit = exit.and(Exit::Interrupted);
+    }
+    exit
 }
 
 /// `kvsim verify`: returns the exit status.
@@ -174,6 +178,7 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Exit {
         max_time: args.max_time,
         registry: args.registry.name().to_string(),
         out: Some(args.out.clone()),
+        stop: Some(interrupt::flag()),
         ..defaults
     };
     // indicatif draws nothing when stderr is not a terminal.
@@ -194,6 +199,9 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Exit {
         violated: AtomicU64::new(0),
     };
     let registry = args.registry;
+    // From here Ctrl-C stops the search instead of ending the process: the
+    // work items running finish and the report says what ran.
+    interrupt::install();
     let found = verify_with(&case, &|| registry.registry(), &config, &progress);
     progress.bar.finish_and_clear();
     if let Some(why) = found
