@@ -77,14 +77,15 @@ fn the_plans_of_a_budget_are_every_count_of_each_kind_on_each_role() {
 }
 
 #[test]
-fn a_name_never_created_is_no_role() {
-    // c2 only looks `b` up: no bucket of `b` ever lives, so a fault on it
-    // never fires and its plans would repeat the ones without it.
+fn every_bucket_name_the_script_mentions_is_a_role() {
+    // c2 only looks `b` up: a registry of one's own may still start a
+    // bucket `b`, so it is a role like `a`.
     let text = "CLIENT c1\nCREATE a\nCLIENT c2\nLOOKUP b\n";
     let script = script::parse(Path::new("t.kv"), text.as_bytes()).unwrap();
     let case = Case::from_script(&script);
     let plans = fault_plans(&case, &VerifyConfig::parse_faults("kill:1").unwrap());
-    assert_eq!(plans.len(), 2);
+    assert_eq!(plans.len(), 4);
+    assert_eq!(plans[3].len(), 2);
 }
 
 #[test]

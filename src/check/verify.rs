@@ -15,9 +15,9 @@
 //! schedule in which its target lives; "never" is the plan without it.
 //! The plans are therefore every combination of 0 to N faults of each kind
 //! on each role: for `kill:2` on two names, 3 × 3 = 9 plans. Roles are the
-//! bucket names some client `CREATE`s (a name only looked up never has a
-//! bucket, so a fault on it never fires and its plan is the one without
-//! it: dropping it loses no schedule), in order of first use.
+//! bucket names the clients' commands mention, in order of first use (a
+//! registry of your own decides which buckets exist, so a name only looked
+//! up is a role too).
 //!
 //! **Work.** For each plan in order, the engine splits its schedules at a
 //! fixed depth [`VerifyConfig::SPLIT_DEPTH`] into roots (prefixes, each
@@ -43,7 +43,7 @@ use crate::check::generate::FaultKind;
 use crate::check::oracle::{RunOutcome, Witness};
 use crate::check::property::Property;
 use crate::check::report::{FailureReport, save_case};
-use crate::kv::{Command, KvFault};
+use crate::kv::{Command, KvFault, Target};
 use crate::sim::EventKey;
 use crate::sync::{Dispenser, Sink};
 use serde::{Deserialize, Serialize};
@@ -319,16 +319,32 @@ impl Default for VerifyConfig {
     }
 }
 
-/// The bucket names some client of `case` creates, in order of first use:
-/// the roles `kill` and `crash` faults target.
-fn created_names(case: &Case) -> Vec<String> {
+/// The bucket names the commands of `case` mention, in order of first
+/// use: the roles `kill` and `crash` faults target.
+fn bucket_names(case: &Case) -> Vec<String> {
     let mut seen = BTreeSet::new();
     let mut names = Vec::new();
     for (_, command) in case.clients.iter().flat_map(|c| &c.commands) {
-        if let Command::Create { bucket } = command
-            && seen.insert(bucket.clone())
-        {
-            names.push(bucket.clone());
+        let name = match command {
+            Command::Create { bucket }
+            | Command::Put { bucket, .. }
+            | Command::Get { bucket, .. }
+            | Command::Delete { bucket, .. }
+            | Command::Lookup { bucket } => bucket,
+            Command::Crash {
+                target: Target::Bucket(bucket),
+                ..
+            }
+            | Command::Kill {
+                target: Target::Bucket(bucket),
+            }
+            | Command::Stop {
+                target: Target::Bucket(bucket),
+            } => bucket,
+            _ => continue,
+        };
+        if seen.insert(name.clone()) {
+            names.push(name.clone());
         }
     }
     names
@@ -339,7 +355,7 @@ fn created_names(case: &Case) -> Vec<String> {
 /// slot. Each plan is `case`'s own faults followed by the budget's, with
 /// ids after the case's. See the module doc for the roles.
 pub fn fault_plans(case: &Case, budget: &[(FaultKind, usize)]) -> Vec<Vec<CaseFault>> {
-    let names = created_names(case);
+    let names = bucket_names(case);
     let mut slots: Vec<(KvFault, usize)> = Vec::new();
     for kind in FaultKind::ALL {
         let Some(&(_, cap)) = budget.iter().find(|(k, _)| *k == kind) else {
