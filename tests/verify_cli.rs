@@ -105,6 +105,29 @@ fn a_step_bound_too_low_is_no_verdict_exit_3() {
 }
 
 #[test]
+fn an_undecided_property_4_is_no_verdict_exit_3() {
+    let dir = TempDir::new("verify-undecided");
+    let run = verify(
+        &script(&dir),
+        &["--linearizability-bound", "1", "--quiet"],
+        &dir.path,
+    );
+    assert_eq!(run.code, Some(3), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("no verdict, NOT verified"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("schedules: property 4 undecided (raise --linearizability-bound)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("verified within bounds"));
+}
+
+#[test]
 fn a_spent_time_budget_is_stopped_exit_3() {
     let dir = TempDir::new("verify-time");
     let run = verify(
