@@ -43,6 +43,7 @@ pub use replay::{
     CASE_FILE_SUFFIX, Regressions, ReplayError, ReplayOptions, ReplayReport, read_case,
     regressions, regressions_with, replay, replay_case, replay_with, verdict_lines,
 };
+pub(crate) use report::replay_command;
 pub use report::{CASE_FILE_SUFFIX_MAX, FailureReport, save_case};
 pub use runner::{
     PctRun, Played, RunConfig, RunReport, Schedule, ScriptClients, ScriptPlayer, Sinks, TraceSink,

@@ -15,8 +15,8 @@ mod verify;
 pub use crate::check::ReplayError;
 use crate::check::{
     Case, CaseMeta, CheckConfig, PctRun, ReplayOptions, RunConfig, Schedule, ScriptPlayer, Sinks,
-    Strategy, TraceSink, explicit, fifo_length, read_case, replay_case, run_case, run_case_with,
-    save_case, verdict_lines,
+    Strategy, TraceSink, explicit, fifo_length, read_case, replay_case, replay_command, run_case,
+    run_case_with, save_case, verdict_lines,
 };
 use crate::kv::Stage;
 use crate::kv::script;
@@ -598,9 +598,9 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + 
     match saved {
         Some(Ok(path)) => {
             text.push_str(&format!(
-                "case file: {}\nkvsim replay {} --registry {stage}\n",
+                "case file: {}\n{}\n",
                 path.display(),
-                path.display()
+                replay_command(&path, stage.name())
             ));
         }
         Some(Err(error)) => {

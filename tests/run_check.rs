@@ -1,8 +1,9 @@
 //! `kvsim run --check` end to end, through the binary: the six properties
 //! checked on a script under every schedule; a failure is saved as a case
 //! file holding the explicit override list the run took, and the printed
-//! replay command reproduces it byte for byte; `--print-schedule` prints an
-//! override list that replays the run.
+//! replay command reproduces it byte for byte, run by a shell even when
+//! the path needs quoting; `--print-schedule` prints an override list that
+//! replays the run.
 
 mod common;
 
@@ -13,11 +14,16 @@ use common::{Run, TempDir, kvsim};
 /// DOWN then drops the name, and the lookup answers NOT FOUND.
 const LOST_RESTART: &str = "CREATE a\nSTOP a\nCREATE a\nSETTLE\nLOOKUP a\n";
 
-/// `kvsim run --check` of the lost restart; `fifo` has no seed, so
-/// `seed` is not passed under it.
+/// `kvsim run --check` of the lost restart, failures saved in
+/// `dir/failures`; `fifo` has no seed, so `seed` is not passed under it.
 fn check(dir: &TempDir, registry: &str, schedule: &str, seed: u64) -> Run {
+    check_into(dir, "failures", registry, schedule, seed)
+}
+
+/// [`check`], failures saved in `dir/out`.
+fn check_into(dir: &TempDir, out: &str, registry: &str, schedule: &str, seed: u64) -> Run {
     let script = dir.file("lost.kv", LOST_RESTART.as_bytes());
-    let out = dir.path.join("failures");
+    let out = dir.path.join(out);
     let seed = seed.to_string();
     let mut args = vec![
         "run",
@@ -100,6 +106,40 @@ fn a_random_walk_finds_the_lost_restart_and_its_case_replays() {
     // The fixed registry checks liveness on create and survives the same schedule.
     let fixed = kvsim(&["replay", &path, "--registry", "fixed"]);
     assert_eq!(fixed.code, Some(0), "{fixed:?}");
+}
+
+#[test]
+fn the_replay_command_runs_in_a_shell_when_the_path_needs_quoting() {
+    let dir = TempDir::new("check-quoted");
+    let failing = (0..50)
+        .map(|seed| check_into(&dir, "it's my failures", "unlinked", "random", seed))
+        .find(|run| run.code == Some(1));
+    let Some(run) = failing else {
+        panic!("no random seed of 50 found the lost restart on unlinked");
+    };
+    let command = run
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("kvsim replay "))
+        .unwrap_or_else(|| panic!("no replay command:\n{}", run.stdout));
+    // The printed line as a shell runs it, `kvsim` being the binary under
+    // test.
+    let replay = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec \"$KVSIM\" replay {command}"))
+        .env("KVSIM", env!("CARGO_BIN_EXE_kvsim"))
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8(replay.stdout).expect("UTF-8");
+    let stderr = String::from_utf8(replay.stderr).expect("UTF-8");
+    assert_eq!(replay.status.code(), Some(1), "{command}\n{stdout}{stderr}");
+    let verdict = |stdout: &str| {
+        stdout
+            .lines()
+            .find(|line| line.contains(" broke at event "))
+            .map(str::to_string)
+    };
+    assert_eq!(verdict(&stdout), verdict(&run.stdout));
 }
 
 #[test]

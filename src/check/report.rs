@@ -161,12 +161,19 @@ impl FailureReport {
             let factory = self.factory.trim_start_matches('&');
             return format!("kvsim::check::replay(&{factory}, {path:?})");
         }
-        format!(
-            "kvsim replay {} --registry {}",
-            shell_quote(&self.case_path.to_string_lossy()),
-            shell_quote(&self.stage)
-        )
+        replay_command(&self.case_path, &self.stage)
     }
+}
+
+/// `kvsim replay <path> --registry <stage>`, each word quoted for a POSIX
+/// shell when it needs it: the line that replays a case file saved on a
+/// built-in stage, as every failure report prints it.
+pub(crate) fn replay_command(case_path: &Path, stage: &str) -> String {
+    format!(
+        "kvsim replay {} --registry {}",
+        shell_quote(&case_path.to_string_lossy()),
+        shell_quote(stage)
+    )
 }
 
 /// The factory a user registry's replay line names unless told otherwise.
