@@ -49,20 +49,7 @@ fn script_clients(path: &str) -> (Vec<Vec<Command>>, Vec<String>) {
     let script = script::read_text(&path, file)
         .expect("the scenario script parses")
         .to_script();
-    let clients: Vec<Vec<Command>> = script
-        .clients
-        .iter()
-        .map(|client| client.lines.iter().map(|l| l.command.clone()).collect())
-        .collect();
-    let mut names: Vec<String> = Vec::new();
-    for command in clients.iter().flatten() {
-        if let Command::Create { bucket } | Command::Lookup { bucket } = command
-            && !names.contains(bucket)
-        {
-            names.push(bucket.clone());
-        }
-    }
-    (clients, names)
+    (script.client_commands(), script.bucket_names())
 }
 
 /// `kvsim explore SCRIPT --registry fixed --schedule S --faults F

@@ -10,10 +10,9 @@ use crate::check::{
 };
 use crate::cli::exit::{Exit, io_error_message, output_status, report};
 use crate::cli::interrupt;
+use crate::kv::Stage;
 use crate::kv::script;
-use crate::kv::{Command, Stage, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -205,36 +204,6 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }
 
-/// The bucket names a script's commands use, in order of first use.
-fn bucket_names(clients: &[Vec<Command>]) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    let mut names = Vec::new();
-    for command in clients.iter().flatten() {
-        let name = match command {
-            Command::Create { bucket }
-            | Command::Put { bucket, .. }
-            | Command::Get { bucket, .. }
-            | Command::Delete { bucket, .. }
-            | Command::Lookup { bucket } => bucket,
-            Command::Crash {
-                target: Target::Bucket(bucket),
-                ..
-            }
-            | Command::Kill {
-                target: Target::Bucket(bucket),
-            }
-            | Command::Stop {
-                target: Target::Bucket(bucket),
-            } => bucket,
-            _ => continue,
-        };
-        if seen.insert(name.clone()) {
-            names.push(name.clone());
-        }
-    }
-    names
-}
-
 /// Why the flags describe no configuration.
 enum ConfigError {
     /// A flag combination clap cannot express: printed as clap's usage
@@ -261,18 +230,14 @@ fn config(args: &ExploreArgs) -> Result<ExploreConfig, ConfigError> {
         let script = script::read_text(path, file)
             .map_err(|e| ConfigError::Input(e.to_string()))?
             .to_script();
-        let clients: Vec<Vec<Command>> = script
-            .clients
-            .iter()
-            .map(|client| client.lines.iter().map(|l| l.command.clone()).collect())
-            .collect();
+        let clients = script.client_commands();
         if clients.iter().all(Vec::is_empty) {
             return Err(ConfigError::Input(format!(
                 "{}: the script has no command",
                 path.display()
             )));
         }
-        let names = bucket_names(&clients);
+        let names = script.bucket_names();
         if !names.is_empty() {
             generator.names = names;
         }

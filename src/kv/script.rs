@@ -10,7 +10,7 @@
 //! [`ScriptError`]s, reported as `FILE:LINE: what is wrong`.
 
 use crate::kv::command::{Command, Target};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,55 @@ pub const MAIN_CLIENT: &str = "main";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Script {
     pub clients: Vec<ClientScript>,
+}
+
+impl Script {
+    /// Each client's commands and directives, in file order: a script as
+    /// a case's fixed clients (`GenConfig::script`, `kvsim explore
+    /// SCRIPT`) take it.
+    pub fn client_commands(&self) -> Vec<Vec<Command>> {
+        self.clients
+            .iter()
+            .map(|client| client.lines.iter().map(|l| l.command.clone()).collect())
+            .collect()
+    }
+
+    /// The bucket names the commands use (`CREATE`, `PUT`, `GET`,
+    /// `DELETE`, `LOOKUP`, and `CRASH`, `KILL` or `STOP` of a bucket), in
+    /// order of first use: the names `kvsim explore SCRIPT` aims faults at.
+    pub fn bucket_names(&self) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        let mut names = Vec::new();
+        let commands = self
+            .clients
+            .iter()
+            .flat_map(|c| &c.lines)
+            .map(|l| &l.command);
+        for command in commands {
+            let name = match command {
+                Command::Create { bucket }
+                | Command::Put { bucket, .. }
+                | Command::Get { bucket, .. }
+                | Command::Delete { bucket, .. }
+                | Command::Lookup { bucket } => bucket,
+                Command::Crash {
+                    target: Target::Bucket(bucket),
+                    ..
+                }
+                | Command::Kill {
+                    target: Target::Bucket(bucket),
+                }
+                | Command::Stop {
+                    target: Target::Bucket(bucket),
+                } => bucket,
+                _ => continue,
+            };
+            if seen.insert(name) {
+                names.push(name.clone());
+            }
+        }
+        names
+    }
 }
 
 /// One client's commands and directives, in file order (`CLIENT` lines
@@ -660,6 +709,24 @@ mod tests {
 
     fn parse_str(text: &str) -> Result<Script, ScriptError> {
         parse(Path::new("shop.kv"), text.as_bytes())
+    }
+
+    #[test]
+    fn a_scripts_clients_and_bucket_names_in_order_of_first_use() {
+        let script = parse_str(
+            "PUT b k 1\nCLIENT c1\nCREATE a\nKILL registry\nGET b k\nCRASH c\n\
+             CLIENT c2\nSETTLE\nSTOP d\nDELETE e k\nLOOKUP a\nKILL f\n",
+        )
+        .expect("script parses");
+        let clients = script.client_commands();
+        assert_eq!(clients.len(), 3);
+        assert_eq!(
+            clients.iter().map(Vec::len).collect::<Vec<_>>(),
+            [1, 4, 5],
+            "{clients:?}"
+        );
+        assert_eq!(clients[2][0], Command::Settle);
+        assert_eq!(script.bucket_names(), ["b", "a", "c", "d", "e", "f"]);
     }
 
     /// The commands of a single-client script.
