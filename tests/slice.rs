@@ -37,6 +37,16 @@ use std::path::Path;
 
 const DEAD_LOOKUP: &str = "tests/regressions/unlinked-lookup-is-alive-0a7587ab.case.json";
 
+/// The keys of the dead lookup's five events, in step order: the client's
+/// create and lookup, the registry's create, the kill, the lookup's call.
+const DEAD_LOOKUP_EVENTS: [&str; 5] = [
+    "client0.cmd0",
+    "client0.cmd1",
+    "client0.cmd0/0",
+    "fault0",
+    "client0.cmd1/1",
+];
+
 fn traced(check: &CheckConfig) -> CheckConfig {
     CheckConfig {
         tracing: true,
@@ -48,8 +58,14 @@ fn dead_lookup() -> Case {
     read_case(DEAD_LOOKUP).expect("the kept case").0
 }
 
-fn unlinked() -> Box<RegistryFactory<'static>> {
-    Box::new(|| Stage::Unlinked.registry())
+/// `case` run on `unlinked`, every property checked, traced (so with its
+/// slice, when it fails).
+fn on_unlinked(case: &Case) -> CaseRun {
+    run_case(
+        case,
+        &|| Stage::Unlinked.registry(),
+        &traced(&CheckConfig::default()),
+    )
 }
 
 /// Each step's event key, as the trace prints it.
@@ -73,25 +89,12 @@ fn slice_keys(run: &CaseRun) -> Vec<String> {
 
 #[test]
 fn the_dead_lookup_slice_is_exactly_its_five_events_the_kill_included() {
-    let run = run_case(
-        &dead_lookup(),
-        &unlinked(),
-        &traced(&CheckConfig::default()),
-    );
+    let run = on_unlinked(&dead_lookup());
     let failure = run.failure.as_ref().expect("unlinked breaks property 1");
     assert_eq!((failure.property, failure.step), (P1_LOOKUP_IS_ALIVE, 5));
     let slice = run.slice.as_ref().expect("a traced failure has a slice");
     assert_eq!(slice.events, BTreeSet::from([1, 2, 3, 4, 5]));
-    assert_eq!(
-        slice_keys(&run),
-        [
-            "client0.cmd0",
-            "client0.cmd1",
-            "client0.cmd0/0",
-            "fault0",
-            "client0.cmd1/1"
-        ]
-    );
+    assert_eq!(slice_keys(&run), DEAD_LOOKUP_EVENTS);
     // The lookup (#5) follows the registry's create (#3, program order),
     // the client's call (#2, send -> deliver) and the kill (#4): its reply
     // names the dead bucket, a liveness read of its death.
@@ -134,11 +137,7 @@ fn dead_lookup_with_a_bystander() -> Case {
 
 #[test]
 fn an_unrelated_client_is_left_out_of_the_slice() {
-    let run = run_case(
-        &dead_lookup_with_a_bystander(),
-        &unlinked(),
-        &traced(&CheckConfig::default()),
-    );
+    let run = on_unlinked(&dead_lookup_with_a_bystander());
     let failure = run.failure.as_ref().expect("still broken");
     assert_eq!(failure.property, P1_LOOKUP_IS_ALIVE);
     let keys = step_keys(run.trace.as_ref().expect("traced"));
@@ -151,26 +150,12 @@ fn an_unrelated_client_is_left_out_of_the_slice() {
         "the bystander acts before the failure: {keys:?}"
     );
     assert!(failure.step > 5, "{keys:?}");
-    assert_eq!(
-        slice_keys(&run),
-        [
-            "client0.cmd0",
-            "client0.cmd1",
-            "client0.cmd0/0",
-            "fault0",
-            "client0.cmd1/1"
-        ],
-        "{keys:?}"
-    );
+    assert_eq!(slice_keys(&run), DEAD_LOOKUP_EVENTS, "{keys:?}");
 }
 
 #[test]
 fn the_slice_renders_as_text_and_mermaid() {
-    let run = run_case(
-        &dead_lookup_with_a_bystander(),
-        &unlinked(),
-        &traced(&CheckConfig::default()),
-    );
+    let run = on_unlinked(&dead_lookup_with_a_bystander());
     let (slice, trace) = (run.slice.expect("a slice"), run.trace.expect("traced"));
     insta::assert_snapshot!("bystander_slice_text", slice.to_text(&trace));
     insta::assert_snapshot!("bystander_slice_mermaid", slice.to_mermaid(&trace));
@@ -320,11 +305,7 @@ fn every_flawed_registrys_slice_is_closed_and_sufficient() {
 
 #[test]
 fn kvsim_replay_prints_the_slice_alone() {
-    let run = run_case(
-        &dead_lookup(),
-        &unlinked(),
-        &traced(&CheckConfig::default()),
-    );
+    let run = on_unlinked(&dead_lookup());
     let (slice, trace) = (run.slice.expect("a slice"), run.trace.expect("traced"));
     let kvsim = |flags: &[&str]| {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_kvsim"))

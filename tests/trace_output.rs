@@ -5,16 +5,11 @@
 
 mod common;
 
-use common::{TempDir, kvsim};
-use kvsim::check::{
-    Case, CaseClient, CheckConfig, RunConfig, Schedule, Strategy as CaseStrategy, run_case,
-    run_script,
-};
-use kvsim::kv::script;
+use common::{TempDir, kvsim, play_with};
+use kvsim::check::{Case, CaseClient, CheckConfig, Schedule, Strategy as CaseStrategy, run_case};
 use kvsim::kv::{Command, Stage, Target};
-use kvsim::sim::{DropCause, EventKey, Limits, Trace, TraceEntry};
+use kvsim::sim::{DropCause, EventKey, Trace, TraceEntry};
 use proptest::prelude::*;
-use std::path::Path;
 
 const NAMES: [&str; 11] = [
     "\"quo\"",
@@ -436,16 +431,9 @@ fn schedule_for(pick: u8) -> Schedule {
 }
 
 fn traced_script(text: &str, stage: Stage, schedule: Schedule, seed: u64) -> Trace {
-    let parsed = script::parse(Path::new("hostile.kv"), text.as_bytes())
-        .unwrap_or_else(|e| panic!("{e}: {text:?}"));
-    let config = RunConfig {
-        stage,
-        schedule,
-        seed,
-        limits: Limits::default(),
-        tracing: true,
-    };
-    run_script(&parsed, &config).trace.expect("traced")
+    play_with(stage, schedule, seed, text)
+        .trace
+        .expect("traced")
 }
 
 fn has_note(trace: &Trace, expected: &str) -> bool {

@@ -247,21 +247,8 @@ impl Process<Envelope<KvMsg>> for Client {
         // A command that looks its bucket up stays current with only the
         // bucket name copied into the request.
         let lookup = match &command {
-            Command::Put { bucket, .. }
-            | Command::Get { bucket, .. }
-            | Command::Delete { bucket, .. }
-            | Command::Lookup { bucket }
-            | Command::Crash {
-                target: Target::Bucket(bucket),
-                ..
-            }
-            | Command::Kill {
-                target: Target::Bucket(bucket),
-            }
-            | Command::Stop {
-                target: Target::Bucket(bucket),
-            } => Some(bucket.clone()),
-            _ => None,
+            Command::Create { .. } => None,
+            other => other.bucket().map(str::to_string),
         };
         if let Some(bucket) = lookup {
             self.current = Some((cmd, command, ctx.step()));

@@ -63,6 +63,30 @@ pub enum Command {
 }
 
 impl Command {
+    /// The bucket name the command names: that of `CREATE`, `PUT`, `GET`,
+    /// `DELETE`, `LOOKUP`, and of `CRASH`, `KILL` or `STOP` aimed at a
+    /// bucket (none for the registry, a directive or an unknown command).
+    pub fn bucket(&self) -> Option<&str> {
+        match self {
+            Command::Create { bucket }
+            | Command::Put { bucket, .. }
+            | Command::Get { bucket, .. }
+            | Command::Delete { bucket, .. }
+            | Command::Lookup { bucket }
+            | Command::Crash {
+                target: Target::Bucket(bucket),
+                ..
+            }
+            | Command::Kill {
+                target: Target::Bucket(bucket),
+            }
+            | Command::Stop {
+                target: Target::Bucket(bucket),
+            } => Some(bucket),
+            _ => None,
+        }
+    }
+
     /// The reason a `CRASH` or `KILL` sends, as the BEAM reads the word.
     pub fn exit_reason(&self) -> Option<Reason> {
         match self {

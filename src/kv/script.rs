@@ -46,9 +46,8 @@ impl Script {
             .collect()
     }
 
-    /// The bucket names the commands use (`CREATE`, `PUT`, `GET`,
-    /// `DELETE`, `LOOKUP`, and `CRASH`, `KILL` or `STOP` of a bucket), in
-    /// order of first use: the names `kvsim explore SCRIPT` aims faults at.
+    /// The bucket names the commands name ([`Command::bucket`]), in order
+    /// of first use: the names `kvsim explore SCRIPT` aims faults at.
     pub fn bucket_names(&self) -> Vec<String> {
         let mut seen = BTreeSet::new();
         let mut names = Vec::new();
@@ -57,27 +56,9 @@ impl Script {
             .iter()
             .flat_map(|c| &c.lines)
             .map(|l| &l.command);
-        for command in commands {
-            let name = match command {
-                Command::Create { bucket }
-                | Command::Put { bucket, .. }
-                | Command::Get { bucket, .. }
-                | Command::Delete { bucket, .. }
-                | Command::Lookup { bucket } => bucket,
-                Command::Crash {
-                    target: Target::Bucket(bucket),
-                    ..
-                }
-                | Command::Kill {
-                    target: Target::Bucket(bucket),
-                }
-                | Command::Stop {
-                    target: Target::Bucket(bucket),
-                } => bucket,
-                _ => continue,
-            };
+        for name in commands.filter_map(Command::bucket) {
             if seen.insert(name) {
-                names.push(name.clone());
+                names.push(name.to_string());
             }
         }
         names

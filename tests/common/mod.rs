@@ -166,7 +166,8 @@ pub fn play(stage: Stage, text: &str) -> String {
 
 /// Plays script text with any schedule and seed, tracing on.
 pub fn play_with(stage: Stage, schedule: Schedule, seed: u64, text: &str) -> RunReport {
-    let script = script::parse(Path::new("test.kv"), text.as_bytes()).expect("test script parses");
+    let script = script::parse(Path::new("test.kv"), text.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}: {text:?}"));
     let config = RunConfig {
         stage,
         schedule,
