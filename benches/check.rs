@@ -1,4 +1,4 @@
-//! Checking speed (issue 5, item 7): how fast generated cases find each
+//! Checking speed: how fast generated cases find each
 //! flawed stage, how many cases per second pass on `fixed`, how long
 //! shrinking takes and how short its results are, and the dead-lookup
 //! scenarios the peer tools were measured on (README § Figures) where they

@@ -1,6 +1,6 @@
 //! Core speed: scheduler steps (events) per second on workload `w4x2500`,
-//! under `fifo` and `random`, beside a floor measured in the same run
-//! (issue 10, item 8). Informs, never gates.
+//! under `fifo` and `random`, beside a floor measured in the same run.
+//! Informs, never gates.
 //!
 //! `w4x2500`: 4 clients × 2,500 commands each, a seeded mix of 40 % PUT,
 //! 30 % GET, 10 % CREATE, 10 % DELETE and 10 % CRASH over 100 bucket names

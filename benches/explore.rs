@@ -1,4 +1,4 @@
-//! `kvsim explore`'s figures (issue 11, item 7), measured in-process through
+//! `kvsim explore`'s figures (README § Figures), measured in-process through
 //! [`check::explore`] with an [`ExploreConfig`] built as the command line
 //! builds it.
 //!

@@ -1,5 +1,5 @@
 //! Growth of checking: 10× the commands should cost about 10× the time
-//! with every property on (issue 10, item 1). Each run goes through the
+//! with every property on. Each run goes through the
 //! command line's own entry point (`kvsim::cli::main_with`), as `kvsim run
 //! --check --max-steps 10000000 FILE` and `kvsim replay --max-steps
 //! 10000000 FILE.case.json`, and asserts exit status 0: every property

@@ -1,5 +1,5 @@
 //! Growth: 10× the work should cost about 10× the time on every path of
-//! the core (issue 10, item 2). Three workloads at two sizes, each under
+//! the core. Three workloads at two sizes, each under
 //! every schedule, median of 5 runs; the timed region is `Sim::run` alone
 //! (the system and its command lists are built outside it), and every run
 //! asserts that it ended quiescent, so no limit cut it short.

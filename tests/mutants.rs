@@ -1,9 +1,8 @@
-//! Test-only mutants for the properties no chapter stage breaks (issue 5,
-//! item 3): each is the `fixed` registry of src/kv/stage/fixed.rs, copied
-//! into tests/support/mutants.rs, with exactly one change, and each is
-//! shown to break exactly its
-//! property, on several fixed seeds, with a 1-minimal shrunk case kept as a
-//! reviewed snapshot:
+//! Test-only mutants for the properties no chapter stage breaks: each is
+//! the `fixed` registry of src/kv/stage/fixed.rs, copied into
+//! tests/support/mutants.rs, with exactly one change, and each is shown to
+//! break exactly its property, on several fixed seeds, with a 1-minimal
+//! shrunk case kept as a reviewed snapshot:
 //!
 //! - (5) `create` always spawns a new bucket, even over a live one;
 //! - (6) `lookup` never replies, so the client's call times out;

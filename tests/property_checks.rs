@@ -1,4 +1,4 @@
-//! Property checking end to end (issue 5, items 3 and 5): `fixed` holds
+//! Property checking end to end: `fixed` holds
 //! every property of docs/design.md § Checking over generated cases; the
 //! generator reaches the window of property 1 (a lookup delivered while the
 //! looked-up bucket's `DOWN` is still in flight) often enough that no

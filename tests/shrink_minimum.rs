@@ -1,4 +1,4 @@
-//! The shrinker reaches the true minimum (issue 5, item 5): on `unlinked`,
+//! The shrinker reaches the true minimum: on `unlinked`,
 //! the peers' scenario `2x3` (two clients, three commands each, up to two
 //! bucket-kill faults, generated overrides), checking property 1 only, every
 //! proptest seed 0..19 shrinks to the same 5-event counterexample. Proptest

@@ -1,4 +1,4 @@
-//! The true minimum (issue 9, item 1): for every flawed stage, every test
+//! The true minimum: for every flawed stage, every test
 //! mutant (tests/mutants.rs) and every "stale `DOWN`" registry
 //! (tests/deep_races.rs), the smallest case in events — the failure's
 //! step, DESIGN's length — for each property it breaks first, and the

@@ -1,4 +1,4 @@
-//! Causal slices of failures (issue 11, item 5): the causal past of the
+//! Causal slices of failures: the causal past of the
 //! violating event and of the events the property's verdict reads.
 //!
 //! - On the 5-event dead lookup of `unlinked` (the smallest case of
