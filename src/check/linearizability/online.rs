@@ -12,9 +12,31 @@
 //! that were invoked before that answer; configurations that cannot are
 //! dropped, and an object left with none is not linearizable. Operations
 //! answered are then out of every configuration: what stays is bounded by
-//! the operations open at once, so with at most `c` operations of one
-//! object overlapping, each answer costs at most about `2^c` model steps,
-//! whatever the length of the history.
+//! the operations open at once, whatever the length of the history.
+//!
+//! Open operations that are alike (the same operation and arguments, and
+//! the same result when it is known at invocation: a `CREATE` cast, which
+//! a client sends without waiting, so that dozens of `CREATE a` can be in
+//! flight at once) form a *class*, and a configuration records, per
+//! class, only the *places* its operations took: how many, each with the
+//! step it was taken at (brought down to the latest invocation of the
+//! class at or before it) and, for an answer not known yet, the states
+//! before and after. Which operation holds which place is left open: any
+//! assignment to distinct operations of the class, each invoked no later
+//! than its place, will do, and one must exist (Hall's condition). The
+//! answer of an operation of the class then decides: it holds a place it
+//! may hold (of equal places, the earliest, leaving the later ones, which
+//! admit more, to the others; with a known result that is as good as
+//! going now, so it does not also go now), or it goes now. That is exact:
+//! two identical operations can swap places whenever each is invoked
+//! before the other's place, and whatever their answers they then fit the
+//! same states (`tests/linearizability_online.rs` holds it to the batch
+//! checker, also with a model where nothing is idempotent). With `c`
+//! operations of one class in flight, the configurations number about
+//! `c` per state, where keeping them apart made about `2^c`. Of
+//! configurations that differ only in the steps of places of known results,
+//! one that is no earlier at every place beats the others, which are
+//! dropped.
 //!
 //! An open operation's answer is not known when a configuration linearizes
 //! it early (a `GET` may already have seen a `PUT` still in flight): it is
@@ -39,8 +61,8 @@
 //! state and dropped, and a later report starts from it.
 
 use super::{
-    KvResult, Linearizability, Operation, PartitionViolation, SequentialModel, UndecidedPartition,
-    Violation, check_bounded_from,
+    KvOp, KvResult, Linearizability, Operation, PartitionViolation, SequentialModel,
+    UndecidedPartition, Violation, check_bounded_from,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -67,20 +89,69 @@ struct Open {
     result_known: bool,
     /// Model events and `None`-partition operations, in every object.
     everywhere: bool,
+    /// Its [`Class`] in the object (set by [`Partition::invoke`]).
+    class: ClassId,
 }
 
+/// Which open operations are interchangeable, within one object: the same
+/// operation (and arguments), and the same result when it is known at
+/// invocation (a `CREATE`'s, a model event's).
+type ClassId = u64;
+
+/// What makes two open operations interchangeable (see [`ClassId`]).
+type ClassKey = (KvOp, bool, KvResult, bool);
+
+/// A place taken, before its answer, by one open operation of a class:
+/// `(time, record)`. Its time is the step of the answer being taken in when
+/// it was linearized, brought down to the latest invocation among the
+/// class's open operations at or before it (the same ones may hold it, so
+/// two places that differ only there are one). Its record is, for a
+/// result unknown then, the state before and the state chosen, to check
+/// against the answer of whichever operation turns out to hold the place.
+type Slot<M> = (u64, Option<(M, M)>);
+
 /// One way the history so far can have happened.
+///
+/// Which operation of a class holds which place is left open: a
+/// configuration stands for every assignment of its places to distinct
+/// open operations of the class invoked no later than the place's time
+/// (there must be one, [`matchable`]), and the answer of one of them
+/// decides. Configurations that differ only in which of several identical
+/// operations were linearized are thereby one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Config<M> {
     state: M,
-    /// Open operations already linearized here; for one whose answer was
-    /// unknown then, the state before it and the state chosen, to check
-    /// against the answer when it arrives.
+    /// Places taken, by class, each list sorted; no empty list.
     early: Early<M>,
 }
 
-/// A configuration's open operations linearized already (see [`Config`]).
-type Early<M> = BTreeMap<OpKey, Option<(M, M)>>;
+/// A configuration's places taken (see [`Config`]).
+type Early<M> = BTreeMap<ClassId, Vec<Slot<M>>>;
+
+/// [`class_table`].
+type Classes<'a> = BTreeMap<ClassId, (&'a Open, Vec<u64>)>;
+
+/// Whether `slots` (sorted) can be given to distinct operations whose
+/// invocations are `invokes` (sorted), each place to one invoked no later
+/// than its time. The sets of operations each place admits are nested
+/// (prefixes of `invokes`), so Hall's condition is: the `k`-th place
+/// admits at least `k` operations.
+fn matchable<M>(slots: &[Slot<M>], invokes: &[u64]) -> bool {
+    slots
+        .iter()
+        .enumerate()
+        .all(|(index, (time, _))| invokes.partition_point(|&invoke| invoke <= *time) > index)
+}
+
+/// A place's time brought down to the latest of `invokes` (sorted) at or
+/// before it; left as it is when there is none (no operation can hold it,
+/// and [`matchable`] says so).
+fn canonical_time(time: u64, invokes: &[u64]) -> u64 {
+    match invokes.partition_point(|&invoke| invoke <= time) {
+        0 => time,
+        n => invokes[n - 1],
+    }
+}
 
 /// Where one object's check stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +184,10 @@ struct Partition<M> {
     lost: bool,
     /// Own (not everywhere) operations ever invoked here.
     own: usize,
+    /// The classes of the open operations, and how many each has.
+    classes: BTreeMap<ClassKey, ClassId>,
+    members: BTreeMap<ClassId, usize>,
+    next_class: ClassId,
 }
 
 impl<M: SequentialModel> Partition<M> {
@@ -130,12 +205,40 @@ impl<M: SequentialModel> Partition<M> {
             base: initial.clone(),
             lost: false,
             own: 0,
+            classes: BTreeMap::new(),
+            members: BTreeMap::new(),
+            next_class: 0,
         }
     }
 
-    fn invoke(&mut self, key: OpKey, open: Open) {
+    fn invoke(&mut self, key: OpKey, mut open: Open) {
         self.own += usize::from(!open.everywhere);
+        let operation = &open.operation;
+        let class_key = (
+            operation.op.clone(),
+            open.result_known,
+            operation.result.clone(),
+            open.everywhere,
+        );
+        let next_class = &mut self.next_class;
+        let class = *self.classes.entry(class_key).or_insert_with(|| {
+            *next_class += 1;
+            *next_class
+        });
+        open.class = class;
+        *self.members.entry(class).or_default() += 1;
         self.open.insert(key, open);
+    }
+
+    /// `open` (just taken out of `self.open`) leaves its class.
+    fn leave_class(&mut self, open: &Open) {
+        let members = self.members.get_mut(&open.class).expect("its class");
+        *members -= 1;
+        if *members == 0 {
+            self.members.remove(&open.class);
+            // By id: an answer may have changed the operation's result.
+            self.classes.retain(|_, class| *class != open.class);
+        }
     }
 
     fn answer(&mut self, key: OpKey, result: Option<KvResult>, response: u64, id: usize) {
@@ -158,38 +261,71 @@ impl<M: SequentialModel> Partition<M> {
                 .open
                 .remove(&key)
                 .expect("an answered operation is open");
+            self.leave_class(&open);
             if self.status == Status::Open {
-                self.linearize(key, &open, states_max);
+                self.linearize(&open, states_max);
             }
             self.log.push((open.operation, open.everywhere));
         }
         self.fold();
     }
 
-    /// Every configuration linearizes `key` (just answered), after any open
-    /// operations invoked no later than its answer.
-    fn linearize(&mut self, key: OpKey, answered: &Open, states_max: usize) {
+    /// Every configuration linearizes `answered` (just answered, already
+    /// out of `open` and of its class): it holds one of its class's places
+    /// it may hold, or it goes now, after any open operations invoked no
+    /// later than its answer.
+    fn linearize(&mut self, answered: &Open, states_max: usize) {
         let op = &answered.operation;
+        let class = answered.class;
+        let classes = class_table(&self.open, &|_| false);
+        let invokes = classes.get(&class).map_or(&[][..], |(_, invokes)| invokes);
         let mut next: BTreeSet<Config<M>> = BTreeSet::new();
         let mut seen: BTreeSet<Config<M>> = BTreeSet::new();
         let mut stack = Vec::new();
-        for mut config in std::mem::take(&mut self.configs) {
-            match config.early.remove(&key) {
-                Some(None) => {
-                    next.insert(config);
+        for config in std::mem::take(&mut self.configs) {
+            let slots = config.early.get(&class).cloned().unwrap_or_default();
+            // One place per record: of the places with the same record it
+            // may hold, the earliest one whose loss leaves the others
+            // matchable (a later place admits more, so leaving it is
+            // never worse).
+            let mut held = false;
+            let mut records_done: Vec<&Option<(M, M)>> = Vec::new();
+            for (index, (time, record)) in slots.iter().enumerate() {
+                if *time < op.invoke || records_done.contains(&record) {
+                    continue;
                 }
-                Some(Some((before, after))) => {
+                let mut rest = slots.clone();
+                rest.remove(index);
+                let rest = canonical(rest, invokes);
+                if !matchable(&rest, invokes) {
+                    continue;
+                }
+                records_done.push(record);
+                let fits = match record {
+                    None => true,
                     // Linearized before its answer was known: that answer
                     // must lead to the state chosen then.
-                    if before.successors(&op.op, &op.result).contains(&after) {
-                        next.insert(config);
-                    }
+                    Some((before, after)) => before.successors(&op.op, &op.result).contains(after),
+                };
+                if fits {
+                    held = true;
+                    next.insert(config.clone().with_slots(class, rest));
                 }
-                None => {
-                    if seen.insert(config.clone()) {
-                        stack.push(config);
-                    }
-                }
+            }
+            // A place held with its result known already is as good as
+            // going now (whichever operation went now can take that place
+            // at the next answer); with an answer that was not known, the
+            // place's record may not fit it but another's, so both ways.
+            if held && answered.result_known {
+                continue;
+            }
+            let rest = canonical(slots, invokes);
+            if !matchable(&rest, invokes) {
+                continue;
+            }
+            let config = config.with_slots(class, rest);
+            if seen.insert(config.clone()) {
+                stack.push(config);
             }
         }
         while let Some(config) = stack.pop() {
@@ -199,26 +335,30 @@ impl<M: SequentialModel> Partition<M> {
                     early: config.early.clone(),
                 });
             }
-            for (&other, open) in &self.open {
-                if open.operation.invoke > op.response || config.early.contains_key(&other) {
-                    continue;
-                }
-                for (state, early) in config.step(other, open) {
-                    let reached = Config { state, early };
-                    if !seen.contains(&reached) {
-                        seen.insert(reached.clone());
-                        stack.push(reached);
-                    }
-                }
-                if seen.len() + next.len() > states_max {
-                    self.status = Status::Undecided {
-                        explored: seen.len() + next.len(),
-                    };
-                    self.configs = next;
-                    return;
+            for (reached_state, early) in Partition::steps(&config, op.response, &classes) {
+                let reached = Config {
+                    state: reached_state,
+                    early,
+                };
+                if !seen.contains(&reached) {
+                    seen.insert(reached.clone());
+                    stack.push(reached);
                 }
             }
+            if seen.len() + next.len() > states_max {
+                self.status = Status::Undecided {
+                    explored: seen.len() + next.len(),
+                };
+                self.configs = next;
+                return;
+            }
         }
+        let known: BTreeSet<ClassId> = classes
+            .iter()
+            .filter(|(_, (open, _))| open.result_known)
+            .map(|(&class, _)| class)
+            .collect();
+        let next = prune(next, &known);
         if next.len() > states_max {
             self.status = Status::Undecided {
                 explored: next.len(),
@@ -227,6 +367,24 @@ impl<M: SequentialModel> Partition<M> {
             self.status = Status::Refuted { stuck: op.id };
         }
         self.configs = next;
+    }
+
+    /// The configurations `config` leads to by linearizing one more open
+    /// operation of `classes` invoked no later than `time`, one class at a
+    /// time: which operation of a class goes is left open.
+    fn steps(config: &Config<M>, time: u64, classes: &Classes<'_>) -> Vec<(M, Early<M>)> {
+        let mut reached = Vec::new();
+        for (class, (open, invokes)) in classes {
+            let taken = config.early.get(class).map_or(0, Vec::len);
+            // The new place comes last (its time is the latest), so with
+            // Hall's condition holding for the others, it holds for all
+            // when the class has one more operation it admits.
+            let admitted = invokes.partition_point(|&invoke| invoke <= time);
+            if admitted > taken {
+                reached.extend(config.step(open, canonical_time(time, invokes)));
+            }
+        }
+        reached
     }
 
     /// Once every linearization so far reaches one state with nothing open
@@ -253,52 +411,132 @@ impl<M: SequentialModel> Partition<M> {
     /// (those `dropped` excepted: they never happened), each as its known
     /// result or as indeterminate: `Err(explored)` past the bound.
     fn completes(&self, dropped: &dyn Fn(&Open) -> bool, states_max: usize) -> Result<bool, usize> {
-        let remaining: Vec<(OpKey, &Open)> = self
-            .open
-            .iter()
-            .filter(|(_, open)| !dropped(open))
-            .map(|(&key, open)| (key, open))
-            .collect();
+        let classes = class_table(&self.open, dropped);
         let mut seen: BTreeSet<Config<M>> = BTreeSet::new();
+        // Places held only by operations that never happened are no
+        // linearization.
         let mut stack: Vec<Config<M>> = self
             .configs
             .iter()
             .filter(|config| {
-                config
-                    .early
-                    .keys()
-                    .all(|key| self.open.get(key).is_none_or(|open| !dropped(open)))
+                config.early.iter().all(|(class, slots)| {
+                    matchable(slots, classes.get(class).map_or(&[][..], |(_, i)| i))
+                })
             })
             .cloned()
             .collect();
         while let Some(config) = stack.pop() {
-            let mut all = true;
-            for &(key, open) in &remaining {
-                if config.early.contains_key(&key) {
-                    continue;
-                }
-                all = false;
-                for (state, early) in config.step(key, open) {
-                    let reached = Config { state, early };
-                    if seen.insert(reached.clone()) {
-                        stack.push(reached);
-                    }
-                }
-                if seen.len() > states_max {
-                    return Err(seen.len());
-                }
-            }
+            let all = classes.iter().all(|(class, (_, invokes))| {
+                config.early.get(class).map_or(0, Vec::len) == invokes.len()
+            });
             if all {
                 return Ok(true);
+            }
+            for (state, early) in Partition::steps(&config, u64::MAX, &classes) {
+                let reached = Config { state, early };
+                if seen.insert(reached.clone()) {
+                    stack.push(reached);
+                }
+            }
+            if seen.len() > states_max {
+                return Err(seen.len());
             }
         }
         Ok(false)
     }
 }
 
+/// Each class with open operations not `dropped`: one of them (they
+/// are alike) and their invocations, sorted.
+fn class_table<'a>(
+    open: &'a BTreeMap<OpKey, Open>,
+    dropped: &dyn Fn(&Open) -> bool,
+) -> Classes<'a> {
+    let mut table: BTreeMap<ClassId, (&Open, Vec<u64>)> = BTreeMap::new();
+    for operation in open.values().filter(|operation| !dropped(operation)) {
+        table
+            .entry(operation.class)
+            .or_insert_with(|| (operation, Vec::new()))
+            .1
+            .push(operation.operation.invoke);
+    }
+    for (_, invokes) in table.values_mut() {
+        invokes.sort_unstable();
+    }
+    table
+}
+
+/// `configs` without those another one beats: equal to it but for the
+/// times of the places of the `known` classes (results known, no
+/// records), and no later at any of them. A later place admits every
+/// operation an earlier one does, so whatever the beaten configuration
+/// can still do, the other can (the same answers hold the same places, the
+/// same operations go next): dropping it changes no verdict.
+fn prune<M: SequentialModel>(
+    configs: BTreeSet<Config<M>>,
+    known: &BTreeSet<ClassId>,
+) -> BTreeSet<Config<M>> {
+    if known.is_empty() || configs.len() < 2 {
+        return configs;
+    }
+    let mut groups: BTreeMap<Config<M>, Vec<Config<M>>> = BTreeMap::new();
+    for config in configs {
+        let mut shape = config.clone();
+        for (class, slots) in &mut shape.early {
+            if known.contains(class) {
+                for slot in slots {
+                    slot.0 = 0;
+                }
+            }
+        }
+        groups.entry(shape).or_default().push(config);
+    }
+    let mut kept = BTreeSet::new();
+    for (_, mut group) in groups {
+        // Only a configuration with a larger sum of times can beat one.
+        let total = |config: &Config<M>| -> u128 {
+            known
+                .iter()
+                .filter_map(|class| config.early.get(class))
+                .flatten()
+                .map(|slot| u128::from(slot.0))
+                .sum()
+        };
+        group.sort_by_key(|config| std::cmp::Reverse(total(config)));
+        let mut best: Vec<Config<M>> = Vec::new();
+        for config in group {
+            let beaten = best.iter().any(|other| {
+                known.iter().all(
+                    |class| match (other.early.get(class), config.early.get(class)) {
+                        (Some(later), Some(earlier)) => {
+                            later.iter().zip(earlier).all(|(a, b)| a.0 >= b.0)
+                        }
+                        _ => true,
+                    },
+                )
+            });
+            if !beaten {
+                best.push(config);
+            }
+        }
+        kept.extend(best);
+    }
+    kept
+}
+
+/// `slots` with each time brought down ([`canonical_time`]) and sorted.
+fn canonical<M: Ord>(mut slots: Vec<Slot<M>>, invokes: &[u64]) -> Vec<Slot<M>> {
+    for slot in &mut slots {
+        slot.0 = canonical_time(slot.0, invokes);
+    }
+    slots.sort();
+    slots
+}
+
 impl<M: SequentialModel> Config<M> {
-    /// The configurations linearizing open operation `key` next leads to.
-    fn step(&self, key: OpKey, open: &Open) -> Vec<(M, Early<M>)> {
+    /// The configurations linearizing an operation of `open`'s class next,
+    /// at a place of time `time`, leads to.
+    fn step(&self, open: &Open, time: u64) -> Vec<(M, Early<M>)> {
         let result = if open.result_known {
             &open.operation.result
         } else {
@@ -310,10 +548,23 @@ impl<M: SequentialModel> Config<M> {
             .map(|state| {
                 let mut early = self.early.clone();
                 let record = (!open.result_known).then(|| (self.state.clone(), state.clone()));
-                early.insert(key, record);
+                let slots = early.entry(open.class).or_default();
+                let slot = (time, record);
+                let at = slots.partition_point(|other| *other <= slot);
+                slots.insert(at, slot);
                 (state, early)
             })
             .collect()
+    }
+
+    /// This configuration with `class`'s places `slots` (none: no entry).
+    fn with_slots(mut self, class: ClassId, slots: Vec<Slot<M>>) -> Config<M> {
+        if slots.is_empty() {
+            self.early.remove(&class);
+        } else {
+            self.early.insert(class, slots);
+        }
+        self
     }
 }
 
@@ -373,6 +624,7 @@ impl<M: SequentialModel> Online<M> {
             operation,
             result_known,
             everywhere: partition.is_none(),
+            class: 0,
         };
         match &partition {
             Some(name) => {
