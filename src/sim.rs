@@ -9,6 +9,7 @@
 
 pub mod causality;
 pub mod choice;
+pub mod footprint;
 pub mod key;
 mod panic_hook;
 mod pid;
@@ -22,6 +23,7 @@ pub use causality::Causality;
 pub use choice::{
     Candidate, CandidateKind, Change, Choice, ChoiceSource, Enabled, Incremental, Rank,
 };
+pub use footprint::{Footprint, Footprints};
 pub use key::{DeathKind, EventKey, KeyArena, KeyError, KeyId, Root, Segment, without_generation};
 pub use panic_hook::install_panic_hook;
 pub use pid::{Pid, Ref, TimerRef};

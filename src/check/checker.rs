@@ -1061,7 +1061,7 @@ fn linearizability_roots(step: u64, violation: &PartitionViolation) -> Vec<Slice
 }
 
 /// The model operation a command is, if it is one.
-fn model_op(command: &Command) -> Option<KvOp> {
+pub(crate) fn model_op(command: &Command) -> Option<KvOp> {
     Some(match command.clone() {
         Command::Create { bucket } => KvOp::Create { name: bucket },
         Command::Lookup { bucket } => KvOp::Lookup { name: bucket },

@@ -615,6 +615,12 @@ impl LinearizabilityModel {
         self.model.online(states_max)
     }
 
+    /// The object `op` is about ([`SequentialModel::partition`]): `None`
+    /// for an operation that concerns every object.
+    pub fn partition(&self, op: &KvOp) -> Option<String> {
+        self.model.partition(op)
+    }
+
     /// [`check_partitioned`] against this model.
     pub fn check(
         &self,
@@ -642,6 +648,7 @@ impl fmt::Debug for LinearizabilityModel {
 
 /// The object-safe face of a [`SequentialModel`]'s initial state.
 trait ErasedModel: Send + Sync {
+    fn partition(&self, op: &KvOp) -> Option<String>;
     fn check(
         &self,
         history: &[Operation],
@@ -652,6 +659,10 @@ trait ErasedModel: Send + Sync {
 }
 
 impl<M: SequentialModel + fmt::Debug> ErasedModel for M {
+    fn partition(&self, op: &KvOp) -> Option<String> {
+        M::partition(op)
+    }
+
     fn check(
         &self,
         history: &[Operation],

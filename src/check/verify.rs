@@ -34,14 +34,16 @@
 //! violating event has the smallest causal past; ties go to the smaller
 //! tiebreak (event keys), then to the lower work item.
 
+pub mod dpor;
 mod plain;
+
+pub use dpor::{DporResult, DporStats, Root, Violation};
 
 use crate::check::case::{Case, CaseFault, CaseMeta};
 use crate::check::checker::{CheckConfig, RegistryFactory, run_case};
 use crate::check::explore::{FaultBudget, Shard, fnv1a};
 use crate::check::generate::FaultKind;
-use crate::check::oracle::{RunOutcome, Witness};
-use crate::check::property::Property;
+use crate::check::oracle::RunOutcome;
 use crate::check::report::{FailureReport, save_case};
 use crate::kv::{Command, KvFault, Target};
 use crate::sim::EventKey;
@@ -56,75 +58,6 @@ use std::time::{Duration, Instant};
 
 /// The version of the JSON report's format (`"kvsim_verify_report"`).
 pub const VERIFY_REPORT_FORMAT_VERSION: u32 = 1;
-
-/// Where a search of one fault plan starts: the events of a prefix, in
-/// order, and the events not to start with after it (its sleep set: their
-/// schedules belong to a root before it).
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Root {
-    pub prefix: Vec<EventKey>,
-    pub sleep: Vec<EventKey>,
-}
-
-impl Root {
-    /// A root with an empty sleep set: the plain search's.
-    pub fn plain(prefix: Vec<EventKey>) -> Root {
-        Root {
-            prefix,
-            sleep: Vec::new(),
-        }
-    }
-}
-
-/// What a search counted: identical for a given root, whatever thread runs
-/// it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DporStats {
-    /// Complete schedules run (to quiescence or the step bound).
-    pub schedules: u64,
-    /// Schedules abandoned because every enabled event was in the sleep
-    /// set (always 0 for the plain search).
-    pub sleep_blocked: u64,
-    /// Events executed over every schedule.
-    pub events: u64,
-    /// The most events in one schedule.
-    pub max_depth: u64,
-}
-
-/// A property broken in an explored schedule.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub property: Property,
-    /// The events from the first up to and including the violating one:
-    /// as an override list, it replays the violation.
-    pub schedule: Vec<EventKey>,
-    /// Events in the violating event's causal past, itself included.
-    pub causal_past: u64,
-    /// What breaks ties between violations of equal causal past: the
-    /// smaller wins.
-    pub tiebreak: Vec<EventKey>,
-}
-
-impl Violation {
-    /// The order of "shorter": causal past, then the tiebreak.
-    pub fn rank(&self) -> (u64, &[EventKey]) {
-        (self.causal_past, &self.tiebreak)
-    }
-}
-
-/// What a search of one root found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DporResult {
-    pub stats: DporStats,
-    /// Every distinct outcome, with how it was reached.
-    pub outcomes: BTreeMap<RunOutcome, Witness>,
-    /// The shortest violation of the root's schedules.
-    pub shortest: Option<Violation>,
-    /// Schedules whose property 4 verdict was undecided at the end.
-    pub undecided: u64,
-    /// Schedules cut by a limit (`--max-steps`).
-    pub cut: u64,
-}
 
 /// Which schedules a search explores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -145,10 +78,9 @@ impl Reduction {
         }
     }
 
-    /// The reduction that actually runs: source-DPOR's engine is not part
-    /// of this build yet, so it runs as the plain enumeration.
+    /// The reduction that actually runs (each is built).
     pub fn effective(self) -> Reduction {
-        Reduction::None
+        self
     }
 
     fn split(
@@ -159,7 +91,8 @@ impl Reduction {
         depth: usize,
     ) -> Vec<Root> {
         match self.effective() {
-            Reduction::None | Reduction::SourceDpor => plain::split(case, registry, check, depth),
+            Reduction::None => plain::split(case, registry, check, depth),
+            Reduction::SourceDpor => dpor::split(case, registry, check, depth),
         }
     }
 
@@ -171,7 +104,8 @@ impl Reduction {
         root: &Root,
     ) -> DporResult {
         match self.effective() {
-            Reduction::None | Reduction::SourceDpor => plain::search(case, registry, check, root),
+            Reduction::None => plain::search(case, registry, check, root),
+            Reduction::SourceDpor => dpor::search(case, registry, check, root),
         }
     }
 }

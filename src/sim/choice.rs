@@ -19,6 +19,7 @@ pub use random_walk::RandomWalk;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::sim::footprint::Footprints;
 use crate::sim::key::{KeyArena, KeyId};
 use crate::sim::pid::Pid;
 
@@ -120,11 +121,23 @@ pub trait Incremental {
     fn pick(&mut self, enabled: &dyn Enabled) -> Rank;
 }
 
+/// What [`ChoiceSource::choose`] returns to end the run before the step it
+/// was asked about: the run stops as if a limit named `halted` was hit
+/// (`LIMIT halted <step>`). A search uses it to abandon a schedule it knows
+/// to be redundant.
+pub const HALT: usize = usize::MAX;
+
 /// Picks the next event. Implementations must be deterministic functions of
 /// their construction arguments (seed, override list) and the choices shown.
 pub trait ChoiceSource {
-    /// Returns an index into `choice.candidates`.
+    /// Returns an index into `choice.candidates`, or [`HALT`].
     fn choose(&mut self, choice: &Choice<'_>) -> usize;
+
+    /// Where the run should record each event's footprint (asked once,
+    /// when the run is built): `None`, the default, records nothing.
+    fn footprints(&mut self) -> Option<Rc<RefCell<Footprints>>> {
+        None
+    }
 
     /// Called once before the first step, so that a source can intern the
     /// keys it carries into the run's arena.
@@ -165,6 +178,10 @@ impl<C: ChoiceSource> ChoiceSource for Shared<C> {
 
     fn prepare(&mut self, keys: &mut KeyArena) {
         self.0.borrow_mut().prepare(keys);
+    }
+
+    fn footprints(&mut self) -> Option<Rc<RefCell<Footprints>>> {
+        self.0.borrow_mut().footprints()
     }
 
     fn is_fifo(&self) -> bool {

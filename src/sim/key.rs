@@ -810,6 +810,18 @@ impl KeyArena {
         }
     }
 
+    /// The root of the key an id stands for (`None` for a freed id), without
+    /// building the key.
+    pub fn root_of(&self, id: KeyId) -> Option<&Root> {
+        let mut at = id;
+        loop {
+            match self.node(at)? {
+                Node::Root(root) => return Some(root),
+                Node::Child { parent, .. } => at = *parent,
+            }
+        }
+    }
+
     /// One more holder of `id`.
     pub fn retain(&mut self, id: KeyId) {
         if let Some(slot) = self.slot_mut(id) {

@@ -3,6 +3,7 @@
 //! [`Ctx`] handle is all a handler sees of the system.
 
 use super::{Signal, Sim, SpawnOpts, Spawned};
+use crate::sim::footprint::Resource;
 use crate::sim::panic_hook::run_handler;
 use crate::sim::pid::{Pid, Ref, TimerRef};
 use crate::sim::process::{Control, Process};
@@ -31,6 +32,13 @@ impl<M: Debug + 'static> Sim<M> {
         let Some(entry) = self.procs.get_mut(&pid) else {
             return;
         };
+        if let Some(footprints) = &self.footprints {
+            let mut f = footprints.borrow_mut();
+            f.write(Resource::Proc(pid));
+            if let Some(client) = entry.client {
+                f.client(self.clients[client as usize].1);
+            }
+        }
         if entry.exiting.is_some() {
             return;
         }
@@ -152,6 +160,10 @@ impl<M: Debug + 'static> Ctx<'_, M> {
         if let Some(causality) = &mut self.sim.causality {
             causality.unlink(me, to);
         }
+        self.sim.fp(|f| {
+            f.update(Resource::Ties(me));
+            f.update(Resource::Ties(to));
+        });
         if linked && self.sim.trace.is_some() {
             let (from, to) = (self.sim.name_of(me), self.sim.name_of(to));
             self.sim.trace_push(TraceEntry::Unlink { from, to });

@@ -9,6 +9,7 @@
 
 use super::queues::Counted;
 use super::{Signal, Sim, Tapped};
+use crate::sim::footprint::{Mode, Resource, role_hash};
 use crate::sim::key::DeathKind;
 use crate::sim::pid::{Pid, Ref};
 use crate::sim::process::Incoming;
@@ -22,6 +23,9 @@ impl<M: Debug + 'static> Sim<M> {
         let Some(entry) = self.procs.get_mut(&to) else {
             return;
         };
+        if linked && let Some(footprints) = &self.footprints {
+            footprints.borrow_mut().update(Resource::Ties(to));
+        }
         // A link's exit signal counts only while the link exists: after
         // `unlink/1` returns, the link has no further effect on the caller.
         if linked && !entry.links.remove(&from) {
@@ -50,6 +54,7 @@ impl<M: Debug + 'static> Sim<M> {
         };
         entry.exiting = Some(reason);
         let client = entry.client;
+        self.fp(|f| f.access(Resource::Quiet, Mode::Update));
         let key = match (self.keyed, self.flush_cause.or(self.current_key)) {
             (true, Some(cause)) => Some(self.keys.exit(cause)),
             _ => None,
@@ -69,6 +74,35 @@ impl<M: Debug + 'static> Sim<M> {
             return;
         };
         let entry = *entry;
+        if let Some(footprints) = &self.footprints {
+            let mut f = footprints.borrow_mut();
+            f.write(Resource::Proc(pid));
+            f.write(Resource::Alive(pid));
+            f.write(Resource::Ties(pid));
+            f.death(entry.role.as_deref());
+            if let Some(client) = entry.client {
+                f.client(self.clients[client as usize].1);
+            }
+            if entry.exiting.is_some() {
+                f.access(Resource::Quiet, Mode::Update);
+            }
+            for &target in entry.watching.values() {
+                f.update(Resource::Ties(target));
+            }
+            for &sender in &entry.senders {
+                f.write(Resource::Queue(sender, pid));
+                if self
+                    .queues
+                    .get(&(sender, pid))
+                    .is_some_and(|q| !q.signals.is_empty())
+                {
+                    f.access(Resource::Quiet, Mode::Update);
+                }
+            }
+            if let Some(role) = &entry.role {
+                f.write(Resource::Role(role_hash(role)));
+            }
+        }
         if let Some(causality) = &mut self.causality {
             causality.death(
                 pid,
@@ -213,6 +247,14 @@ impl<M: Debug + 'static> Sim<M> {
 
     pub(super) fn link(&mut self, from: Pid, to: Pid) -> Result<(), Reason> {
         let n = self.next_send_index();
+        if let Some(footprints) = &self.footprints {
+            let mut f = footprints.borrow_mut();
+            f.read(Resource::Alive(to));
+            if self.procs.contains_key(&to) {
+                f.update(Resource::Ties(from));
+                f.update(Resource::Ties(to));
+            }
+        }
         if let Some(causality) = &mut self.causality {
             if self.procs.contains_key(&to) {
                 causality.link(from, to);
@@ -254,6 +296,12 @@ impl<M: Debug + 'static> Sim<M> {
         let n = self.next_send_index();
         if let Some(entry) = self.procs.get_mut(&watcher) {
             entry.watching.insert(mref, target);
+        }
+        if let Some(footprints) = &self.footprints {
+            let mut f = footprints.borrow_mut();
+            f.read(Resource::Alive(target));
+            f.access(Resource::Queue(watcher, target), Mode::ReadExits);
+            f.update(Resource::Ties(target));
         }
         if let Some(causality) = &mut self.causality {
             causality.monitor(mref);
@@ -310,6 +358,7 @@ impl<M: Debug + 'static> Sim<M> {
         if let Some(entry) = self.procs.get_mut(&target) {
             entry.watchers.remove(&mref);
         }
+        self.fp(|f| f.update(Resource::Ties(target)));
         if let Some(causality) = &mut self.causality {
             causality.demonitor(mref);
         }

@@ -41,6 +41,7 @@ pub use ctx::Ctx;
 
 use crate::sim::causality::Causality;
 use crate::sim::choice::ChoiceSource;
+use crate::sim::footprint::Footprints;
 use crate::sim::key::{EventKey, KeyArena, KeyId};
 use crate::sim::panic_hook::install_panic_hook;
 use crate::sim::pid::{Pid, Ref, TimerRef, with_pid_names};
@@ -48,8 +49,10 @@ use crate::sim::process::Process;
 use crate::sim::reason::Reason;
 use crate::sim::trace::{Trace, TraceEntry};
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Debug;
+use std::rc::Rc;
 
 /// Bounds on a run. Hitting one ends the run with [`Outcome::Limit`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -356,6 +359,8 @@ pub struct Sim<M> {
     /// Each event's causal predecessors, when asked for
     /// ([`Sim::record_causality`]).
     causality: Option<Causality>,
+    /// Each event's footprint, when the choice source asked for them.
+    footprints: Option<Rc<RefCell<Footprints>>>,
     /// Names of dead processes, traced or not, so that [`Sim::name_of`]
     /// names the dead the same way in every run.
     dead_names: BTreeMap<Pid, String>,
@@ -398,6 +403,7 @@ impl<M: Debug + 'static> Sim<M> {
         let keyed = tracing || !chooser.is_fifo();
         let fifo = chooser.is_fifo();
         let incremental = !fifo && chooser.incremental().is_some();
+        let footprints = chooser.footprints();
         let mut keys = KeyArena::new();
         let setup_key = keyed.then(|| {
             let setup = keys.root(crate::sim::key::Root::Setup);
@@ -429,6 +435,7 @@ impl<M: Debug + 'static> Sim<M> {
             sends_in_event: 0,
             trace: tracing.then(Trace::default),
             causality: None,
+            footprints,
             dead_names: BTreeMap::new(),
             chooser: Some(chooser),
             incremental,
@@ -459,6 +466,15 @@ impl<M: Debug + 'static> Sim<M> {
     /// The facts recorded since the last call.
     pub fn drain_tapped(&mut self) -> std::vec::Drain<'_, Tapped> {
         self.tapped.drain(..)
+    }
+
+    /// Records into the footprint of the event in progress, when footprints
+    /// are recorded (one untaken branch otherwise).
+    #[inline]
+    fn fp(&self, record: impl FnOnce(&mut Footprints)) {
+        if let Some(footprints) = &self.footprints {
+            record(&mut footprints.borrow_mut());
+        }
     }
 
     /// A holder of `key` lets go of it.
@@ -583,6 +599,100 @@ impl<M: Debug + 'static> Sim<M> {
     /// Processes alive now.
     pub fn live_processes(&self) -> usize {
         self.procs.len()
+    }
+
+    /// The state of the system with everything that depends on the
+    /// interleaving of independent events abstracted away: processes by
+    /// logical name (their links, watchers, `trap_exit`, pending exit, live
+    /// timers), every queued signal by its event key and kind, timers in
+    /// firing order, roles, faults fired and the clock — no pid, ref or
+    /// send number. Two runs that reach equal canonical states behave
+    /// alike from there on, up to those numbers (the processes' own state
+    /// aside, which only their handlers change). Needs a keyed run (any
+    /// source but `fifo`, or tracing). For tests of the verifier's
+    /// dependence relation.
+    pub fn canonical_state(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let mut procs: Vec<(String, String)> = self
+            .procs
+            .iter()
+            .map(|(_, entry)| {
+                let mut links: Vec<String> = entry.links.iter().map(|&p| self.name_of(p)).collect();
+                links.sort();
+                let mut watchers: Vec<String> =
+                    entry.watchers.values().map(|&p| self.name_of(p)).collect();
+                watchers.sort();
+                let mut watching: Vec<String> =
+                    entry.watching.values().map(|&p| self.name_of(p)).collect();
+                watching.sort();
+                let line = format!(
+                    "links {links:?} watchers {watchers:?} watching {watching:?} trap {} exiting {:?} timers {} aliases {}",
+                    entry.trap_exit,
+                    entry.exiting.as_ref().map(ToString::to_string),
+                    entry.timers.len(),
+                    entry.aliases.len()
+                );
+                (entry.name.clone(), line)
+            })
+            .collect();
+        procs.sort();
+        for (name, line) in procs {
+            let _ = writeln!(out, "proc {name}: {line}");
+        }
+        let mut queues: Vec<String> = self
+            .queues
+            .iter()
+            .filter(|(_, q)| !q.signals.is_empty())
+            .map(|(&(from, to), q)| {
+                let signals: Vec<String> = q
+                    .signals
+                    .iter()
+                    .map(|queued| {
+                        let key = queued
+                            .key
+                            .map(|k| self.keys.key(k).to_string())
+                            .unwrap_or_default();
+                        let kind = match &queued.signal {
+                            Signal::Message(_) => "msg".to_string(),
+                            Signal::AliasMessage { .. } => "alias-msg".to_string(),
+                            Signal::Exit { reason, linked } => format!("exit {reason} {linked}"),
+                            Signal::Down { reason, .. } => format!("down {reason}"),
+                            Signal::Monitor { .. } => "monitor".to_string(),
+                        };
+                        format!("{key} {kind}")
+                    })
+                    .collect();
+                format!(
+                    "{} -> {}: {signals:?}",
+                    self.name_of(from),
+                    self.name_of(to)
+                )
+            })
+            .collect();
+        queues.sort();
+        for queue in queues {
+            let _ = writeln!(out, "queue {queue}");
+        }
+        let timers: Vec<String> = self
+            .timers
+            .iter()
+            .map(|(&(deadline, _), t)| format!("{}#{}@{deadline}", self.name_of(t.owner), t.n))
+            .collect();
+        let _ = writeln!(out, "timers {timers:?} now {}", self.now_ms);
+        for (role, pids) in &self.roles {
+            let names: Vec<String> = pids.iter().map(|&p| self.name_of(p)).collect();
+            let _ = writeln!(out, "role {role}: {names:?}");
+        }
+        let fired: Vec<u32> = self
+            .faults
+            .iter()
+            .filter(|slot| slot.fired)
+            .map(|slot| slot.fault.id)
+            .collect();
+        let _ = writeln!(out, "faults fired {fired:?}");
+        let _ = writeln!(out, "generations {:?}", self.role_generations);
+        out
     }
 
     /// Whether every link and monitor table is consistent (a harness

@@ -5,6 +5,7 @@
 //! requests still behind an exit signal (S5), and the `is_alive` flush (S3).
 
 use super::{Queue, Queued, Signal, Sim, Tapped, render_signal};
+use crate::sim::footprint::{Mode, Resource};
 use crate::sim::key::{DeathKind, KeyId};
 use crate::sim::pid::Pid;
 use crate::sim::process::Incoming;
@@ -94,6 +95,7 @@ impl<M: Debug + 'static> Sim<M> {
         to: Pid,
         signal: Signal<M>,
     ) {
+        self.fp(|f| f.read(Resource::Alive(to)));
         if !self.procs.contains_key(&to) {
             self.drop_signal(from_name, to, &signal);
             return;
@@ -118,6 +120,7 @@ impl<M: Debug + 'static> Sim<M> {
         to: Pid,
         signal: Signal<M>,
     ) {
+        self.fp(|f| f.read(Resource::Alive(to)));
         let Some(to_entry) = self.procs.get(&to) else {
             self.drop_signal(from_name, to, &signal);
             return;
@@ -170,6 +173,7 @@ impl<M: Debug + 'static> Sim<M> {
             && let Some(named) = (taps.pid_in_message)(msg)
         {
             let named_alive = self.procs.contains_key(&named);
+            self.fp(|f| f.read(Resource::Alive(named)));
             if let Some(causality) = &mut self.causality
                 && !named_alive
             {
@@ -188,6 +192,10 @@ impl<M: Debug + 'static> Sim<M> {
             causality.send(send_no);
         }
         let exit = matches!(signal, Signal::Exit { .. });
+        self.fp(|f| {
+            f.access(Resource::Queue(from, to), Mode::Push { send_no, exit });
+            f.access(Resource::Quiet, Mode::Update);
+        });
         let queue = match self.queues.entry((from, to)) {
             std::collections::btree_map::Entry::Occupied(queue) => queue.into_mut(),
             std::collections::btree_map::Entry::Vacant(vacant) => {
@@ -223,6 +231,12 @@ impl<M: Debug + 'static> Sim<M> {
     pub(super) fn pop_queue(&mut self, from: Pid, to: Pid) -> Option<Queued<M>> {
         let queue = self.queues.get_mut(&(from, to))?;
         let queued = queue.signals.pop_front()?;
+        if let Some(footprints) = &self.footprints {
+            let mut f = footprints.borrow_mut();
+            let (send_no, exit) = (queued.send_no, matches!(queued.signal, Signal::Exit { .. }));
+            f.access(Resource::Queue(from, to), Mode::Pop { send_no, exit });
+            f.access(Resource::Quiet, Mode::Update);
+        }
         queue.count(&queued.signal, -1, &mut self.counted);
         self.queued -= 1;
         let next = queue.signals.front().map(|next| {
@@ -261,6 +275,15 @@ impl<M: Debug + 'static> Sim<M> {
         kind: Counted,
         matches: impl Fn(&Queued<M>) -> bool,
     ) -> Option<Signal<M>> {
+        // What is looked for depends on the queue's content only: monitor
+        // requests wait only behind exit signals.
+        self.fp(|f| {
+            let mode = match kind {
+                Counted::Monitor => Mode::ReadExits,
+                Counted::Down => Mode::Read,
+            };
+            f.access(Resource::Queue(from, to), mode);
+        });
         let anywhere = match kind {
             Counted::Monitor => self.counted.monitors,
             Counted::Down => self.counted.downs,
@@ -279,6 +302,11 @@ impl<M: Debug + 'static> Sim<M> {
         let position = queue.signals.iter().position(matches);
         self.work.queue_scanned += position.map_or(queue.signals.len(), |p| p + 1) as u64;
         let position = position?;
+        if let Some(footprints) = &self.footprints {
+            let mut f = footprints.borrow_mut();
+            f.write(Resource::Queue(from, to));
+            f.access(Resource::Quiet, Mode::Update);
+        }
         let removed = if position > 0 {
             let removed = queue.signals.remove(position)?;
             queue.count(&removed.signal, -1, &mut self.counted);
@@ -337,6 +365,7 @@ impl<M: Debug + 'static> Sim<M> {
                 && let Some(entry) = self.procs.get_mut(&target)
             {
                 entry.watchers.insert(mref, watcher);
+                self.fp(|f| f.update(Resource::Ties(target)));
             }
         }
     }
@@ -368,6 +397,7 @@ impl<M: Debug + 'static> Sim<M> {
                 if let Some(taps) = &self.taps
                     && let Some(label) = (taps.delivery_of_interest)(&msg)
                 {
+                    self.fp(|f| f.label(&label));
                     self.tapped.push(Tapped::Delivered { from, to, label });
                 }
                 self.invoke(to, |behaviour, ctx| {
@@ -394,6 +424,7 @@ impl<M: Debug + 'static> Sim<M> {
                 if let Some(entry) = self.procs.get_mut(&to) {
                     entry.watchers.insert(mref, from);
                 }
+                self.fp(|f| f.update(Resource::Ties(to)));
             }
         }
     }
@@ -419,6 +450,11 @@ impl<M: Debug + 'static> Sim<M> {
     /// Into a process with a pending exit only exit signals are delivered
     /// (see [`Sim::deliverable`]); it is alive until its exit event runs.
     pub(super) fn is_alive_from(&mut self, caller: Pid, target: Pid) -> bool {
+        if self.footprints.is_some() && self.queue_len(caller, target) > 0 {
+            // Whether the queued signals go in depends on the target's state
+            // (running, or with its exit pending).
+            self.fp(|f| f.read(Resource::Proc(target)));
+        }
         loop {
             let runnable = self
                 .procs
@@ -452,6 +488,7 @@ impl<M: Debug + 'static> Sim<M> {
             }
         }
         let alive = self.procs.contains_key(&target);
+        self.fp(|f| f.read(Resource::Alive(target)));
         if let Some(causality) = &mut self.causality {
             causality.read_liveness(target, alive);
         }

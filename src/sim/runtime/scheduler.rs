@@ -7,7 +7,8 @@
 
 use super::enabled::{GROUP_CLIENT, GROUP_DELIVER, GROUP_EXIT, GROUP_FAULT};
 use super::{Event, Fault, FaultAction, FaultSlot, Outcome, Signal, Sim, Tapped, TimerEntry};
-use crate::sim::choice::{Candidate, CandidateKind, Choice, Enabled, Rank};
+use crate::sim::choice::{Candidate, CandidateKind, Choice, Enabled, HALT, Rank};
+use crate::sim::footprint::{Resource, role_hash};
 use crate::sim::key::{KeyId, Root};
 use crate::sim::pid::{Pid, TimerRef, with_pid_names};
 use crate::sim::process::Incoming;
@@ -83,7 +84,16 @@ impl<M: Debug + 'static> Sim<M> {
         if let Some(causality) = &mut self.causality {
             causality.begin(self.steps);
         }
+        self.fp(|f| f.begin());
         self.execute(event);
+        if let Some(footprints) = &self.footprints {
+            let quiet = self.is_quiet();
+            let state = footprints
+                .borrow()
+                .snapshots
+                .then(|| self.canonical_state());
+            footprints.borrow_mut().end(quiet, state);
+        }
         true
     }
 
@@ -139,6 +149,11 @@ impl<M: Debug + 'static> Sim<M> {
                 fifo: 0,
                 keys: &self.keys,
             });
+            if index == HALT {
+                self.chooser = Some(chooser);
+                self.limit_hit = Some(("halted", self.steps));
+                return None;
+            }
             // Candidates are built in fifo priority order, so fifo's pick
             // is the first one.
             Some(list[index.min(len - 1)])
@@ -260,10 +275,23 @@ impl<M: Debug + 'static> Sim<M> {
                 }
                 self.die(pid, reason);
             }
-            Event::Client { pid, client, .. } => {
+            Event::Client { pid, client, cmd } => {
                 if self.trace.is_some() {
                     let name = self.name_of(pid);
                     self.trace_step(format!("{name} acts"));
+                }
+                if self.footprints.is_some() {
+                    // A client at `SETTLE` acts only once the system is quiet.
+                    let settling = self.enabled.clients[client].is_some_and(|c| c.needs_quiet);
+                    let stable_id = self.clients[client].1;
+                    self.fp(|f| {
+                        f.client(stable_id);
+                        f.acted(stable_id, cmd);
+                        f.write(Resource::Proc(pid));
+                        if settling {
+                            f.read(Resource::Quiet);
+                        }
+                    });
                 }
                 // The event ran: a source sees whatever the client can do
                 // next as a new event, even under the same key.
@@ -274,6 +302,10 @@ impl<M: Debug + 'static> Sim<M> {
                 let Some(queued) = self.pop_queue(from, to) else {
                     return;
                 };
+                self.fp(|f| {
+                    f.delivered(from, to, queued.send_no);
+                    f.write(Resource::Proc(to));
+                });
                 if let Some(causality) = &mut self.causality {
                     causality.touch(to);
                     causality.deliver(queued.send_no);
@@ -303,6 +335,7 @@ impl<M: Debug + 'static> Sim<M> {
                 // A fault fires at most once, so its action (and message) moves out.
                 let action = std::mem::replace(&mut slot.fault.action, FaultAction::Kill);
                 let target = self.fault_target(&target_role);
+                self.fp(|f| f.read(Resource::Role(role_hash(&target_role))));
                 self.fault_fired(index, target);
                 let Some(target) = target else {
                     return;
@@ -347,6 +380,7 @@ impl<M: Debug + 'static> Sim<M> {
                 let Some(((deadline, _), timer)) = self.timers.pop_first() else {
                     return;
                 };
+                self.fp(|f| f.global());
                 self.release_key(timer.key);
                 self.timer_deadlines.remove(timer.tref.0);
                 self.now_ms = self.now_ms.max(deadline);
@@ -374,6 +408,7 @@ impl<M: Debug + 'static> Sim<M> {
     pub(super) fn start_timer(&mut self, owner: Pid, after_ms: u64) -> TimerRef {
         let tref = TimerRef(self.next_timer);
         self.next_timer += 1;
+        self.fp(|f| f.update(Resource::Timers));
         let deadline = self.now_ms.saturating_add(after_ms);
         let n = match self.procs.get_mut(&owner) {
             Some(entry) => {

@@ -4,6 +4,7 @@
 //! names by which faults and checkers find a process.
 
 use super::{Ctx, Entry, Naming, Sim, SpawnOpts, Spawned, Tapped};
+use crate::sim::footprint::{Resource, role_hash};
 use crate::sim::key::Root;
 use crate::sim::panic_hook::run_handler;
 use crate::sim::pid::Pid;
@@ -125,6 +126,16 @@ impl<M: Debug + 'static> Sim<M> {
         );
         if let Some(causality) = &mut self.causality {
             causality.spawn(pid);
+        }
+        if let Some(footprints) = &self.footprints {
+            let mut f = footprints.borrow_mut();
+            f.write(Resource::Spawn);
+            f.write(Resource::Alive(pid));
+            f.write(Resource::Proc(pid));
+            f.write(Resource::Ties(pid));
+            if let Some(role) = &opts.role {
+                f.write(Resource::Role(role_hash(role)));
+            }
         }
         if self.taps.is_some() {
             let name = self

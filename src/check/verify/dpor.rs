@@ -1,0 +1,1024 @@
+//! Source-set DPOR: every schedule of one case up to the equivalence of
+//! schedules that only reorder independent events, by stateless
+//! re-execution. Owns the dependence relation between events (from the
+//! footprints the core records, [`crate::sim::footprint`]), the search
+//! ([`search`]), its split into independent subtrees ([`split`]) and the
+//! shortest counterexample (the smallest causal past of a violating event).
+//!
+//! # The dependence relation
+//!
+//! Two events are dependent when their footprints conflict
+//! ([`Access::conflicts`]). An event's footprint is what it actually touched
+//! in the run, not who ran it:
+//!
+//! - **processes**: the state of every process whose handler ran in it
+//!   (the receiver of a delivery, an acting client, a fault's target, and a
+//!   process an `is_alive` flush ran inside the caller's event) is written;
+//!   so two deliveries into one receiver are dependent;
+//! - **liveness**: a spawn or a death writes the process's liveness; every
+//!   send to it (a send to the dead is dropped), `is_alive`, `link`,
+//!   `monitor` and property 1's tap on a lookup reply read it;
+//! - **links and monitors** held on a process: written by `link`,
+//!   `unlink`, `monitor`, `demonitor` from either end and by its death;
+//! - **queues**, one per (sender, receiver) pair: a push and a pop of the
+//!   same signal are dependent, as are two pushes or two pops of one queue;
+//!   a push and a pop of different signals commute; a monitor request reads
+//!   whether an exit signal is queued; a death (its queues go) and a
+//!   flushing `demonitor` read or write the whole queue;
+//! - **roles**: a spawn or death of a process with a role writes it, a
+//!   fault reads its target's role ("the latest live bucket of a name");
+//!   property 5 reads it at the spawn;
+//! - **spawning** writes the pid and name counters; **timers**: starting
+//!   one writes the timer list (equal deadlines fire in creation order), and
+//!   a timer firing is dependent with every event (it is enabled only when
+//!   nothing else is);
+//! - **quiescence**: every push and pop, every pending exit begun or ended,
+//!   updates it (updates commute with each other); a client's `SETTLE` and
+//!   property 2's check (every event after which the system is quiet, which
+//!   also reads the registry's state and every role) read it;
+//! - **property 4**, when checked: every event in its history — a client's
+//!   action or any handler of a client, a delivery of `CREATE` to the
+//!   registry, a bucket's or the registry's death — writes one history
+//!   resource, so they are all mutually dependent;
+//! - **property 3**, when checked: a client's `STOP`, `CRASH` or `KILL` of
+//!   the registry writes its licence, the registry's death reads it;
+//! - a **custom property** makes every event dependent with every other.
+//!
+//! Counters that only name things (pids, refs, send numbers) are not
+//! resources: two orders of independent events differ in them only up to
+//! renaming (`tests/verify_commutation.rs` checks, on reachable states of
+//! several registries, that every pair of enabled events the relation calls
+//! independent commutes: equal canonical states, verdicts and enabled sets).
+//!
+//! # The algorithm
+//!
+//! Source-set DPOR with sleep sets (Abdulla, Aronis, Jonsson, Sagonas,
+//! "Optimal dynamic partial order reduction", POPL 2014; JACM 64(4), 2017,
+//! Algorithm 1, as Concuerror implements it), stateless: each schedule is a
+//! re-execution of the case from the start by a choice source that replays
+//! a prefix of event keys and then extends it. After a run, the happens-
+//! before order of its events is the transitive closure of the dependence
+//! relation over the executed sequence (a bitset of predecessors per
+//! event, kept for the replayed prefix). Every race — events `e` before
+//! `e'`, dependent, with no event between them ordered after `e` and
+//! before `e'`, and reversible (not the same signal pushed and popped, not
+//! two pops of one queue, `e'` not enabled by `e` itself) — adds to the
+//! backtrack set at the state before `e` one initial of `notdep(e).e'` (the
+//! events after `e` not ordered after it, then `e'`), unless one is there
+//! already. The next run branches at the deepest state with a backtrack
+//! event neither explored nor asleep. Sleep sets hold the events explored
+//! from an ancestor state that commute with everything run since (with the
+//! footprints they had); a run whose every enabled event is asleep is
+//! abandoned (*sleep-set blocked*). Events are named by their keys, which
+//! name the same event in every run, so a key plays the part of the
+//! paper's "next event of a process".
+//!
+//! [`split`] enumerates the prefixes of a fixed length with sleep sets and
+//! no reduction beyond them (every enabled event not asleep is a branch),
+//! and [`search`] runs the reduced search below one of them, never
+//! branching above it: the union over all roots is a sound search of the
+//! whole case whatever thread or shard runs which root.
+
+use crate::check::case::Case;
+use crate::check::checker::{CaseRun, CheckConfig, RegistryFactory, model_op, run_case_with};
+use crate::check::oracle::{RunOutcome, Witness};
+use crate::check::property::{
+    P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE, Property,
+};
+use crate::kv::{Command, KvFault, Target};
+use crate::sim::choice::HALT;
+use crate::sim::footprint::{Access, Footprint, Footprints, Mode, Resource};
+use crate::sim::{Choice, ChoiceSource, EventKey, KeyId, Outcome, Pid, Root as KeyRoot};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+/// Property 3's licence for the registry's death, as a resource.
+pub const LICENCE: Resource = Resource::Checker(1);
+/// The registry: the first process a KV system spawns.
+const REGISTRY: Pid = Pid(1);
+
+/// An event's footprint under the dependence relation: the core's accesses
+/// plus those the enabled properties add.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFootprint {
+    pub accesses: Vec<Access>,
+    /// Dependent with every event (a timer, or a custom property).
+    pub global: bool,
+    /// For a delivery: its queue and the signal's send number.
+    pub delivered: Option<(Resource, u64)>,
+    /// It started a timer.
+    pub starts_timer: bool,
+    /// A timer fired in it.
+    pub fires_timer: bool,
+}
+
+impl EventFootprint {
+    /// Whether the two events do not commute: their accesses conflict, or
+    /// both start a timer (timers with one deadline fire in creation order).
+    pub fn dependent(&self, other: &EventFootprint) -> bool {
+        self.conflicts(other, true)
+    }
+
+    /// [`EventFootprint::dependent`], where two timer starts count only
+    /// with `timer_order` (in a run where a timer fires: the order of two
+    /// timers started is seen only by a timer firing, and a firing is
+    /// ordered after everything before it and before everything after it).
+    fn conflicts(&self, other: &EventFootprint, timer_order: bool) -> bool {
+        self.global
+            || other.global
+            || (timer_order && self.starts_timer && other.starts_timer)
+            || self
+                .accesses
+                .iter()
+                .any(|a| other.accesses.iter().any(|b| a.conflicts(b)))
+    }
+}
+
+/// Which property-4 objects an operation concerns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Objects {
+    /// Not an operation of the history.
+    None,
+    One(Resource),
+    /// Every object (the model's partition says `None`).
+    All,
+}
+
+/// The dependence relation for one case under one check configuration: it
+/// turns the footprint the core recorded for an event into the event's
+/// [`EventFootprint`] (see the module documentation).
+#[derive(Clone, Debug)]
+pub struct Dependence {
+    quiescence_checked: bool,
+    licence_checked: bool,
+    history_checked: bool,
+    custom: bool,
+    /// (client id, command id) of the commands that license the
+    /// registry's death.
+    licensing: BTreeSet<(u32, u32)>,
+    /// Each command's objects in property 4's history.
+    commands: BTreeMap<(u32, u32), Objects>,
+    /// The history resource of each object, by name.
+    objects: BTreeMap<String, Resource>,
+}
+
+/// Property 4's history of one object (a bucket name), as a resource.
+fn history_of(object: &str) -> Resource {
+    // The top bit keeps history resources apart from the licence; two
+    // names whose hashes collide are only made dependent.
+    let hash = crate::sim::footprint::role_hash(object);
+    Resource::Checker(0x8000_0000 | (hash as u32 & 0x7fff_ffff))
+}
+
+impl Dependence {
+    pub fn new(case: &Case, check: &CheckConfig) -> Dependence {
+        let mut licensing = BTreeSet::new();
+        let mut commands = BTreeMap::new();
+        let mut objects = BTreeMap::new();
+        for client in &case.clients {
+            for (cmd, command) in &client.commands {
+                if matches!(
+                    command,
+                    Command::Stop {
+                        target: Target::Registry
+                    } | Command::Crash {
+                        target: Target::Registry,
+                        ..
+                    } | Command::Kill {
+                        target: Target::Registry
+                    }
+                ) {
+                    licensing.insert((client.id, *cmd));
+                }
+                let touched = match model_op(command) {
+                    None => Objects::None,
+                    Some(op) => match check.model.partition(&op) {
+                        Some(name) => {
+                            let resource = history_of(&name);
+                            objects.insert(name, resource);
+                            Objects::One(resource)
+                        }
+                        None => Objects::All,
+                    },
+                };
+                commands.insert((client.id, *cmd), touched);
+            }
+        }
+        for fault in &case.faults {
+            if let KvFault::KillBucket(name) | KvFault::CrashBucket(name) = &fault.fault {
+                objects.insert(name.clone(), history_of(name));
+            }
+        }
+        let properties = &check.properties;
+        Dependence {
+            quiescence_checked: properties.contains(P2_NAMES_MATCH_BUCKETS),
+            licence_checked: properties.contains(P3_REGISTRY_DIES_ONLY_WHEN_TOLD),
+            history_checked: properties.contains(P4_LINEARIZABLE),
+            custom: properties.custom_count() > 0,
+            licensing,
+            commands,
+            objects,
+        }
+    }
+
+    /// The event's footprint under this relation. `origin` is the client
+    /// and command that the event's key starts from, if it starts from a
+    /// client's command; `pending` gives each client's command in flight
+    /// (the last it started) at the state the event ran from.
+    pub fn footprint(
+        &self,
+        raw: &Footprint,
+        origin: Option<(u32, u32)>,
+        pending: &BTreeMap<u32, u32>,
+    ) -> EventFootprint {
+        let mut accesses = raw.accesses.clone();
+        let mut add = |access: Access| {
+            if !accesses.contains(&access) {
+                accesses.push(access);
+            }
+        };
+        if self.history_checked {
+            // Invocations read an object's history, answers update it (two
+            // invocations, or two answers, commute: real-time order is
+            // between an answer and a later invocation), deaths write it.
+            let mut touched: Vec<Access> = Vec::new();
+            let mut of_command = |command: Option<(u32, u32)>, mode: Mode| {
+                let objects = command.and_then(|c| self.commands.get(&c));
+                let resources: Vec<Resource> = match objects {
+                    Some(Objects::None) => Vec::new(),
+                    Some(Objects::One(resource)) => vec![*resource],
+                    Some(Objects::All) | None => self.objects.values().copied().collect(),
+                };
+                touched.extend(
+                    resources
+                        .into_iter()
+                        .map(|resource| Access { resource, mode }),
+                );
+            };
+            if let Some(acted) = raw.acted {
+                of_command(Some(acted), Mode::Read);
+            }
+            for &client in &raw.clients {
+                if raw.acted.is_some_and(|(acting, _)| acting == client) {
+                    continue;
+                }
+                // A client's handler runs (outside its own action) only for
+                // what answers its command in flight.
+                of_command(pending.get(&client).map(|&cmd| (client, cmd)), Mode::Update);
+            }
+            if raw.labels.iter().any(|label| label == "create") {
+                of_command(origin, Mode::Update);
+            }
+            for role in raw.deaths.iter().flatten() {
+                if role == "registry" {
+                    touched.extend(self.objects.values().map(|&r| Access::write(r)));
+                } else if let Some(name) = role.strip_prefix("bucket:") {
+                    touched.push(Access::write(history_of(name)));
+                }
+            }
+            for access in touched {
+                add(access);
+            }
+        }
+        if self.licence_checked {
+            if raw
+                .acted
+                .is_some_and(|acted| self.licensing.contains(&acted))
+            {
+                add(Access::write(LICENCE));
+            }
+            if raw.deaths.iter().flatten().any(|role| role == "registry") {
+                add(Access::read(LICENCE));
+            }
+        }
+        if self.quiescence_checked && raw.quiet_after {
+            add(Access::read(Resource::Quiet));
+            add(Access::read(Resource::Proc(REGISTRY)));
+            add(Access::read(Resource::AllRoles));
+        }
+        EventFootprint {
+            accesses,
+            global: raw.global || self.custom,
+            delivered: raw
+                .delivered
+                .map(|(from, to, send_no)| (Resource::Queue(from, to), send_no)),
+            starts_timer: raw.accesses.iter().any(|a| a.resource == Resource::Timers),
+            fires_timer: raw.global,
+        }
+    }
+}
+
+/// A set of event positions in one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn insert(&mut self, at: usize) {
+        let word = at / 64;
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << (at % 64);
+    }
+
+    fn contains(&self, at: usize) -> bool {
+        self.0
+            .get(at / 64)
+            .is_some_and(|w| w & (1 << (at % 64)) != 0)
+    }
+
+    fn union(&mut self, other: &Bits) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+            *mine |= theirs;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(word, &bits)| {
+            (0..64)
+                .filter(move |bit| bits & (1 << bit) != 0)
+                .map(move |bit| word * 64 + bit)
+        })
+    }
+}
+
+/// An event asleep at a state: explored from an ancestor, commuting with
+/// everything since.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Sleeper {
+    key: KeyId,
+    fp: EventFootprint,
+}
+
+/// One state of the explored sequence and the event run from it.
+#[derive(Clone, Debug)]
+struct Node {
+    /// The enabled events, in `fifo` order.
+    enabled: Vec<KeyId>,
+    taken: KeyId,
+    /// The client command `taken`'s key starts from, if any.
+    origin: Option<(u32, u32)>,
+    /// The client command `taken` started, if it is a client's action.
+    acted: Option<(u32, u32)>,
+    fp: EventFootprint,
+    /// Whether `fp` is the footprint of `taken` in this run.
+    fp_known: bool,
+    /// The earlier events that happen before `taken`.
+    past: Bits,
+    backtrack: Vec<KeyId>,
+    /// Events explored from here, with their footprints.
+    done: Vec<Sleeper>,
+    /// The sleep set on arrival.
+    sleep: Vec<Sleeper>,
+}
+
+/// A subtree of the search: a fixed schedule prefix and the sleep set at
+/// its end. Made by [`split`] (or [`Root::whole`]); searched by [`search`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Root {
+    pub prefix: Vec<EventKey>,
+    pub sleep: Vec<EventKey>,
+    /// The prefix's events as interned in a run of the same case (runs
+    /// with equal prefixes intern equally), when known.
+    ids: Option<Vec<KeyId>>,
+    sleepers: Vec<Sleeper>,
+}
+
+impl Root {
+    /// The whole search: no prefix, nothing asleep.
+    pub fn whole() -> Root {
+        Root::plain(Vec::new())
+    }
+
+    /// A root with an empty sleep set: the plain search's, or any prefix.
+    pub fn plain(prefix: Vec<EventKey>) -> Root {
+        Root {
+            ids: prefix.is_empty().then(Vec::new),
+            prefix,
+            sleep: Vec::new(),
+            sleepers: Vec::new(),
+        }
+    }
+}
+
+impl Default for Root {
+    fn default() -> Root {
+        Root::whole()
+    }
+}
+
+/// What one search explored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DporStats {
+    /// Schedules run to their end (or to the step bound).
+    pub schedules: u64,
+    /// Runs abandoned because every enabled event was asleep.
+    pub sleep_blocked: u64,
+    /// Events executed over all runs, abandoned ones included.
+    pub events: u64,
+    /// The most events in one run.
+    pub max_depth: u64,
+}
+
+/// The smallest counterexample seen: a violating event and its causal past.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub property: Property,
+    /// The violating event's causal past in the order it ran, itself last:
+    /// as an override list it replays the violation at event
+    /// `causal_past`.
+    pub schedule: Vec<EventKey>,
+    /// Events in the violating event's causal past, itself included.
+    pub causal_past: u64,
+    /// The keys of that past, sorted: ties between pasts of one size.
+    pub tiebreak: Vec<EventKey>,
+}
+
+impl Violation {
+    /// The order of "shorter": causal past, then the tiebreak.
+    pub fn rank(&self) -> (u64, &[EventKey]) {
+        (self.causal_past, &self.tiebreak)
+    }
+
+    /// Whether `self` is preferred to `other`: by [`Violation::rank`], then
+    /// the schedule, then the property, so that one search's choice does
+    /// not depend on the order it meets them.
+    pub fn better_than(&self, other: &Violation) -> bool {
+        (self.rank(), &self.schedule, self.property)
+            < (other.rank(), &other.schedule, other.property)
+    }
+}
+
+/// What [`search`] found below one root.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DporResult {
+    pub stats: DporStats,
+    /// Every outcome of the explored schedules (blocked runs left out),
+    /// with the first schedule that reached it, as the oracle gives them.
+    pub outcomes: BTreeMap<RunOutcome, Witness>,
+    pub shortest: Option<Violation>,
+    /// Explored schedules whose property 4 was undecided.
+    pub undecided: u64,
+    /// Explored schedules that hit the step bound.
+    pub cut: u64,
+}
+
+/// The explored sequence and everything the search keeps per state.
+struct Walk {
+    nodes: Vec<Node>,
+    /// Nodes before this depth are replayed as they stand.
+    replay: usize,
+    root_len: usize,
+    root_keys: Vec<EventKey>,
+    root_ids: Option<Vec<KeyId>>,
+    root_sleep: Vec<Sleeper>,
+    /// Depths below this branch over every enabled event ([`split`]).
+    full_below: usize,
+    /// Stop each run when asked for the event at this depth ([`split`]).
+    halt_at: Option<usize>,
+    /// The sleep set at `halt_at`, when a run reached it, with its keys.
+    halted_sleep: Option<(Vec<Sleeper>, Vec<EventKey>)>,
+    log: Rc<RefCell<Footprints>>,
+    relation: Dependence,
+    blocked: bool,
+    /// The enabled events at the last choice of the run, and its depth.
+    last_enabled: (usize, Vec<KeyId>),
+    /// Whether the nodes' `past` counts timer starts as dependent (it does
+    /// in a run where a timer fires).
+    timer_order: bool,
+}
+
+impl Walk {
+    fn new(relation: Dependence, root: &Root, full_below: usize, halt_at: Option<usize>) -> Walk {
+        Walk {
+            nodes: Vec::new(),
+            replay: 0,
+            root_len: root.prefix.len(),
+            root_keys: root.prefix.clone(),
+            root_ids: root.ids.clone(),
+            root_sleep: root.sleepers.clone(),
+            full_below,
+            halt_at,
+            halted_sleep: None,
+            log: Rc::new(RefCell::new(Footprints::default())),
+            relation,
+            blocked: false,
+            last_enabled: (0, Vec::new()),
+            timer_order: false,
+        }
+    }
+
+    /// Makes `nodes[depth].fp` the footprint its event had in this run.
+    fn know(&mut self, depth: usize) {
+        if self.nodes.get(depth).is_none_or(|node| node.fp_known) {
+            return;
+        }
+        let log = self.log.borrow();
+        let Some(raw) = log.steps().get(depth) else {
+            return;
+        };
+        let mut pending = BTreeMap::new();
+        for node in &self.nodes[..depth] {
+            if let Some((client, cmd)) = node.acted {
+                pending.insert(client, cmd);
+            }
+        }
+        let node = &mut self.nodes[depth];
+        node.fp = self.relation.footprint(raw, node.origin, &pending);
+        node.acted = raw.acted;
+        node.fp_known = true;
+    }
+
+    /// The sleep set on arrival at `depth`, the nodes above it known.
+    fn sleep_at(&self, depth: usize) -> Vec<Sleeper> {
+        if depth < self.root_len {
+            return Vec::new();
+        }
+        if depth == self.root_len {
+            return self.root_sleep.clone();
+        }
+        let parent = &self.nodes[depth - 1];
+        parent
+            .sleep
+            .iter()
+            .chain(&parent.done)
+            .filter(|s| s.key != parent.taken && !s.fp.dependent(&parent.fp))
+            .cloned()
+            .collect()
+    }
+
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        let depth = choice.step as usize;
+        if depth > 0 {
+            self.know(depth - 1);
+        }
+        if self.halt_at == Some(depth) {
+            let sleep = self.sleep_at(depth);
+            let keys = sleep.iter().map(|s| choice.keys.key(s.key)).collect();
+            self.halted_sleep = Some((sleep, keys));
+            return HALT;
+        }
+        let position = |key: KeyId| choice.candidates.iter().position(|c| c.key == key);
+        if depth < self.replay {
+            let key = self.nodes[depth].taken;
+            let index = position(key).unwrap_or_else(|| {
+                panic!("the replay of a schedule met other events at depth {depth}: the run is not deterministic")
+            });
+            self.nodes[depth].origin = origin(choice, key);
+            return index;
+        }
+        let enabled: Vec<KeyId> = choice.candidates.iter().map(|c| c.key).collect();
+        self.last_enabled = (depth, enabled.clone());
+        if depth < self.root_len {
+            let index = match &self.root_ids {
+                Some(ids) => position(ids[depth]),
+                None => {
+                    let want = &self.root_keys[depth];
+                    choice
+                        .candidates
+                        .iter()
+                        .position(|c| choice.keys.key(c.key) == *want)
+                }
+            };
+            let index = index.unwrap_or_else(|| {
+                panic!(
+                    "the root's event {} is not enabled at depth {depth}: the root was split from another case",
+                    self.root_keys[depth]
+                )
+            });
+            self.nodes.push(Node {
+                taken: enabled[index],
+                origin: None,
+                acted: None,
+                enabled,
+                fp: EventFootprint::default(),
+                fp_known: false,
+                past: Bits::default(),
+                backtrack: Vec::new(),
+                done: Vec::new(),
+                sleep: Vec::new(),
+            });
+            self.nodes[depth].origin = origin(choice, enabled_key(choice, index));
+            return index;
+        }
+        let sleep = self.sleep_at(depth);
+        let Some(index) = enabled
+            .iter()
+            .position(|&key| !sleep.iter().any(|s| s.key == key))
+        else {
+            self.blocked = true;
+            return HALT;
+        };
+        let backtrack = if depth < self.full_below {
+            enabled.clone()
+        } else {
+            vec![enabled[index]]
+        };
+        self.nodes.push(Node {
+            taken: enabled[index],
+            origin: None,
+            acted: None,
+            enabled,
+            fp: EventFootprint::default(),
+            fp_known: false,
+            past: Bits::default(),
+            backtrack,
+            done: Vec::new(),
+            sleep,
+        });
+        self.nodes[depth].origin = origin(choice, enabled_key(choice, index));
+        index
+    }
+
+    /// After a run of `steps` events: footprints, happens-before, and (when
+    /// `races`) the backtrack points its races call for.
+    fn after_run(&mut self, steps: usize, races: bool) {
+        // A node made for a choice whose event never ran (the step bound).
+        self.nodes.truncate(steps);
+        if self.root_ids.is_none() && self.nodes.len() >= self.root_len {
+            self.root_ids = Some(
+                self.nodes[..self.root_len]
+                    .iter()
+                    .map(|n| n.taken)
+                    .collect(),
+            );
+        }
+        let mut first_new = self.replay.saturating_sub(1).min(self.nodes.len());
+        for depth in first_new..self.nodes.len() {
+            self.know(depth);
+        }
+        let timer_order = self.nodes.iter().any(|n| n.fp.fires_timer);
+        if timer_order != self.timer_order {
+            // The replayed prefix's order was computed under the other
+            // relation: compute it again, and its races.
+            self.timer_order = timer_order;
+            first_new = 0;
+        }
+        for depth in first_new..self.nodes.len() {
+            let mut past = Bits::default();
+            for earlier in 0..depth {
+                let (e, l) = (&self.nodes[earlier].fp, &self.nodes[depth].fp);
+                if e.conflicts(l, timer_order) {
+                    past.insert(earlier);
+                    past.union(&self.nodes[earlier].past);
+                }
+            }
+            self.nodes[depth].past = past;
+        }
+        if races {
+            for later in first_new..self.nodes.len() {
+                self.races_of(later);
+            }
+            self.disabled_from(first_new, steps);
+        }
+    }
+
+    /// An event that a step disables never runs after it, so no race names
+    /// it: it is tried before that step instead (the step and it conflict).
+    fn disabled_from(&mut self, first_new: usize, steps: usize) {
+        let tail = match &self.last_enabled {
+            (depth, enabled) if *depth == steps => enabled.clone(),
+            _ => Vec::new(),
+        };
+        for depth in first_new.max(self.root_len)..self.nodes.len() {
+            let after = match self.nodes.get(depth + 1) {
+                Some(next) => next.enabled.clone(),
+                None => tail.clone(),
+            };
+            let node = &mut self.nodes[depth];
+            let disabled: Vec<KeyId> = node
+                .enabled
+                .iter()
+                .copied()
+                .filter(|key| {
+                    *key != node.taken
+                        && !after.contains(key)
+                        && !node.backtrack.contains(key)
+                        && !node.sleep.iter().any(|s| s.key == *key)
+                })
+                .collect();
+            node.backtrack.extend(disabled);
+        }
+    }
+
+    /// Adds the backtrack points for every race of the event at `later`.
+    fn races_of(&mut self, later: usize) {
+        let direct: Vec<usize> = (0..later)
+            .filter(|&j| {
+                self.nodes[j]
+                    .fp
+                    .conflicts(&self.nodes[later].fp, self.timer_order)
+            })
+            .collect();
+        let mut covered = Bits::default();
+        for &j in &direct {
+            covered.union(&self.nodes[j].past);
+        }
+        for &j in &direct {
+            if j < self.root_len || covered.contains(j) || !self.reversible(j, later) {
+                continue;
+            }
+            let v: Vec<usize> = (j + 1..later)
+                .filter(|&k| !self.nodes[k].past.contains(j))
+                .chain(std::iter::once(later))
+                .collect();
+            let initials: Vec<usize> = v
+                .iter()
+                .copied()
+                .filter(|&k| !v.iter().any(|&o| o < k && self.nodes[k].past.contains(o)))
+                .collect();
+            let node = &self.nodes[j];
+            if initials
+                .iter()
+                .any(|&k| node.backtrack.contains(&self.nodes[k].taken))
+            {
+                continue;
+            }
+            let usable = |k: &usize| {
+                let key = self.nodes[*k].taken;
+                node.enabled.contains(&key) && !node.sleep.iter().any(|s| s.key == key)
+            };
+            let pick = initials
+                .iter()
+                .rev()
+                .find(|&&k| k == later && usable(&k))
+                .or_else(|| initials.iter().find(|k| usable(k)))
+                .map(|&k| self.nodes[k].taken);
+            if let Some(key) = pick {
+                self.nodes[j].backtrack.push(key);
+            }
+        }
+    }
+
+    /// Whether the event at `later` could run before the one at `earlier`:
+    /// not when it pops the signal `earlier` pushed, pops the same queue
+    /// (FIFO), or was enabled by `earlier` itself.
+    fn reversible(&self, earlier: usize, later: usize) -> bool {
+        let (e, l) = (&self.nodes[earlier], &self.nodes[later]);
+        if let Some((queue, signal)) = l.fp.delivered {
+            if e.fp.delivered.is_some_and(|(other, _)| other == queue) {
+                return false;
+            }
+            let pushed = e.fp.accesses.iter().any(|a| {
+                a.resource == queue
+                    && matches!(a.mode, Mode::Push { send_no, .. } if send_no == signal)
+            });
+            if pushed {
+                return false;
+            }
+        }
+        let key = l.taken;
+        let enabled_before = e.enabled.contains(&key);
+        let enabled_after = self
+            .nodes
+            .get(earlier + 1)
+            .is_some_and(|next| next.enabled.contains(&key));
+        enabled_before || !enabled_after
+    }
+
+    /// Moves to the next schedule: the deepest state with a backtrack event
+    /// neither explored nor asleep. `false` when the subtree is exhausted.
+    fn next(&mut self) -> bool {
+        while let Some(depth) = self.nodes.len().checked_sub(1) {
+            if depth < self.root_len {
+                return false;
+            }
+            let node = &self.nodes[depth];
+            let pick = node.backtrack.iter().copied().find(|&key| {
+                key != node.taken
+                    && !node.done.iter().any(|s| s.key == key)
+                    && !node.sleep.iter().any(|s| s.key == key)
+            });
+            match pick {
+                Some(key) => {
+                    let node = &mut self.nodes[depth];
+                    let explored = Sleeper {
+                        key: node.taken,
+                        fp: node.fp.clone(),
+                    };
+                    node.done.push(explored);
+                    node.taken = key;
+                    node.fp_known = false;
+                    self.replay = depth + 1;
+                    return true;
+                }
+                None => {
+                    self.nodes.pop();
+                }
+            }
+        }
+        false
+    }
+
+    /// The positions in the causal past of the event at `at`, itself last.
+    fn causal_past(&self, at: usize) -> Vec<usize> {
+        let mut past: Vec<usize> = self.nodes[at].past.iter().collect();
+        past.push(at);
+        past
+    }
+}
+
+/// The client command a key starts from, if it starts from one.
+fn origin(choice: &Choice<'_>, key: KeyId) -> Option<(u32, u32)> {
+    match choice.keys.root_of(key)? {
+        KeyRoot::Client { client, cmd } => Some((*client, *cmd)),
+        _ => None,
+    }
+}
+
+fn enabled_key(choice: &Choice<'_>, index: usize) -> KeyId {
+    choice.candidates[index].key
+}
+
+/// The choice source of one run: asks the walk.
+struct Explorer {
+    walk: Rc<RefCell<Walk>>,
+}
+
+impl ChoiceSource for Explorer {
+    fn choose(&mut self, choice: &Choice<'_>) -> usize {
+        self.walk.borrow_mut().choose(choice)
+    }
+
+    fn footprints(&mut self) -> Option<Rc<RefCell<Footprints>>> {
+        Some(Rc::clone(&self.walk.borrow().log))
+    }
+}
+
+/// Runs the case once under the walk.
+fn run_once(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    check: &CheckConfig,
+    walk: &Rc<RefCell<Walk>>,
+) -> CaseRun {
+    {
+        let mut w = walk.borrow_mut();
+        w.log.borrow_mut().clear();
+        w.blocked = false;
+        w.last_enabled = (0, Vec::new());
+        w.halted_sleep = None;
+    }
+    let chooser = Box::new(Explorer {
+        walk: Rc::clone(walk),
+    });
+    run_case_with(case, registry, check, chooser)
+}
+
+/// Splits the reduced search of `case` into subtrees: every schedule
+/// prefix of `depth` events (shorter where a run ends first) that sleep
+/// sets do not prune, in search order (enabled events in `fifo` order at
+/// each depth), each with the sleep set at its end derived from the order
+/// of the prefixes before it. Deterministic; the union of the subtrees
+/// ([`search`] on each) is the whole search, whoever searches which.
+pub fn split(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    check: &CheckConfig,
+    depth: usize,
+) -> Vec<Root> {
+    if depth == 0 {
+        return vec![Root::whole()];
+    }
+    let check = CheckConfig {
+        tracing: false,
+        ..check.clone()
+    };
+    let relation = Dependence::new(case, &check);
+    let walk = Rc::new(RefCell::new(Walk::new(
+        relation,
+        &Root::whole(),
+        depth,
+        Some(depth),
+    )));
+    let mut roots = Vec::new();
+    loop {
+        let run = run_once(case, registry, &check, &walk);
+        let mut w = walk.borrow_mut();
+        w.after_run(run.steps as usize, false);
+        if !w.blocked {
+            let len = w.nodes.len();
+            let (sleepers, sleep) = w.halted_sleep.take().unwrap_or_default();
+            roots.push(Root {
+                prefix: run.schedule_taken[..len].to_vec(),
+                sleep,
+                ids: Some(w.nodes.iter().map(|n| n.taken).collect()),
+                sleepers,
+            });
+        }
+        if !w.next() {
+            break;
+        }
+    }
+    roots
+}
+
+/// Explores every schedule of `case` (with its fault plan; its own schedule
+/// is ignored) below `root`, up to the equivalence the dependence relation
+/// defines, checking each run as `check` says (it is never traced).
+///
+/// # Panics
+///
+/// If `root` was split from another case, or a replayed run diverges (the
+/// registry is not a deterministic function of its inputs).
+pub fn search(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    check: &CheckConfig,
+    root: &Root,
+) -> DporResult {
+    let check = CheckConfig {
+        tracing: false,
+        ..check.clone()
+    };
+    let relation = Dependence::new(case, &check);
+    let walk = Rc::new(RefCell::new(Walk::new(relation, root, 0, None)));
+    let mut result = DporResult::default();
+    loop {
+        let run = run_once(case, registry, &check, &walk);
+        let mut w = walk.borrow_mut();
+        w.after_run(run.steps as usize, true);
+        result.stats.events += run.steps;
+        result.stats.max_depth = result.stats.max_depth.max(run.steps);
+        for failure in &run.failures {
+            let Some(at) = (failure.step as usize).checked_sub(1) else {
+                continue;
+            };
+            if at >= w.nodes.len() {
+                continue;
+            }
+            let past = w.causal_past(at);
+            let schedule: Vec<EventKey> = past
+                .iter()
+                .map(|&k| run.schedule_taken[k].clone())
+                .collect();
+            let mut tiebreak = schedule.clone();
+            tiebreak.sort();
+            let violation = Violation {
+                property: failure.property,
+                causal_past: past.len() as u64,
+                schedule,
+                tiebreak,
+            };
+            if result
+                .shortest
+                .as_ref()
+                .is_none_or(|best| violation.better_than(best))
+            {
+                result.shortest = Some(violation);
+            }
+        }
+        if w.blocked {
+            result.stats.sleep_blocked += 1;
+        } else {
+            result.stats.schedules += 1;
+            if run.undecided.is_some() {
+                result.undecided += 1;
+            }
+            if matches!(
+                run.outcome,
+                Outcome::Limit {
+                    name: "max-steps",
+                    ..
+                }
+            ) {
+                result.cut += 1;
+            }
+            let outcome = RunOutcome::of(&run);
+            result
+                .outcomes
+                .entry(outcome)
+                .and_modify(|witness| witness.runs += 1)
+                .or_insert_with(|| Witness {
+                    runs: 1,
+                    schedule: run.schedule_taken.clone(),
+                });
+        }
+        if !w.next() {
+            break;
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_hold_positions_past_one_word() {
+        let mut a = Bits::default();
+        a.insert(3);
+        a.insert(70);
+        let mut b = Bits::default();
+        b.insert(64);
+        b.union(&a);
+        assert!(b.contains(3) && b.contains(64) && b.contains(70));
+        assert!(!b.contains(4));
+        assert_eq!(b.iter().collect::<Vec<_>>(), [3, 64, 70]);
+    }
+}
