@@ -281,39 +281,3 @@ fn a_relation_blind_to_liveness_fails_the_check() {
         "ignoring liveness should make some pair fail to commute"
     );
 }
-
-#[test]
-#[ignore]
-fn debug_conflicts() {
-    let why = RefCell::new(std::collections::BTreeMap::<String, u64>::new());
-    let _ = failures(6, &|_, a, b| {
-        if a.global || b.global {
-            *why.borrow_mut().entry("global".into()).or_default() += 1;
-            return false;
-        }
-        for x in &a.accesses {
-            for y in &b.accesses {
-                if x.conflicts(y) {
-                    let k = format!(
-                        "{:?}/{:?} {:?}/{:?}",
-                        std::mem::discriminant(&x.resource),
-                        x.mode,
-                        std::mem::discriminant(&y.resource),
-                        y.mode
-                    );
-                    let k = format!("{:?} {:?}", x, y)
-                        .chars()
-                        .take(120)
-                        .collect::<String>();
-                    let _ = k;
-                    let r = format!("{:?}", x.resource);
-                    let r = r.split('(').next().unwrap().to_string();
-                    *why.borrow_mut().entry(r).or_default() += 1;
-                    return false;
-                }
-            }
-        }
-        true
-    });
-    eprintln!("{:#?}", why.borrow());
-}
