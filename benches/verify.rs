@@ -17,12 +17,17 @@
 //!   (default `3x3`) on `fixed`. `KVSIM_VERIFY_SCENARIOS=2x3,3x4` limits
 //!   (a) and (b) to those scenarios.
 //!
+//! - divan: `2x3` with one kill of `a` (one fault plan) exhausted on
+//!   `fixed` by source-DPOR; with `KVSIM_VERIFY_FIGURES=1` also the
+//!   reduction ratio against the plain enumeration of that plan.
+//!
 //! ```text
 //! cargo bench --bench verify
 //! KVSIM_VERIFY_FIGURES=1 cargo bench --bench verify
 //! ```
 
 use divan::Bencher;
+use kvsim::check::verify::dpor;
 use kvsim::check::{Case, VerifyConfig, VerifyProgress, VerifyReport, verify_with};
 use kvsim::kv::{Stage, script};
 use std::path::Path;
@@ -44,6 +49,7 @@ const SCENARIOS: [(&str, &str); 8] = [
 fn main() {
     divan::main();
     if std::env::var_os("KVSIM_VERIFY_FIGURES").is_some() {
+        print_reduction();
         print_figures();
     }
 }
@@ -102,6 +108,69 @@ fn chapter_first_counterexample_unlinked(bencher: Bencher) {
         let report = run(&case, Stage::Unlinked, &config, &Silent);
         assert_eq!(report.result.verdict, "failed");
     });
+}
+
+/// `2x3` with one kill of `a` (a single fault plan) on `fixed`, searched
+/// whole by source-DPOR: the reduction ratio's numerator.
+fn two_by_three_one_kill() -> Case {
+    let mut case = scenario("2x3");
+    case.faults.push(kvsim::check::CaseFault {
+        id: 0,
+        fault: kvsim::kv::KvFault::KillBucket("a".to_string()),
+    });
+    case
+}
+
+fn oracle_check() -> kvsim::check::CheckConfig {
+    let mut check = kvsim::check::CheckConfig {
+        run_to_end: true,
+        ..kvsim::check::CheckConfig::default()
+    };
+    check.limits.steps_max = 200;
+    check
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn dpor_2x3_one_kill_fixed(bencher: Bencher) {
+    let case = two_by_three_one_kill();
+    let check = oracle_check();
+    bencher.bench(|| {
+        let result = dpor::search(
+            &case,
+            &|| Stage::Fixed.registry(),
+            &check,
+            &dpor::Root::whole(),
+        );
+        assert!(result.shortest.is_none());
+        result.stats.schedules
+    });
+}
+
+/// The reduction ratio on `2x3` with one kill of `a` on `fixed`: schedules
+/// source-DPOR runs ÷ schedules the plain enumeration runs, with each
+/// one's rate (figures mode: the plain side takes minutes).
+#[allow(clippy::disallowed_methods)]
+fn print_reduction() {
+    let case = two_by_three_one_kill();
+    let check = oracle_check();
+    let registry = || Stage::Fixed.registry();
+    let (reduced, dpor_s) = timed(|| dpor::search(&case, &registry, &check, &dpor::Root::whole()));
+    let config = kvsim::check::oracle::OracleConfig {
+        check: check.clone(),
+        runs_max: 10_000_000,
+    };
+    let (plain, plain_s) = timed(|| kvsim::check::oracle::enumerate(&case, &registry, &config));
+    let schedules = reduced.stats.schedules;
+    println!(
+        "reduction 2x3 fixed, one kill of a: source-DPOR {schedules} schedules (+{} sleep-set blocked) in {dpor_s:.2} s ({:.0} runs/s), plain {} schedules in {plain_s:.2} s ({:.0} runs/s): ratio {:.4}, same {} distinct outcomes: {}",
+        reduced.stats.sleep_blocked,
+        (schedules + reduced.stats.sleep_blocked) as f64 / dpor_s,
+        plain.runs,
+        plain.runs as f64 / plain_s,
+        schedules as f64 / plain.runs as f64,
+        plain.outcomes.len(),
+        plain.outcomes.keys().eq(reduced.outcomes.keys())
+    );
 }
 
 /// Runs `work` and returns its result and wall time in seconds.
