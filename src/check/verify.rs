@@ -45,7 +45,7 @@ use crate::check::explore::{FaultBudget, Shard, fnv1a};
 use crate::check::generate::FaultKind;
 use crate::check::oracle::RunOutcome;
 use crate::check::report::{FailureReport, save_case};
-use crate::kv::{Command, KvFault, Target};
+use crate::kv::KvFault;
 use crate::sim::EventKey;
 use crate::sync::{Dispenser, Sink};
 use serde::{Deserialize, Serialize};
@@ -257,31 +257,13 @@ impl Default for VerifyConfig {
 /// use: the roles `kill` and `crash` faults target.
 fn bucket_names(case: &Case) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    let mut names = Vec::new();
-    for (_, command) in case.clients.iter().flat_map(|c| &c.commands) {
-        let name = match command {
-            Command::Create { bucket }
-            | Command::Put { bucket, .. }
-            | Command::Get { bucket, .. }
-            | Command::Delete { bucket, .. }
-            | Command::Lookup { bucket } => bucket,
-            Command::Crash {
-                target: Target::Bucket(bucket),
-                ..
-            }
-            | Command::Kill {
-                target: Target::Bucket(bucket),
-            }
-            | Command::Stop {
-                target: Target::Bucket(bucket),
-            } => bucket,
-            _ => continue,
-        };
-        if seen.insert(name.clone()) {
-            names.push(name.clone());
-        }
-    }
-    names
+    case.clients
+        .iter()
+        .flat_map(|c| &c.commands)
+        .filter_map(|(_, command)| command.bucket())
+        .filter(|name| seen.insert(*name))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Every fault plan of `budget` for `case`, in a fixed order: the plan
