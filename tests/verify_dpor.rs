@@ -154,3 +154,21 @@ fn two_by_three_on_one_name_with_a_kill_agrees_with_the_oracle() {
     let case = scenario("examples/verify/2x3k.kv", &["s"]);
     compare_stages("2x3k", &case, &[Stage::Fixed, Stage::Unlinked]);
 }
+
+/// The reduced side alone of `2x3` with one kill of `a` on `fixed`, with
+/// its counts (the README's reduction figure).
+#[test]
+#[ignore = "seconds in a release build: run with --release -- --ignored --nocapture"]
+fn two_by_three_with_a_kill_reduced() {
+    let case = scenario("examples/verify/2x3.kv", &["a"]);
+    let registry: &RegistryFactory<'_> = &|| Stage::Fixed.registry();
+    let result = search(&case, registry, &check(), &Root::whole());
+    eprintln!(
+        "2x3, one kill of a, fixed: {} schedules, {} sleep-set blocked, {} events, {} outcomes",
+        result.stats.schedules,
+        result.stats.sleep_blocked,
+        result.stats.events,
+        result.outcomes.len()
+    );
+    assert!(result.shortest.is_none());
+}
