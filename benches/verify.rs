@@ -9,8 +9,9 @@
 //!   others with `kill:2`): (a) the time to exhaust it on `fixed`, one
 //!   thread, median of `KVSIM_VERIFY_REPEAT` runs (default 1), under a
 //!   budget of `KVSIM_VERIFY_BUDGET` seconds per run (default 600, the
-//!   10 minutes `4x4` is given): a run that does not finish prints how far
-//!   it got (work items, schedules) every 30 s and at the end; (b) the
+//!   10 minutes `4x4` is given; the work items running when it ends still
+//!   finish): a run prints how far it got (work items, schedules) as items
+//!   complete, at most every 30 s, and its counts at the end; (b) the
 //!   time to the first counterexample on `unlinked`
 //!   (`VerifyConfig::stop_at_first`), one thread; (c) the scaling
 //!   time(1 thread) ÷ time(2 threads) exhausting `KVSIM_VERIFY_SCALING`
