@@ -11,13 +11,25 @@
 //!   client 0 `CREATE s` then `PUT`s, clients 1 and 2 `PUT`s and `GET`s of
 //!   their own keys, N commands in all.
 //!
+//! And property 4's online checker alone (`Online<KvModel>`), on what used
+//! to make its configurations explode, identical operations in flight:
+//!
+//! - `identical_creates`: C `CREATE a` casts sent one after another and
+//!   all in flight, each followed by a `LOOKUP a` answered `ERROR` (every
+//!   such answer makes the checker place the `CREATE`s in flight), then
+//!   the `CREATE`s handled one by one; the verdict is taken after every
+//!   step and must be "linearizable" (decided) at the end. Keeping each
+//!   subset of the `CREATE`s apart made about 2^C configurations.
+//!
 //! ```text
 //! cargo bench --bench linearizability
+//! cargo bench --bench linearizability -- identical_creates
 //! KVSIM_LINEARIZABILITY_RATIOS=1 cargo bench --bench linearizability   # also print t(10N)/t(N)
 //! ```
 
 use divan::Bencher;
 use kvsim::check::Case;
+use kvsim::check::linearizability::{KvModel, KvOp, KvResult, Online, Operation};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -153,6 +165,45 @@ fn put(bencher: Bencher, point: Point) {
 #[divan::bench(args = points(), sample_count = 5, sample_size = 1)]
 fn three(bencher: Bencher, point: Point) {
     bench(bencher, Workload::Three, point);
+}
+
+/// `creates` identical `CREATE a` in flight, fed to the online checker
+/// step by step (see the module doc); panics unless the verdict after the
+/// last step is "linearizable".
+fn identical_creates_history(creates: u64) {
+    let mut online = Online::new(KvModel::new(), 200_000);
+    let operation = |id: u64, step: u64, op: KvOp, result: KvResult| Operation {
+        id: id as usize,
+        client: Some((id % 4) as u32),
+        invoke: step,
+        response: step,
+        op,
+        result,
+    };
+    let pending = |key: u64| key as usize;
+    for i in 0..creates {
+        let create = operation(i, 2 * i, KvOp::Create { name: "a".into() }, KvResult::None);
+        online.invoke(i, create, true);
+        let _ = online.verdict(false, &pending);
+        let lookup = KvOp::Lookup { name: "a".into() };
+        let key = creates + i;
+        online.record(
+            key,
+            operation(key, 2 * i + 1, lookup, KvResult::Indeterminate),
+        );
+        let verdict = online.verdict(false, &pending);
+        assert_eq!(verdict, Ok(None), "after {} CREATEs", i + 1);
+    }
+    for i in 0..creates {
+        online.answer(i, None, 2 * creates + i, i as usize);
+        let _ = online.verdict(false, &pending);
+    }
+    assert_eq!(online.verdict(true, &pending), Ok(None));
+}
+
+#[divan::bench(args = [8, 16, 32, 64], sample_count = 5, sample_size = 1)]
+fn identical_creates(bencher: Bencher, creates: u64) {
+    bencher.bench_local(|| identical_creates_history(creates));
 }
 
 /// The median of 5 timed runs (a benchmark's wall clock, never a run's).
