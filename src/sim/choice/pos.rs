@@ -65,6 +65,9 @@ struct Kept {
     /// priority and, among equal ones, the earliest in `fifo` order.
     ranked: BTreeSet<(u64, Reverse<Rank>)>,
     ranked_quiet: BTreeSet<(u64, Reverse<Rank>)>,
+    /// The winner's racing events at the last pick: a buffer kept so
+    /// that a pick allocates nothing.
+    racing: Vec<Rank>,
 }
 
 impl Kept {
@@ -82,6 +85,12 @@ impl Kept {
             return;
         };
         let (old, quiet_only) = (event.priority.replace(priority), event.quiet_only);
+        self.rerank(rank, quiet_only, old, priority);
+    }
+
+    /// Moves `rank` from `old` to `priority` in its ranking (its entry in
+    /// `present` already says `priority`).
+    fn rerank(&mut self, rank: Rank, quiet_only: bool, old: Option<u64>, priority: u64) {
         let ranked = self.ranked(quiet_only);
         if let Some(old) = old {
             ranked.remove(&(old, Reverse(rank)));
@@ -221,31 +230,40 @@ impl Incremental for Pos {
         };
         let winner = self.kept.present[&won];
         self.priorities.remove(&winner.key);
-        let racing: Vec<Rank> = self
-            .kept
-            .by_actor
-            .range(
-                (
-                    winner.actor,
-                    Rank {
-                        group: 0,
-                        within: 0,
-                    },
-                )..,
-            )
-            .take_while(|(actor, _)| *actor == winner.actor)
-            .map(|&(_, rank)| rank)
-            .filter(|&rank| rank != won)
-            .collect();
-        for rank in racing {
-            let event = self.kept.present[&rank];
+        let mut racing = std::mem::take(&mut self.kept.racing);
+        racing.clear();
+        racing.extend(
+            self.kept
+                .by_actor
+                .range(
+                    (
+                        winner.actor,
+                        Rank {
+                            group: 0,
+                            within: 0,
+                        },
+                    )..,
+                )
+                .take_while(|(actor, _)| *actor == winner.actor)
+                .map(|&(_, rank)| rank)
+                .filter(|&rank| rank != won),
+        );
+        // The busiest actor (a registry with many callers) races with
+        // many events: one lookup of each in `present`, not two.
+        for &rank in &racing {
+            let Some(event) = self.kept.present.get_mut(&rank) else {
+                continue;
+            };
             if event.quiet_only && !quiet {
                 continue;
             }
             let drawn = self.prng.next_u64();
-            self.priorities.insert(event.key, drawn);
-            self.kept.rank(rank, drawn);
+            let old = event.priority.replace(drawn);
+            let (key, quiet_only) = (event.key, event.quiet_only);
+            self.priorities.insert(key, drawn);
+            self.kept.rerank(rank, quiet_only, old, drawn);
         }
+        self.kept.racing = racing;
         won
     }
 }
