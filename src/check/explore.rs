@@ -1424,62 +1424,41 @@ impl fmt::Display for MergeError {
 
 impl std::error::Error for MergeError {}
 
-/// Merges the reports of every shard of one split (`--shard 0/n` to
-/// `n-1/n`, in any order) into the report the unsplit run gives (outside
-/// `timing` and `run`): the lowest failure of any shard, every count over
-/// the indices up to it (or up to the highest index every shard covered).
-/// Errors when a shard is missing or given twice, or when the reports
-/// disagree on the seed, the cases asked for, the registry or the
-/// configuration's hash.
-pub fn merge(reports: &[ExploreReport]) -> Result<ExploreReport, MergeError> {
+/// The shard reports of one split, by shard index, once each shard is
+/// known to be there exactly once and every report agrees with the first
+/// on the fields `agree` names (then on the shard count): the half of
+/// `kvsim merge` that explore and verify reports share. `agree` gives each
+/// field's name, as the error names it, and its value.
+pub(crate) fn shards_of<R>(
+    reports: &[R],
+    shard: impl Fn(&R) -> Shard,
+    agree: impl Fn(&R) -> Vec<(&'static str, String)>,
+) -> Result<BTreeMap<u32, &R>, MergeError> {
     let first = reports.first().ok_or(MergeError::Empty)?;
-    let count = first.run.shard.count;
+    let count = shard(first).count;
+    let fields = |r: &R| {
+        let mut fields = agree(r);
+        fields.push(("the shard count", shard(r).count.to_string()));
+        fields
+    };
+    let expected = fields(first);
     for (i, report) in reports.iter().enumerate() {
-        let checks: [(&'static str, String, String); 6] = [
-            (
-                "the report format",
-                first.kvsim_explore_report.to_string(),
-                report.kvsim_explore_report.to_string(),
-            ),
-            (
-                "the registry",
-                first.registry.clone(),
-                report.registry.clone(),
-            ),
-            ("the seed", first.seed.to_string(), report.seed.to_string()),
-            (
-                "the cases asked",
-                first.cases.to_string(),
-                report.cases.to_string(),
-            ),
-            (
-                "the config hash",
-                first.config_hash.clone(),
-                report.config_hash.clone(),
-            ),
-            (
-                "the shard count",
-                count.to_string(),
-                report.run.shard.count.to_string(),
-            ),
-        ];
-        for (field, expected, found) in checks {
-            if expected != found {
+        for ((field, expected), (_, found)) in expected.iter().zip(fields(report)) {
+            if *expected != found {
                 return Err(MergeError::Mismatch {
                     report: i,
                     field,
-                    expected,
+                    expected: expected.clone(),
                     found,
                 });
             }
         }
     }
-    let mut by_shard: BTreeMap<u32, &ExploreReport> = BTreeMap::new();
+    let mut by_shard: BTreeMap<u32, &R> = BTreeMap::new();
     for report in reports {
-        if by_shard.insert(report.run.shard.index, report).is_some() {
-            return Err(MergeError::Duplicate {
-                shard: report.run.shard,
-            });
+        let shard = shard(report);
+        if by_shard.insert(shard.index, report).is_some() {
+            return Err(MergeError::Duplicate { shard });
         }
     }
     for index in 0..count {
@@ -1489,6 +1468,32 @@ pub fn merge(reports: &[ExploreReport]) -> Result<ExploreReport, MergeError> {
             });
         }
     }
+    Ok(by_shard)
+}
+
+/// Merges the reports of every shard of one split (`--shard 0/n` to
+/// `n-1/n`, in any order) into the report the unsplit run gives (outside
+/// `timing` and `run`): the lowest failure of any shard, every count over
+/// the indices up to it (or up to the highest index every shard covered).
+/// Errors when a shard is missing or given twice, or when the reports
+/// disagree on the seed, the cases asked for, the registry or the
+/// configuration's hash.
+pub fn merge(reports: &[ExploreReport]) -> Result<ExploreReport, MergeError> {
+    let by_shard = shards_of(
+        reports,
+        |r| r.run.shard,
+        |r| {
+            vec![
+                ("the report format", r.kvsim_explore_report.to_string()),
+                ("the registry", r.registry.clone()),
+                ("the seed", r.seed.to_string()),
+                ("the cases asked", r.cases.to_string()),
+                ("the config hash", r.config_hash.clone()),
+            ]
+        },
+    )?;
+    let first = &reports[0];
+    let count = first.run.shard.count;
     let cases = u64::from(first.cases);
     let keep_going = first.keep_going;
     // Every index below `frontier` is covered by its shard.

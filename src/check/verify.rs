@@ -41,7 +41,7 @@ pub use dpor::{DporResult, DporStats, Root, Violation};
 
 use crate::check::case::{Case, CaseFault, CaseMeta};
 use crate::check::checker::{CheckConfig, RegistryFactory, run_case};
-use crate::check::explore::{FaultBudget, Shard, fnv1a};
+use crate::check::explore::{FaultBudget, Shard, fnv1a, shards_of};
 use crate::check::generate::FaultKind;
 use crate::check::oracle::RunOutcome;
 use crate::check::report::{FailureReport, save_case};
@@ -1055,57 +1055,19 @@ pub use crate::check::explore::MergeError;
 /// twice, or when the reports disagree on the registry or the
 /// configuration's hash.
 pub fn merge(reports: &[VerifyReport]) -> Result<VerifyReport, MergeError> {
-    let first = reports.first().ok_or(MergeError::Empty)?;
+    let by_shard = shards_of(
+        reports,
+        |r| r.run.shard,
+        |r| {
+            vec![
+                ("the report format", r.kvsim_verify_report.to_string()),
+                ("the registry", r.registry.clone()),
+                ("the config hash", r.config_hash.clone()),
+            ]
+        },
+    )?;
+    let first = &reports[0];
     let count = first.run.shard.count;
-    for (i, report) in reports.iter().enumerate() {
-        let checks: [(&'static str, String, String); 4] = [
-            (
-                "the report format",
-                first.kvsim_verify_report.to_string(),
-                report.kvsim_verify_report.to_string(),
-            ),
-            (
-                "the registry",
-                first.registry.clone(),
-                report.registry.clone(),
-            ),
-            (
-                "the config hash",
-                first.config_hash.clone(),
-                report.config_hash.clone(),
-            ),
-            (
-                "the shard count",
-                count.to_string(),
-                report.run.shard.count.to_string(),
-            ),
-        ];
-        for (field, expected, found) in checks {
-            if expected != found {
-                return Err(MergeError::Mismatch {
-                    report: i,
-                    field,
-                    expected,
-                    found,
-                });
-            }
-        }
-    }
-    let mut by_shard: BTreeMap<u32, &VerifyReport> = BTreeMap::new();
-    for report in reports {
-        if by_shard.insert(report.run.shard.index, report).is_some() {
-            return Err(MergeError::Duplicate {
-                shard: report.run.shard,
-            });
-        }
-    }
-    for index in 0..count {
-        if !by_shard.contains_key(&index) {
-            return Err(MergeError::Missing {
-                shard: Shard { index, count },
-            });
-        }
-    }
     let all = || by_shard.values().map(|r| &r.result);
     let outcomes: BTreeSet<String> = all().flat_map(|r| r.outcomes.iter().cloned()).collect();
     let counterexample = all()
