@@ -5,14 +5,15 @@
 //! engine the library's `check_registry` runs on one thread.
 
 use crate::check::{
-    BUILTIN_PROPERTIES, ExploreConfig, ExploreReport, FaultBudget, Progress, PropertySet, Shard,
-    StrategyKind, explore_with, merge,
+    BUILTIN_PROPERTIES, ExploreConfig, ExploreReport, FaultBudget, MergeError, Progress,
+    PropertySet, Shard, StrategyKind, VerifyReport, explore_with, merge,
 };
 use crate::cli::exit::{Exit, io_error_message, output_status, report};
 use crate::cli::interrupt;
 use crate::kv::Stage;
 use crate::kv::script;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::fmt;
 use std::io::Write;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -383,13 +384,7 @@ pub(super) fn explore(args: &ExploreArgs, out: &mut dyn Write) -> Exit {
             report(format!("kvsim: {why}"));
         }
     }
-    let text = if args.json {
-        found.to_json()
-    } else {
-        found.to_string()
-    };
-    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    status(&found).and(output_status(written))
+    print_report(&found, args.json, out)
 }
 
 /// Which command wrote a report's JSON text: `explore`, `verify`, or
@@ -406,7 +401,7 @@ fn report_kind(text: &str) -> Option<&'static str> {
 }
 
 /// `kvsim merge` (of explore reports, or of verify reports through
-/// [`super::verify::merge_reports`]): returns the exit status.
+/// [`merge_texts`]): returns the exit status.
 pub(super) fn merge_reports(args: &MergeArgs, out: &mut dyn Write) -> Exit {
     let mut texts = Vec::new();
     for path in &args.reports {
@@ -431,12 +426,60 @@ pub(super) fn merge_reports(args: &MergeArgs, out: &mut dyn Write) -> Exit {
             return Exit::BadInput;
         }
         if first == "verify" {
-            return super::verify::merge_reports(&texts, args.json, out);
+            return merge_texts::<VerifyReport>(&texts, args.json, out);
         }
     }
+    merge_texts::<ExploreReport>(&texts, args.json, out)
+}
+
+/// A report `kvsim explore` or `kvsim verify` prints and `kvsim merge`
+/// reads back: its JSON both ways, the merge of a split's shards, and the
+/// exit status it stands for.
+pub(super) trait Report: fmt::Display + Sized {
+    fn from_json(text: &str) -> Result<Self, String>;
+    fn to_json(&self) -> String;
+    fn merge(reports: &[Self]) -> Result<Self, MergeError>;
+    fn status(&self) -> Exit;
+}
+
+impl Report for ExploreReport {
+    fn from_json(text: &str) -> Result<Self, String> {
+        ExploreReport::from_json(text)
+    }
+    fn to_json(&self) -> String {
+        ExploreReport::to_json(self)
+    }
+    fn merge(reports: &[Self]) -> Result<Self, MergeError> {
+        merge(reports)
+    }
+    fn status(&self) -> Exit {
+        status(self)
+    }
+}
+
+/// Prints a report on `out` (`--json` or text) and returns its exit
+/// status, joined with 5 when the write failed.
+pub(super) fn print_report<R: Report>(found: &R, json: bool, out: &mut dyn Write) -> Exit {
+    let text = if json {
+        found.to_json()
+    } else {
+        found.to_string()
+    };
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    found.status().and(output_status(written))
+}
+
+/// `kvsim merge` of reports of one kind (`texts`: each file's path and
+/// text): reads each, merges them and prints the merge; 2 when a report
+/// cannot be read or the shards do not make one run.
+pub(super) fn merge_texts<R: Report>(
+    texts: &[(PathBuf, String)],
+    json: bool,
+    out: &mut dyn Write,
+) -> Exit {
     let mut reports = Vec::new();
-    for (path, text) in &texts {
-        match ExploreReport::from_json(text) {
+    for (path, text) in texts {
+        match R::from_json(text) {
             Ok(read) => reports.push(read),
             Err(message) => {
                 report(format!("{}: {message}", path.display()));
@@ -444,18 +487,12 @@ pub(super) fn merge_reports(args: &MergeArgs, out: &mut dyn Write) -> Exit {
             }
         }
     }
-    let merged = match merge(&reports) {
+    let merged = match R::merge(&reports) {
         Ok(merged) => merged,
         Err(error) => {
             report(format!("kvsim merge: {error}"));
             return Exit::BadInput;
         }
     };
-    let text = if args.json {
-        merged.to_json()
-    } else {
-        merged.to_string()
-    };
-    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    status(&merged).and(output_status(written))
+    print_report(&merged, json, out)
 }

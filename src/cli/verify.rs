@@ -1,13 +1,14 @@
-//! `kvsim verify` and the verify half of `kvsim merge`: flags into a
+//! `kvsim verify` and how `kvsim merge` reads its reports: flags into a
 //! [`VerifyConfig`], the progress bar, the report on stdout (text or
 //! `--json`) and the exit status. The search itself is
 //! [`crate::check::verify_with`], the function a user's own registry is
 //! verified through from `cargo test`.
 
-use crate::check::verify::merge;
+use crate::check::verify::{MergeError, merge};
 use crate::check::{Case, Reduction, VerifyConfig, VerifyProgress, VerifyReport, verify_with};
 use crate::check::{PropertySet, Shard};
-use crate::cli::exit::{Exit, io_error_message, output_status, report};
+use crate::cli::exit::{Exit, io_error_message, report};
+use crate::cli::explore::{Report, print_report};
 use crate::cli::interrupt;
 use crate::kv::{Stage, script};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -212,40 +213,20 @@ pub(super) fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Exit {
     {
         report(format!("kvsim: {why}"));
     }
-    let text = if args.json {
-        found.to_json()
-    } else {
-        found.to_string()
-    };
-    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    status(&found).and(output_status(written))
+    print_report(&found, args.json, out)
 }
 
-/// `kvsim merge` of verify reports (`texts`: each file's path and text,
-/// already known to be verify reports): returns the exit status.
-pub(super) fn merge_reports(texts: &[(PathBuf, String)], json: bool, out: &mut dyn Write) -> Exit {
-    let mut reports = Vec::new();
-    for (path, text) in texts {
-        match VerifyReport::from_json(text) {
-            Ok(read) => reports.push(read),
-            Err(message) => {
-                report(format!("{}: {message}", path.display()));
-                return Exit::BadInput;
-            }
-        }
+impl Report for VerifyReport {
+    fn from_json(text: &str) -> Result<Self, String> {
+        VerifyReport::from_json(text)
     }
-    let merged = match merge(&reports) {
-        Ok(merged) => merged,
-        Err(error) => {
-            report(format!("kvsim merge: {error}"));
-            return Exit::BadInput;
-        }
-    };
-    let text = if json {
-        merged.to_json()
-    } else {
-        merged.to_string()
-    };
-    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    status(&merged).and(output_status(written))
+    fn to_json(&self) -> String {
+        VerifyReport::to_json(self)
+    }
+    fn merge(reports: &[Self]) -> Result<Self, MergeError> {
+        merge(reports)
+    }
+    fn status(&self) -> Exit {
+        status(self)
+    }
 }
