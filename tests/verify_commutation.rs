@@ -11,29 +11,19 @@
 //! same check: the test can fail.
 
 use kvsim::check::verify::dpor::{Dependence, EventFootprint};
-use kvsim::check::{Case, CaseFault, CheckConfig, RegistryFactory, run_case_with};
-use kvsim::kv::{KvFault, Stage, script};
+use kvsim::check::{Case, RegistryFactory, run_case_with};
+use kvsim::kv::Stage;
 use kvsim::sim::choice::{HALT, RandomWalk};
 use kvsim::sim::footprint::{Footprints, Resource};
 use kvsim::sim::{Choice, ChoiceSource, EventKey, Prng, Root};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::rc::Rc;
 
-fn scenario(path: &str, kills: &[&str]) -> Case {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let parsed = script::parse(&path, text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    let mut case = Case::from_script(&parsed);
-    for (id, name) in kills.iter().enumerate() {
-        case.faults.push(CaseFault {
-            id: id as u32,
-            fault: KvFault::KillBucket(name.to_string()),
-        });
-    }
-    case
-}
+#[allow(dead_code)]
+#[path = "support/verify_cases.rs"]
+mod verify_cases;
+use verify_cases::{check, scenario};
 
 fn scenarios() -> Vec<(&'static str, Case)> {
     vec![
@@ -56,15 +46,6 @@ const STAGES: [Stage; 5] = [
     Stage::Naive,
     Stage::NoCatchAll,
 ];
-
-fn check() -> CheckConfig {
-    let mut check = CheckConfig {
-        run_to_end: true,
-        ..CheckConfig::default()
-    };
-    check.limits.steps_max = 200;
-    check
-}
 
 /// Plays `keys` (each must be enabled when its turn comes), records every
 /// footprint and the state after each event, and stops before the next

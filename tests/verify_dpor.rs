@@ -12,37 +12,15 @@
 
 use kvsim::check::oracle::{OracleConfig, enumerate};
 use kvsim::check::verify::dpor::{Root, search};
-use kvsim::check::{Case, CaseFault, CheckConfig, RegistryFactory};
-use kvsim::kv::{KvFault, Stage, script};
+use kvsim::check::{Case, RegistryFactory};
+use kvsim::kv::Stage;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-fn script_case(name: &Path, text: &str, kills: &[&str]) -> Case {
-    let parsed = script::parse(name, text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    let mut case = Case::from_script(&parsed);
-    for (id, bucket) in kills.iter().enumerate() {
-        case.faults.push(CaseFault {
-            id: id as u32,
-            fault: KvFault::KillBucket(bucket.to_string()),
-        });
-    }
-    case
-}
-
-fn scenario(path: &str, kills: &[&str]) -> Case {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    script_case(&path, &text, kills)
-}
-
-fn check() -> CheckConfig {
-    let mut check = CheckConfig {
-        run_to_end: true,
-        ..CheckConfig::default()
-    };
-    check.limits.steps_max = 200;
-    check
-}
+#[allow(dead_code)]
+#[path = "support/verify_cases.rs"]
+mod verify_cases;
+use verify_cases::{check, scenario, script_case};
 
 /// Compares the two searches on one registry; returns (plain, reduced)
 /// schedule counts.

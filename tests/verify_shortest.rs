@@ -7,30 +7,14 @@
 //! as an override list, breaks the same property at its fifth event.
 
 use kvsim::check::verify::dpor::{Root, search};
-use kvsim::check::{Case, CaseFault, CheckConfig, P1_LOOKUP_IS_ALIVE, RegistryFactory, run_case};
-use kvsim::kv::{KvFault, Stage, script};
+use kvsim::check::{Case, CheckConfig, P1_LOOKUP_IS_ALIVE, RegistryFactory, run_case};
+use kvsim::kv::Stage;
 use std::path::Path;
 
-fn case(path: &Path, text: &str, kills: &[&str]) -> Case {
-    let parsed = script::parse(path, text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-    let mut case = Case::from_script(&parsed);
-    for (id, bucket) in kills.iter().enumerate() {
-        case.faults.push(CaseFault {
-            id: id as u32,
-            fault: KvFault::KillBucket(bucket.to_string()),
-        });
-    }
-    case
-}
-
-fn check() -> CheckConfig {
-    let mut check = CheckConfig {
-        run_to_end: true,
-        ..CheckConfig::default()
-    };
-    check.limits.steps_max = 200;
-    check
-}
+#[allow(dead_code)]
+#[path = "support/verify_cases.rs"]
+mod verify_cases;
+use verify_cases::{check, script_case as case};
 
 fn shortest_is_the_stale_lookup(case: &Case) {
     let registry: &RegistryFactory<'_> = &|| Stage::Unlinked.registry();

@@ -8,30 +8,18 @@
 
 use kvsim::check::oracle::RunOutcome;
 use kvsim::check::verify::dpor::{DporResult, Root, Violation, search, split};
-use kvsim::check::{Case, CaseFault, CheckConfig, RegistryFactory};
-use kvsim::kv::{KvFault, Stage, script};
+use kvsim::check::{Case, RegistryFactory};
+use kvsim::kv::Stage;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-fn case(text: &str, kills: &[&str]) -> Case {
-    let parsed = script::parse(Path::new("split.kv"), text.as_bytes()).unwrap();
-    let mut case = Case::from_script(&parsed);
-    for (id, bucket) in kills.iter().enumerate() {
-        case.faults.push(CaseFault {
-            id: id as u32,
-            fault: KvFault::KillBucket(bucket.to_string()),
-        });
-    }
-    case
-}
+#[allow(dead_code)]
+#[path = "support/verify_cases.rs"]
+mod verify_cases;
+use verify_cases::{check, script_case};
 
-fn check() -> CheckConfig {
-    let mut check = CheckConfig {
-        run_to_end: true,
-        ..CheckConfig::default()
-    };
-    check.limits.steps_max = 200;
-    check
+fn case(text: &str, kills: &[&str]) -> Case {
+    script_case(Path::new("split.kv"), text, kills)
 }
 
 /// What the merged searches of some roots came to: the order-free parts.
