@@ -467,6 +467,26 @@ pub struct DporResult {
     pub cut: u64,
 }
 
+impl DporResult {
+    /// Counts one explored schedule (not one a sleep set blocked): its
+    /// undecided property 4 and its outcome, the first schedule to reach an
+    /// outcome kept as its witness. Events, depth and cuts are the
+    /// caller's, each engine counting them its own way.
+    pub fn record(&mut self, run: &CaseRun) {
+        self.stats.schedules += 1;
+        if run.undecided.is_some() {
+            self.undecided += 1;
+        }
+        self.outcomes
+            .entry(RunOutcome::of(run))
+            .and_modify(|witness| witness.runs += 1)
+            .or_insert_with(|| Witness {
+                runs: 1,
+                schedule: run.schedule_taken.clone(),
+            });
+    }
+}
+
 /// The explored sequence and everything the search keeps per state.
 struct Walk {
     nodes: Vec<Node>,
@@ -975,10 +995,7 @@ pub fn search(
         if w.blocked {
             result.stats.sleep_blocked += 1;
         } else {
-            result.stats.schedules += 1;
-            if run.undecided.is_some() {
-                result.undecided += 1;
-            }
+            result.record(&run);
             if matches!(
                 run.outcome,
                 Outcome::Limit {
@@ -988,15 +1005,6 @@ pub fn search(
             ) {
                 result.cut += 1;
             }
-            let outcome = RunOutcome::of(&run);
-            result
-                .outcomes
-                .entry(outcome)
-                .and_modify(|witness| witness.runs += 1)
-                .or_insert_with(|| Witness {
-                    runs: 1,
-                    schedule: run.schedule_taken.clone(),
-                });
         }
         if !w.next() {
             break;

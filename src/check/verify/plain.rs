@@ -9,7 +9,7 @@
 use super::{DporResult, DporStats, Root, Violation};
 use crate::check::case::Case;
 use crate::check::checker::{CheckConfig, RegistryFactory, run_case_with};
-use crate::check::oracle::{RunOutcome, Trail, Witness};
+use crate::check::oracle::Trail;
 use crate::sim::{Choice, ChoiceSource, EventKey, Outcome};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -116,13 +116,9 @@ pub fn search(
             depth: u64::MAX,
         });
         let run = run_case_with(case, registry, &check, chooser);
-        let stats = &mut result.stats;
-        stats.schedules += 1;
-        stats.events += run.steps;
-        stats.max_depth = stats.max_depth.max(run.steps);
-        if run.undecided.is_some() {
-            result.undecided += 1;
-        }
+        result.record(&run);
+        result.stats.events += run.steps;
+        result.stats.max_depth = result.stats.max_depth.max(run.steps);
         if matches!(run.outcome, Outcome::Limit { .. }) {
             result.cut += 1;
         }
@@ -146,15 +142,6 @@ pub fn search(
                 result.shortest = Some(violation);
             }
         }
-        let outcome = RunOutcome::of(&run);
-        result
-            .outcomes
-            .entry(outcome)
-            .and_modify(|witness| witness.runs += 1)
-            .or_insert_with(|| Witness {
-                runs: 1,
-                schedule: run.schedule_taken,
-            });
         if !trail.borrow_mut().advance() {
             return result;
         }
