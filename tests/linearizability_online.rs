@@ -434,33 +434,52 @@ proptest! {
     }
 }
 
+/// xorshift64 from `seed`: the families' fixed stream of numbers.
+fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
+/// Whether a family's history is refuted at its end, once both checkers
+/// agreed after every step and, when nothing was `corrupt`ed, found it
+/// linearizable.
+fn is_refuted(
+    corrupt: Option<u64>,
+    history: &[Operation],
+    verdicts: &[(u64, Verdict, Verdict)],
+) -> bool {
+    for (step, online, batch) in verdicts {
+        assert_eq!(online, batch, "after step {step} of {history:#?}");
+    }
+    let (_, last, _) = verdicts.last().unwrap();
+    match (corrupt, last) {
+        (None, Ok(None)) => false,
+        (None, other) => panic!("an uncorrupted history fails: {other:?} {history:#?}"),
+        (Some(_), Err(_)) => true,
+        (Some(_), _) => false,
+    }
+}
+
 /// The property above is not vacuous: over a fixed family of histories,
 /// uncorrupted ones are linearizable and many corrupted ones are refuted,
 /// by both checkers, some only after a pending operation is answered.
 #[test]
 fn the_family_has_passing_and_failing_histories() {
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let mut random = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut random = xorshift(0x2545_F491_4F6C_DD1Du64);
     let (mut passed, mut refuted) = (0, 0);
     for round in 0..400 {
         let numbers: Vec<u64> = (0..128).map(|_| random()).collect();
         let corrupt = (round % 2 == 1).then(&mut random);
         let history = history(&numbers, corrupt);
         let verdicts = both_verdicts(&history);
-        for (step, online, batch) in &verdicts {
-            assert_eq!(online, batch, "after step {step} of {history:#?}");
-        }
-        let (_, last, _) = verdicts.last().unwrap();
-        match (corrupt, last) {
-            (None, Ok(None)) => passed += 1,
-            (None, other) => panic!("an uncorrupted history fails: {other:?} {history:#?}"),
-            (Some(_), Err(_)) => refuted += 1,
-            (Some(_), _) => passed += 1,
+        if is_refuted(corrupt, &history, &verdicts) {
+            refuted += 1;
+        } else {
+            passed += 1;
         }
     }
     assert!(refuted >= 60, "{refuted} refuted, {passed} passed");
@@ -472,13 +491,7 @@ fn the_family_has_passing_and_failing_histories() {
 /// one name, and elsewhere two or more identical calls.
 #[test]
 fn the_crowded_family_has_passing_and_failing_histories() {
-    let mut seed = 0x0123_4567_89AB_CDEFu64;
-    let mut random = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut random = xorshift(0x0123_4567_89AB_CDEFu64);
     let (mut passed, mut refuted, mut creates, mut calls) = (0, 0, 0, 0);
     for round in 0..300 {
         let numbers: Vec<u64> = (0..160).map(|_| random()).collect();
@@ -503,15 +516,10 @@ fn the_crowded_family_has_passing_and_failing_histories() {
         creates += usize::from(most(true) >= 4);
         calls += usize::from(most(false) >= 2);
         let verdicts = both_verdicts(&history);
-        for (step, online, batch) in &verdicts {
-            assert_eq!(online, batch, "after step {step} of {history:#?}");
-        }
-        let (_, last, _) = verdicts.last().unwrap();
-        match (corrupt, last) {
-            (None, Ok(None)) => passed += 1,
-            (None, other) => panic!("an uncorrupted history fails: {other:?} {history:#?}"),
-            (Some(_), Err(_)) => refuted += 1,
-            (Some(_), _) => passed += 1,
+        if is_refuted(corrupt, &history, &verdicts) {
+            refuted += 1;
+        } else {
+            passed += 1;
         }
     }
     assert!(refuted >= 60, "{refuted} refuted, {passed} passed");
@@ -527,28 +535,17 @@ fn the_crowded_family_has_passing_and_failing_histories() {
 /// one fewer of several identical operations changes what a `GET` may see.
 #[test]
 fn the_tally_family_has_passing_and_failing_histories() {
-    let mut seed = 0x7F4A_7C15_9E37_79B9u64;
-    let mut random = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut random = xorshift(0x7F4A_7C15_9E37_79B9u64);
     let (mut passed, mut refuted) = (0, 0);
     for round in 0..300 {
         let numbers: Vec<u64> = (0..160).map(|_| random()).collect();
         let corrupt = (round % 2 == 1).then(&mut random);
         let history = tally_history(&numbers, corrupt);
         let verdicts = both_verdicts_from(Tally::default(), &history);
-        for (step, online, batch) in &verdicts {
-            assert_eq!(online, batch, "after step {step} of {history:#?}");
-        }
-        let (_, last, _) = verdicts.last().unwrap();
-        match (corrupt, last) {
-            (None, Ok(None)) => passed += 1,
-            (None, other) => panic!("an uncorrupted history fails: {other:?} {history:#?}"),
-            (Some(_), Err(_)) => refuted += 1,
-            (Some(_), _) => passed += 1,
+        if is_refuted(corrupt, &history, &verdicts) {
+            refuted += 1;
+        } else {
+            passed += 1;
         }
     }
     assert!(refuted >= 40, "{refuted} refuted, {passed} passed");
@@ -595,13 +592,7 @@ fn a_later_place_is_kept_over_an_earlier_one() {
 /// so (undecided), never linearizable.
 #[test]
 fn bounds_never_turn_a_verdict_around() {
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut random = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut random = xorshift(0x9E37_79B9_7F4A_7C15u64);
     let mut undecided = 0;
     for round in 0..200 {
         let numbers: Vec<u64> = (0..128).map(|_| random()).collect();
