@@ -29,6 +29,10 @@ use kvsim::kv::{Command, Stage, script};
 use std::path::Path;
 use std::time::Duration;
 
+#[path = "support/figures.rs"]
+mod figures;
+use figures::{load, median, timed};
+
 fn main() {
     divan::main();
     if std::env::var_os("KVSIM_EXPLORE_FIGURES").is_some() {
@@ -116,33 +120,6 @@ fn chapter_p1(bencher: Bencher) {
 fn chapter_all_six(bencher: Bencher) {
     let config = chapter(&BUILTIN_PROPERTIES, CHAPTER_CASES);
     bencher.bench(|| run_fixed(&config));
-}
-
-/// Runs `work` and returns its result and wall time in seconds.
-// Timing is this benchmark's purpose; the time is only printed and never
-// shapes a run (clippy.toml forbids the wall clock for determinism).
-#[allow(clippy::disallowed_methods)]
-fn timed<T>(work: impl FnOnce() -> T) -> (T, f64) {
-    let start = std::time::Instant::now();
-    let out = work();
-    (out, start.elapsed().as_secs_f64())
-}
-
-/// The machine's load average, as `uptime` would show it.
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_string())
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn print_chapter() {

@@ -35,6 +35,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+#[path = "support/figures.rs"]
+mod figures;
+use figures::{load, median, timed};
+
 /// The scenarios of `examples/verify/` and their fault budgets.
 const SCENARIOS: [(&str, &str); 8] = [
     ("chapter", "none"),
@@ -174,16 +178,6 @@ fn print_reduction() {
     );
 }
 
-/// Runs `work` and returns its result and wall time in seconds.
-// Timing is this benchmark's purpose; the time is only printed and never
-// shapes a run (clippy.toml forbids the wall clock for determinism).
-#[allow(clippy::disallowed_methods)]
-fn timed<T>(work: impl FnOnce() -> T) -> (T, f64) {
-    let start = std::time::Instant::now();
-    let out = work();
-    (out, start.elapsed().as_secs_f64())
-}
-
 /// Seconds since `start`, for the progress lines.
 #[allow(clippy::disallowed_methods)]
 fn since(start: std::time::Instant) -> f64 {
@@ -233,22 +227,6 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".to_string())
-}
-
 fn print_figures() {
     let budget = Duration::from_secs(env_number("KVSIM_VERIFY_BUDGET", 600));
     let repeat = env_number("KVSIM_VERIFY_REPEAT", 1).max(1);
@@ -290,7 +268,7 @@ fn print_figures() {
         println!(
             "exhaust {name} fixed --faults {faults}: {} in {:.3} s (median; runs {:?}): {} schedules, {} of {} work items, {} plans, {} distinct outcomes, {} sleep-set blocked, {:.0} schedules/s; {}",
             r.verdict,
-            median(times.clone()),
+            median(&mut times.clone()),
             times.iter().map(|t| format!("{t:.3}")).collect::<Vec<_>>(),
             r.schedules,
             r.items_searched,
