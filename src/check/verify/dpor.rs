@@ -135,6 +135,166 @@ impl EventFootprint {
     }
 }
 
+/// A set of resource ids (bit `i`: the walk's resource `i`).
+type Ids = u64;
+
+/// Resource ids from 0 up to this one fit a [`Summary`]'s sets.
+const IDS: u32 = Ids::BITS;
+
+/// The resources an event accessed, by mode, as sets of the walk's dense
+/// resource ids: [`Summary::clash`] is then a few word operations where
+/// [`Access::conflicts`] over two access lists is a nested scan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Modes {
+    read: Ids,
+    write: Ids,
+    update: Ids,
+    read_exits: Ids,
+    push: Ids,
+    pop: Ids,
+    /// Resources with an exit signal pushed or popped.
+    exit_signal: Ids,
+}
+
+impl Modes {
+    fn add(&mut self, bit: Ids, mode: Mode) {
+        match mode {
+            Mode::Read => self.read |= bit,
+            Mode::Write => self.write |= bit,
+            Mode::Update => self.update |= bit,
+            Mode::ReadExits => self.read_exits |= bit,
+            Mode::Push { exit, .. } => {
+                self.push |= bit;
+                if exit {
+                    self.exit_signal |= bit;
+                }
+            }
+            Mode::Pop { exit, .. } => {
+                self.pop |= bit;
+                if exit {
+                    self.exit_signal |= bit;
+                }
+            }
+        }
+    }
+
+    fn any(&self) -> Ids {
+        self.read | self.write | self.update | self.read_exits | self.push | self.pop
+    }
+
+    /// The resources on which some pair of accesses conflicts whatever the
+    /// signals (the cases of [`Access::conflicts`] but a push and a pop).
+    fn clash(&self, other: &Modes) -> Ids {
+        let (a, b) = (self, other);
+        (a.write & b.any())
+            | (b.write & a.any())
+            | (a.read & (b.update | b.push | b.pop))
+            | (b.read & (a.update | a.push | a.pop))
+            | (a.update & (b.read_exits | b.push | b.pop))
+            | (b.update & (a.read_exits | a.push | a.pop))
+            | (a.read_exits & b.exit_signal)
+            | (b.read_exits & a.exit_signal)
+            | (a.push & b.push)
+            | (a.pop & b.pop)
+    }
+
+    /// The resources one pushes to and the other pops from: they conflict
+    /// only if it is one signal.
+    fn push_pop(&self, other: &Modes) -> Ids {
+        (self.push & other.pop) | (self.pop & other.push)
+    }
+}
+
+/// An [`EventFootprint`] in the walk's resource ids, for the search's hot
+/// loop; [`Summary::conflicts`] answers as [`EventFootprint::conflicts`]
+/// does, or defers to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Summary {
+    modes: Modes,
+    /// The modes of every `Role` or `AllRoles` access, in bit 0 (`AllRoles`
+    /// is the same resource as every role).
+    roles: Modes,
+    /// The modes of the `AllRoles` accesses, in bit 0.
+    all_roles: Modes,
+    global: bool,
+    starts_timer: bool,
+    /// Some resource's id does not fit: decide from the access lists.
+    wide: bool,
+}
+
+impl Summary {
+    /// `Some(answer)` of [`EventFootprint::conflicts`], or `None` when only
+    /// the access lists can tell (a push and a pop of one queue, ids that
+    /// do not fit).
+    fn conflicts(&self, other: &Summary, timer_order: bool) -> Option<bool> {
+        if self.global || other.global || (timer_order && self.starts_timer && other.starts_timer) {
+            return Some(true);
+        }
+        if self.wide || other.wide {
+            return None;
+        }
+        if self.modes.clash(&other.modes) != 0
+            || self.all_roles.clash(&other.roles) != 0
+            || other.all_roles.clash(&self.roles) != 0
+        {
+            return Some(true);
+        }
+        if self.modes.push_pop(&other.modes) != 0
+            || self.all_roles.push_pop(&other.roles) != 0
+            || other.all_roles.push_pop(&self.roles) != 0
+        {
+            return None;
+        }
+        Some(false)
+    }
+}
+
+/// Dense ids for the resources of one search, in order of first use.
+#[derive(Clone, Debug, Default)]
+struct Interner {
+    ids: BTreeMap<Resource, u32>,
+}
+
+impl Interner {
+    fn summarise(&mut self, fp: &EventFootprint) -> Summary {
+        let mut summary = Summary {
+            global: fp.global,
+            starts_timer: fp.starts_timer,
+            ..Summary::default()
+        };
+        for access in &fp.accesses {
+            let next = self.ids.len() as u32;
+            let id = *self.ids.entry(access.resource).or_insert(next);
+            if id >= IDS {
+                summary.wide = true;
+            } else {
+                summary.modes.add(1 << id, access.mode);
+            }
+            match access.resource {
+                Resource::Role(_) => summary.roles.add(1, access.mode),
+                Resource::AllRoles => {
+                    summary.roles.add(1, access.mode);
+                    summary.all_roles.add(1, access.mode);
+                }
+                _ => {}
+            }
+        }
+        summary
+    }
+}
+
+/// Whether two events of the walk conflict ([`EventFootprint::conflicts`]),
+/// from their summaries when they can tell.
+fn conflict(
+    (a, a_sum): (&EventFootprint, &Summary),
+    (b, b_sum): (&EventFootprint, &Summary),
+    timer_order: bool,
+) -> bool {
+    a_sum
+        .conflicts(b_sum, timer_order)
+        .unwrap_or_else(|| a.conflicts(b, timer_order))
+}
+
 /// Which property-4 objects an operation concerns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Objects {
@@ -352,6 +512,7 @@ impl Bits {
 struct Sleeper {
     key: KeyId,
     fp: EventFootprint,
+    sum: Summary,
 }
 
 /// One state of the explored sequence and the event run from it.
@@ -365,6 +526,8 @@ struct Node {
     /// The client command `taken` started, if it is a client's action.
     acted: Option<(u32, u32)>,
     fp: EventFootprint,
+    /// `fp` in the walk's resource ids.
+    sum: Summary,
     /// Whether `fp` is the footprint of `taken` in this run.
     fp_known: bool,
     /// The earlier events that happen before `taken`.
@@ -510,17 +673,32 @@ struct Walk {
     /// Whether the nodes' `past` counts timer starts as dependent (it does
     /// in a run where a timer fires).
     timer_order: bool,
+    /// The ids of the resources in the summaries.
+    interner: Interner,
+    /// The races of the event being placed (scratch).
+    direct: Vec<usize>,
 }
 
 impl Walk {
     fn new(relation: Dependence, root: &Root, full_below: usize, halt_at: Option<usize>) -> Walk {
+        // The root's summaries are in the ids of the walk that split it.
+        let mut interner = Interner::default();
+        let root_sleep = root
+            .sleepers
+            .iter()
+            .map(|s| Sleeper {
+                key: s.key,
+                sum: interner.summarise(&s.fp),
+                fp: s.fp.clone(),
+            })
+            .collect();
         Walk {
             nodes: Vec::new(),
             replay: 0,
             root_len: root.prefix.len(),
             root_keys: root.prefix.clone(),
             root_ids: root.ids.clone(),
-            root_sleep: root.sleepers.clone(),
+            root_sleep,
             full_below,
             halt_at,
             halted_sleep: None,
@@ -529,6 +707,8 @@ impl Walk {
             blocked: false,
             last_enabled: (0, Vec::new()),
             timer_order: false,
+            interner,
+            direct: Vec::new(),
         }
     }
 
@@ -549,6 +729,7 @@ impl Walk {
         }
         let node = &mut self.nodes[depth];
         node.fp = self.relation.footprint(raw, node.origin, &pending);
+        node.sum = self.interner.summarise(&node.fp);
         node.acted = raw.acted;
         node.fp_known = true;
     }
@@ -566,7 +747,9 @@ impl Walk {
             .sleep
             .iter()
             .chain(&parent.done)
-            .filter(|s| s.key != parent.taken && !s.fp.dependent(&parent.fp))
+            .filter(|s| {
+                s.key != parent.taken && !conflict((&s.fp, &s.sum), (&parent.fp, &parent.sum), true)
+            })
             .cloned()
             .collect()
     }
@@ -616,6 +799,7 @@ impl Walk {
                 acted: None,
                 enabled,
                 fp: EventFootprint::default(),
+                sum: Summary::default(),
                 fp_known: false,
                 past: Bits::default(),
                 backtrack: Vec::new(),
@@ -644,6 +828,7 @@ impl Walk {
             acted: None,
             enabled,
             fp: EventFootprint::default(),
+            sum: Summary::default(),
             fp_known: false,
             past: Bits::default(),
             backtrack,
@@ -679,20 +864,32 @@ impl Walk {
             first_new = 0;
         }
         for depth in first_new..self.nodes.len() {
+            // Latest first: an event already in the past through a later
+            // one adds nothing, and is no race (not "nothing in between").
             let mut past = Bits::default();
-            for earlier in 0..depth {
-                let (e, l) = (&self.nodes[earlier].fp, &self.nodes[depth].fp);
-                if e.conflicts(l, timer_order) {
+            let mut direct = std::mem::take(&mut self.direct);
+            direct.clear();
+            let later = &self.nodes[depth];
+            for earlier in (0..depth).rev() {
+                if past.contains(earlier) {
+                    continue;
+                }
+                let node = &self.nodes[earlier];
+                if conflict((&node.fp, &node.sum), (&later.fp, &later.sum), timer_order) {
                     past.insert(earlier);
-                    past.union(&self.nodes[earlier].past);
+                    past.union(&node.past);
+                    direct.push(earlier);
                 }
             }
             self.nodes[depth].past = past;
+            if races {
+                // Races only move backtrack points, which no past reads.
+                direct.reverse();
+                self.races_of(depth, &direct);
+            }
+            self.direct = direct;
         }
         if races {
-            for later in first_new..self.nodes.len() {
-                self.races_of(later);
-            }
             self.disabled_from(first_new, steps);
         }
     }
@@ -725,21 +922,12 @@ impl Walk {
         }
     }
 
-    /// Adds the backtrack points for every race of the event at `later`.
-    fn races_of(&mut self, later: usize) {
-        let direct: Vec<usize> = (0..later)
-            .filter(|&j| {
-                self.nodes[j]
-                    .fp
-                    .conflicts(&self.nodes[later].fp, self.timer_order)
-            })
-            .collect();
-        let mut covered = Bits::default();
-        for &j in &direct {
-            covered.union(&self.nodes[j].past);
-        }
-        for &j in &direct {
-            if j < self.root_len || covered.contains(j) || !self.reversible(j, later) {
+    /// Adds the backtrack points for every race of the event at `later`:
+    /// `direct` holds, in order, the earlier events it conflicts with that
+    /// no other such event is ordered after.
+    fn races_of(&mut self, later: usize, direct: &[usize]) {
+        for &j in direct {
+            if j < self.root_len || !self.reversible(j, later) {
                 continue;
             }
             let v: Vec<usize> = (j + 1..later)
@@ -819,6 +1007,7 @@ impl Walk {
                     let explored = Sleeper {
                         key: node.taken,
                         fp: node.fp.clone(),
+                        sum: node.sum,
                     };
                     node.done.push(explored);
                     node.taken = key;
@@ -1016,6 +1205,116 @@ pub fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Footprints drawn from `pool` by a fixed generator.
+    fn footprints(pool: &[Access], count: usize) -> Vec<EventFootprint> {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        (0..count)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                let picks = state >> 11;
+                EventFootprint {
+                    accesses: pool
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| picks >> (i % 53) & 7 == 0)
+                        .map(|(_, a)| *a)
+                        .collect(),
+                    starts_timer: picks >> 60 == 0,
+                    global: picks >> 58 == 1,
+                    ..EventFootprint::default()
+                }
+            })
+            .collect()
+    }
+
+    fn queue_pool() -> Vec<Access> {
+        let q = Resource::Queue(Pid(1), Pid(2));
+        let r = Resource::Queue(Pid(2), Pid(1));
+        let role = |name| Resource::Role(crate::sim::footprint::role_hash(name));
+        let mut pool = Vec::new();
+        for resource in [
+            q,
+            r,
+            Resource::Quiet,
+            role("a"),
+            role("b"),
+            Resource::AllRoles,
+        ] {
+            for mode in [
+                Mode::Read,
+                Mode::Write,
+                Mode::Update,
+                Mode::ReadExits,
+                Mode::Push {
+                    send_no: 1,
+                    exit: false,
+                },
+                Mode::Push {
+                    send_no: 2,
+                    exit: true,
+                },
+                Mode::Pop {
+                    send_no: 1,
+                    exit: false,
+                },
+                Mode::Pop {
+                    send_no: 2,
+                    exit: true,
+                },
+                Mode::Pop {
+                    send_no: 3,
+                    exit: false,
+                },
+            ] {
+                pool.push(Access { resource, mode });
+            }
+        }
+        pool
+    }
+
+    #[test]
+    fn summaries_answer_as_the_access_lists() {
+        let mut pool = queue_pool();
+        let fps = footprints(&pool, 300);
+        // Enough resources that some ids do not fit a summary's sets.
+        pool.extend((0..80).map(|n| Access::write(Resource::Checker(n))));
+        let wide = footprints(&pool, 100);
+        let mut interner = Interner::default();
+        let all: Vec<(EventFootprint, Summary)> = fps
+            .into_iter()
+            .chain(wide)
+            .map(|fp| {
+                let sum = interner.summarise(&fp);
+                (fp, sum)
+            })
+            .collect();
+        let (mut dependent, mut independent) = (0, 0);
+        for (a, a_sum) in &all {
+            for (b, b_sum) in &all {
+                for timer_order in [false, true] {
+                    let exact = a.conflicts(b, timer_order);
+                    assert_eq!(
+                        conflict((a, a_sum), (b, b_sum), timer_order),
+                        exact,
+                        "{a:?} and {b:?}"
+                    );
+                    if exact {
+                        dependent += 1;
+                    } else {
+                        independent += 1;
+                    }
+                }
+            }
+        }
+        assert!(interner.ids.len() as u32 > IDS);
+        assert!(
+            dependent > 1000 && independent > 1000,
+            "{dependent} {independent}"
+        );
+    }
 
     #[test]
     fn bits_hold_positions_past_one_word() {
