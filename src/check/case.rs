@@ -15,7 +15,7 @@
 
 use crate::check::schedule::Strategy;
 use crate::kv::script;
-use crate::kv::{Command, KvFault};
+use crate::kv::{Command, KvFault, Target};
 use crate::sim::EventKey;
 use crate::sim::key::Root;
 use serde::Serialize;
@@ -128,21 +128,11 @@ impl Case {
                     commands: client
                         .commands
                         .iter()
-                        .map(|(id, command)| CommandFile {
-                            id: *id,
-                            line: command.to_string(),
-                        })
+                        .map(|(id, command)| CommandFile::of(*id, command))
                         .collect(),
                 })
                 .collect(),
-            faults: self
-                .faults
-                .iter()
-                .map(|fault| FaultFile {
-                    id: fault.id,
-                    fault: fault.fault.to_string(),
-                })
-                .collect(),
+            faults: self.faults.iter().map(FaultFile::of).collect(),
             schedule: {
                 let overrides: Vec<String> =
                     self.schedule.iter().map(ToString::to_string).collect();
@@ -345,16 +335,153 @@ struct ClientFile {
     commands: Vec<CommandFile>,
 }
 
+/// One command as a case file holds it: its `.kv` line where that line
+/// reads back as the command, else its words one by one (a word may then
+/// hold anything: spaces, line breaks, nothing at all), and an unknown
+/// command's words under `unknown`, so that a case file never holds a
+/// line it would refuse.
 #[derive(Serialize)]
-struct CommandFile {
-    id: u32,
-    line: String,
+#[serde(untagged)]
+enum CommandFile {
+    Line { id: u32, line: String },
+    Words { id: u32, words: Vec<String> },
+    Unknown { id: u32, unknown: Vec<String> },
 }
 
+impl CommandFile {
+    fn of(id: u32, command: &Command) -> CommandFile {
+        let line = command.to_string();
+        if parse_command(&line).as_ref() == Ok(command) {
+            return CommandFile::Line { id, line };
+        }
+        match command {
+            Command::Unknown { words } => CommandFile::Unknown {
+                id,
+                unknown: words.clone(),
+            },
+            command => CommandFile::Words {
+                id,
+                words: command_words(command),
+            },
+        }
+    }
+}
+
+/// A known command's words for a case file's `words`: the `.kv` line's,
+/// but with a bucket aimed at by `CRASH`, `KILL` or `STOP` written
+/// `bucket:<name>` (a bucket may be named `registry`).
+fn command_words(command: &Command) -> Vec<String> {
+    let target = |target: &Target| match target {
+        Target::Registry => "registry".to_string(),
+        Target::Bucket(name) => format!("bucket:{name}"),
+    };
+    let words: Vec<&str> = match command {
+        Command::Create { bucket } => vec!["CREATE", bucket],
+        Command::Put { bucket, key, value } => vec!["PUT", bucket, key, value],
+        Command::Get { bucket, key } => vec!["GET", bucket, key],
+        Command::Delete { bucket, key } => vec!["DELETE", bucket, key],
+        Command::Lookup { bucket } => vec!["LOOKUP", bucket],
+        Command::Crash { target: t, reason } => {
+            let mut words = vec!["CRASH".to_string(), target(t)];
+            words.extend(reason.clone());
+            return words;
+        }
+        Command::Kill { target: t } => return vec!["KILL".to_string(), target(t)],
+        Command::Stop { target: t } => return vec!["STOP".to_string(), target(t)],
+        Command::SendRegistry { word } => vec!["SEND", "registry", word],
+        Command::Settle => vec!["SETTLE"],
+        Command::Unknown { words } => return words.clone(),
+    };
+    words.into_iter().map(str::to_string).collect()
+}
+
+/// A case file's `words`: [`command_words`] read back.
+fn command_of_words(words: &[String]) -> Result<Command, String> {
+    let target = |word: &str| match word {
+        "registry" => Ok(Target::Registry),
+        word => word
+            .strip_prefix("bucket:")
+            .map(|name| Target::Bucket(name.to_string()))
+            .ok_or_else(|| {
+                format!("{word:?} is not a target (expected registry or bucket:<name>)")
+            }),
+    };
+    let s = |word: &String| word.clone();
+    let words: Vec<&String> = words.iter().collect();
+    Ok(match words.as_slice() {
+        [c, bucket] if *c == "CREATE" => Command::Create { bucket: s(bucket) },
+        [c, bucket, key, value] if *c == "PUT" => Command::Put {
+            bucket: s(bucket),
+            key: s(key),
+            value: s(value),
+        },
+        [c, bucket, key] if *c == "GET" => Command::Get {
+            bucket: s(bucket),
+            key: s(key),
+        },
+        [c, bucket, key] if *c == "DELETE" => Command::Delete {
+            bucket: s(bucket),
+            key: s(key),
+        },
+        [c, bucket] if *c == "LOOKUP" => Command::Lookup { bucket: s(bucket) },
+        [c, t] if *c == "CRASH" => Command::Crash {
+            target: target(t)?,
+            reason: None,
+        },
+        [c, t, reason] if *c == "CRASH" => Command::Crash {
+            target: target(t)?,
+            reason: Some(s(reason)),
+        },
+        [c, t] if *c == "KILL" => Command::Kill { target: target(t)? },
+        [c, t] if *c == "STOP" => Command::Stop { target: target(t)? },
+        [c, r, word] if *c == "SEND" && *r == "registry" => Command::SendRegistry { word: s(word) },
+        [c] if *c == "SETTLE" => Command::Settle,
+        _ => {
+            return Err(format!(
+                "{words:?} are not the words of a command (CREATE, PUT, GET, DELETE or LOOKUP with their arguments; CRASH, KILL or STOP of registry or bucket:<name>; SEND registry <word>; SETTLE)"
+            ));
+        }
+    })
+}
+
+/// One fault as a case file holds it: its text where that reads back as
+/// the fault, else the action (`kill` or `crash`) and the bucket's name
+/// apart, which may then hold anything.
 #[derive(Serialize)]
-struct FaultFile {
-    id: u32,
-    fault: String,
+#[serde(untagged)]
+enum FaultFile {
+    Text {
+        id: u32,
+        fault: String,
+    },
+    Bucket {
+        id: u32,
+        fault: &'static str,
+        bucket: String,
+    },
+}
+
+impl FaultFile {
+    fn of(fault: &CaseFault) -> FaultFile {
+        let id = fault.id;
+        let text = fault.fault.to_string();
+        match &fault.fault {
+            KvFault::KillBucket(bucket) | KvFault::CrashBucket(bucket)
+                if text.parse::<KvFault>().as_ref() != Ok(&fault.fault) =>
+            {
+                FaultFile::Bucket {
+                    id,
+                    fault: if matches!(fault.fault, KvFault::KillBucket(_)) {
+                        "kill"
+                    } else {
+                        "crash"
+                    },
+                    bucket: bucket.clone(),
+                }
+            }
+            _ => FaultFile::Text { id, fault: text },
+        }
+    }
 }
 
 /// The most PCT depth a case may ask for: the CLI's bound too. Deeper runs
@@ -575,20 +702,16 @@ fn read_case_file(value: &Value) -> Result<(Case, CaseMeta), CaseFileErrorKind> 
                 at.clone(),
                 "an object {\"id\": N, \"line\": \"...\"}",
             )?;
-            only_fields(object, &at, &["id", "line"])?;
+            only_fields(object, &at, &["id", "line", "words", "unknown"])?;
             let command_id = as_id(
                 required(object, &at, "id", ID_EXPECTED)?,
                 field_path(&at, "id"),
             )?;
-            const LINE: &str = "a string, one command line (e.g. \"CREATE a\")";
-            let line = as_string(
-                required(object, &at, "line", LINE)?,
-                field_path(&at, "line"),
-                LINE,
-            )?;
-            let command = parse_command(line).map_err(|message| CaseFileErrorKind::Command {
+            let (field, read) = read_command(object, &at)?;
+            let command = read.map_err(|message| CaseFileErrorKind::Command {
                 client: id,
                 command: command_id,
+                field,
                 message,
             })?;
             parsed.push((command_id, command));
@@ -610,7 +733,7 @@ fn read_case_file(value: &Value) -> Result<(Case, CaseMeta), CaseFileErrorKind> 
                 at.clone(),
                 "an object {\"id\": N, \"fault\": \"...\"}",
             )?;
-            only_fields(object, &at, &["id", "fault"])?;
+            only_fields(object, &at, &["id", "fault", "bucket"])?;
             let id = as_id(
                 required(object, &at, "id", ID_EXPECTED)?,
                 field_path(&at, "id"),
@@ -621,9 +744,27 @@ fn read_case_file(value: &Value) -> Result<(Case, CaseMeta), CaseFileErrorKind> 
                 field_path(&at, "fault"),
                 FAULT,
             )?;
-            let parsed = text
-                .parse::<KvFault>()
-                .map_err(|message| CaseFileErrorKind::Fault { id, message })?;
+            let parsed = match object.get("bucket") {
+                None => text
+                    .parse::<KvFault>()
+                    .map_err(|message| CaseFileErrorKind::Fault { id, message })?,
+                Some(bucket) => {
+                    const BUCKET: &str = "a string, the bucket's name (any text)";
+                    let bucket = as_string(bucket, field_path(&at, "bucket"), BUCKET)?.to_string();
+                    match text {
+                        "kill" => KvFault::KillBucket(bucket),
+                        "crash" => KvFault::CrashBucket(bucket),
+                        _ => {
+                            return Err(CaseFileErrorKind::Fault {
+                                id,
+                                message: format!(
+                                    "{text:?} is not a fault on a named bucket (expected kill or crash)"
+                                ),
+                            });
+                        }
+                    }
+                }
+            };
             case.faults.push(CaseFault { id, fault: parsed });
         }
     }
@@ -644,6 +785,58 @@ fn read_case_file(value: &Value) -> Result<(Case, CaseMeta), CaseFileErrorKind> 
         extra,
     };
     Ok((case, meta))
+}
+
+/// A command entry's command, from exactly one of `line` (a `.kv` line),
+/// `words` (a known command's words) or `unknown` (an unknown command's
+/// words). The outer error is a field's; the inner, the command's.
+#[allow(clippy::type_complexity)]
+fn read_command(
+    object: &Map<String, Value>,
+    at: &str,
+) -> Result<(&'static str, Result<Command, String>), CaseFileErrorKind> {
+    const LINE: &str = "a string, one command line (e.g. \"CREATE a\")";
+    const WORDS: &str = "an array of strings, a command's words";
+    const ONE_OF: &str = "one of line, words or unknown";
+    let words = |name: &str| -> Result<Vec<String>, CaseFileErrorKind> {
+        let field = field_path(at, name);
+        as_array(&object[name], field.clone(), WORDS)?
+            .iter()
+            .enumerate()
+            .map(|(i, word)| {
+                as_string(word, format!("{field}[{i}]"), "a string").map(str::to_string)
+            })
+            .collect()
+    };
+    let given: Vec<&'static str> = ["line", "words", "unknown"]
+        .into_iter()
+        .filter(|name| object.contains_key(*name))
+        .collect();
+    let field = match given.as_slice() {
+        // The ordinary form is the one to ask for.
+        [] => return Err(missing(field_path(at, "line"), LINE)),
+        [field] => *field,
+        [first, second, ..] => {
+            return Err(CaseFileErrorKind::Field {
+                field: field_path(at, second),
+                expected: format!("{ONE_OF}, not several"),
+                found: Some(format!("{first} as well")),
+            });
+        }
+    };
+    let read = match field {
+        "line" => parse_command(as_string(&object["line"], field_path(at, "line"), LINE)?),
+        "words" => command_of_words(&words("words")?),
+        _ => {
+            let words = words("unknown")?;
+            if words.is_empty() {
+                Err("an unknown command has at least one word".to_string())
+            } else {
+                Ok(Command::Unknown { words })
+            }
+        }
+    };
+    Ok((field, read))
 }
 
 /// A case file's `schedule`: absent or `null` (the `fifo` order), an array
@@ -802,10 +995,12 @@ pub enum CaseFileErrorKind {
         found: u64,
         expected: u32,
     },
-    /// A command line that is not a command (client and command ids).
+    /// A command entry that is not a command (client and command ids, and
+    /// its field: `line`, `words` or `unknown`).
     Command {
         client: u32,
         command: u32,
+        field: &'static str,
         message: String,
     },
     /// A fault that is not a fault (its id).
@@ -874,11 +1069,12 @@ impl fmt::Display for CaseFileError {
             CaseFileErrorKind::Command {
                 client,
                 command,
+                field,
                 message,
             } => {
                 write!(
                     f,
-                    "{path}: client {client}, command {command}: field line: {message}"
+                    "{path}: client {client}, command {command}: field {field}: {message}"
                 )
             }
             CaseFileErrorKind::Fault { id, message } => {
@@ -956,6 +1152,51 @@ mod tests {
         .unwrap();
         object.insert(field.to_string(), serde_json::from_str(value).unwrap());
         serde_json::Value::Object(object).to_string()
+    }
+
+    #[test]
+    fn a_commands_words_and_a_faults_bucket_are_read_strictly() {
+        let clients =
+            |command: &str| format!("[{{\"id\": 0, \"commands\": [{{\"id\": 0, {command}}}]}}]");
+        for (command, message) in [
+            (
+                "\"words\": [\"CREATE\"]",
+                "client 0, command 0: field words: [\"CREATE\"] are not the words of a command",
+            ),
+            (
+                "\"words\": [\"KILL\", \"a\"]",
+                "client 0, command 0: field words: \"a\" is not a target (expected registry or bucket:<name>)",
+            ),
+            (
+                "\"words\": [\"CREATE\", 1]",
+                "field clients[0].commands[0].words[1]: expected a string, found the number 1",
+            ),
+            (
+                "\"unknown\": []",
+                "client 0, command 0: field unknown: an unknown command has at least one word",
+            ),
+            (
+                "\"line\": \"HELLO\"",
+                "client 0, command 0: field line: \"HELLO\" is not a command a case can hold",
+            ),
+            (
+                "\"line\": \"CREATE a\", \"words\": [\"CREATE\", \"a\"]",
+                "field clients[0].commands[0].words: expected one of line, words or unknown, not several, found line as well",
+            ),
+        ] {
+            let error = read(&with("clients", &clients(command)));
+            assert!(
+                error.starts_with(&format!("c.case.json: {message}")),
+                "{command}: {error}"
+            );
+        }
+        assert_eq!(
+            read(&with(
+                "faults",
+                "[{\"id\": 0, \"fault\": \"stray\", \"bucket\": \"a b\"}]"
+            )),
+            "c.case.json: fault 0: field fault: \"stray\" is not a fault on a named bucket (expected kill or crash)"
+        );
     }
 
     #[test]
