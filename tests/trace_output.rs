@@ -1,5 +1,6 @@
-//! Traces are well formed for hostile names: every JSON line parses, every
-//! bracketed key of the text trace parses back to itself, user data that
+//! Traces are well formed for hostile names: every JSON line parses, the
+//! text trace says one event per line with control characters escaped and
+//! every bracketed key in it parses back to itself, user data that
 //! looks like a pid (`<0.1.0>`) is never rewritten into a process name, and
 //! Mermaid escapes `;` and `#` in every label, replies included.
 
@@ -198,6 +199,36 @@ fn any_text() -> impl Strategy<Value = String> {
         1 => proptest::sample::select(vec![" ", "\t", "\n", "  ", "a b"]).prop_map(str::to_string),
     ];
     proptest::collection::vec(piece, 0..4).prop_map(|pieces| pieces.concat())
+}
+
+/// The text trace says one event per line, whatever the names and data
+/// hold: one line per entry (a delivery right after its step is said by
+/// the step's line), a step's line flush left and every other indented,
+/// and no line holding a control character or a Unicode line or paragraph
+/// separator, which `str::lines`, a terminal or `grep` would take apart.
+fn check_text(trace: &Trace) -> Result<(), TestCaseError> {
+    let text = trace.to_text();
+    prop_assert!(text.is_empty() || text.ends_with('\n'));
+    let lines: Vec<&str> = text.split_terminator('\n').collect();
+    let mut said = Vec::new();
+    let mut after_step = false;
+    for entry in &trace.entries {
+        let by_step = after_step && matches!(entry, TraceEntry::Deliver { .. });
+        after_step = matches!(entry, TraceEntry::Step { .. });
+        if !by_step {
+            said.push(entry);
+        }
+    }
+    prop_assert_eq!(lines.len(), said.len(), "{}", text);
+    for (line, entry) in lines.iter().zip(said) {
+        let breaks = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+        prop_assert!(!line.contains(breaks), "{:?}", line);
+        match entry {
+            TraceEntry::Step { .. } => prop_assert!(line.starts_with('#'), "{:?}", line),
+            _ => prop_assert!(line.starts_with("    "), "{:?}", line),
+        }
+    }
+    Ok(())
 }
 
 /// Each JSON line is one object equal to its entry, and (for a run's
@@ -475,6 +506,7 @@ proptest! {
         let trace = traced_script(&text, stage, schedule_for(pick), seed);
         check_json(&trace, true)?;
         check_mermaid(&trace)?;
+        check_text(&trace)?;
         let create_note = has_note(&trace, &format!("CREATE {name}"));
         prop_assert!(create_note, "no CREATE note");
         let put_note = has_note(&trace, &format!("PUT {name} {key} {value}"));
@@ -510,6 +542,7 @@ proptest! {
         let trace = traced_script(&text, Stage::Unlinked, Schedule::Fifo, 0);
         check_json(&trace, true)?;
         check_mermaid(&trace)?;
+        check_text(&trace)?;
         let bucket = format!("bucket:{name}#0");
         let exited = trace.entries.iter().any(|e| matches!(
             e,
@@ -574,6 +607,7 @@ proptest! {
         let trace = run.trace.expect("traced");
         check_json(&trace, true)?;
         check_mermaid(&trace)?;
+        check_text(&trace)?;
         let create_note = has_note(&trace, &format!("CREATE {name}"));
         prop_assert!(create_note, "no CREATE note");
     }
@@ -587,6 +621,7 @@ proptest! {
         let trace = Trace { entries, ..Trace::default() };
         check_json(&trace, false)?;
         check_mermaid(&trace)?;
+        check_text(&trace)?;
     }
 }
 

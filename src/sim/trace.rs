@@ -4,6 +4,7 @@
 //! text (for snapshots), a Mermaid sequence diagram, and JSON lines.
 
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -288,8 +289,10 @@ impl Renderer {
     }
 }
 
-/// The text rendering of one entry.
+/// The text rendering of one entry: one line, whatever the names and
+/// data in it hold ([`text_safe`]).
 fn text_line(entry: &TraceEntry, out: &mut String) {
+    let t = text_safe;
     let _ = match entry {
         TraceEntry::Step {
             step,
@@ -297,7 +300,11 @@ fn text_line(entry: &TraceEntry, out: &mut String) {
             key,
             event,
         } => {
-            writeln!(out, "#{step} t={time_ms} [{key}] {event}")
+            // A key's own form is printable ASCII, its names quoted with
+            // their backslashes: only what a key's form never holds is
+            // escaped, so that the key stays as `--print-schedule` gives it.
+            let key = escape(key, false);
+            writeln!(out, "#{step} t={time_ms} [{key}] {}", t(event))
         }
         TraceEntry::Spawn {
             parent,
@@ -305,10 +312,10 @@ fn text_line(entry: &TraceEntry, out: &mut String) {
             linked,
         } => {
             let how = if *linked { "spawn_link" } else { "spawn" };
-            writeln!(out, "    {parent} {how} {child}")
+            writeln!(out, "    {} {how} {}", t(parent), t(child))
         }
         TraceEntry::Send { from, to, signal } => {
-            writeln!(out, "    {from} -> {to}: {signal}")
+            writeln!(out, "    {} -> {}: {}", t(from), t(to), t(signal))
         }
         TraceEntry::Drop {
             from,
@@ -317,22 +324,33 @@ fn text_line(entry: &TraceEntry, out: &mut String) {
             why,
         } => {
             let why = match why {
-                DropCause::Dead => format!("{to} is dead"),
+                DropCause::Dead => format!("{} is dead", t(to)),
                 DropCause::AliasInactive(alias) => format!("alias {alias} inactive"),
             };
-            writeln!(out, "    {from} -> {to}: {signal} (dropped: {why})")
+            writeln!(
+                out,
+                "    {} -> {}: {} (dropped: {why})",
+                t(from),
+                t(to),
+                t(signal)
+            )
         }
         TraceEntry::Deliver { from, to, signal } => {
-            writeln!(out, "    {to} <- {from}: {signal}")
+            writeln!(out, "    {} <- {}: {}", t(to), t(from), t(signal))
         }
-        TraceEntry::Link { from, to } => writeln!(out, "    {from} links {to}"),
-        TraceEntry::Unlink { from, to } => writeln!(out, "    {from} unlinks {to}"),
+        TraceEntry::Link { from, to } => writeln!(out, "    {} links {}", t(from), t(to)),
+        TraceEntry::Unlink { from, to } => writeln!(out, "    {} unlinks {}", t(from), t(to)),
         TraceEntry::Monitor {
             watcher,
             target,
             mref,
         } => {
-            writeln!(out, "    {watcher} monitors {target} (ref {mref})")
+            writeln!(
+                out,
+                "    {} monitors {} (ref {mref})",
+                t(watcher),
+                t(target)
+            )
         }
         TraceEntry::Demonitor {
             watcher,
@@ -341,9 +359,14 @@ fn text_line(entry: &TraceEntry, out: &mut String) {
             flushed,
         } => {
             let flush = if *flushed { " with flush" } else { "" };
-            writeln!(out, "    {watcher} demonitors {target} (ref {mref}){flush}")
+            writeln!(
+                out,
+                "    {} demonitors {} (ref {mref}){flush}",
+                t(watcher),
+                t(target)
+            )
         }
-        TraceEntry::Exit { pid, reason } => writeln!(out, "    {pid} exits: {reason}"),
+        TraceEntry::Exit { pid, reason } => writeln!(out, "    {} exits: {}", t(pid), t(reason)),
         TraceEntry::TimerStart {
             owner,
             timer,
@@ -351,14 +374,49 @@ fn text_line(entry: &TraceEntry, out: &mut String) {
         } => {
             writeln!(
                 out,
-                "    {owner} starts timer {timer} (fires at t={deadline_ms})"
+                "    {} starts timer {timer} (fires at t={deadline_ms})",
+                t(owner)
             )
         }
         TraceEntry::TimerCancel { owner, timer } => {
-            writeln!(out, "    {owner} cancels timer {timer}")
+            writeln!(out, "    {} cancels timer {timer}", t(owner))
         }
-        TraceEntry::Note { pid, text } => writeln!(out, "    {pid}: {text}"),
+        TraceEntry::Note { pid, text } => writeln!(out, "    {}: {}", t(pid), t(text)),
     };
+}
+
+/// `text` as the text trace prints it: a backslash doubled (`\\\\`), a line
+/// feed, carriage return or tab as `\\n`, `\\r`, `\\t`, and every other
+/// control character (C0, DEL, C1) and the Unicode line and paragraph
+/// separators (U+2028, U+2029) as `\\u{XX}`, its code point in hex, the
+/// way Rust writes a char; everything else as it is. So a trace line is
+/// one line for any reader, and reads back unambiguously.
+pub fn text_safe(text: &str) -> Cow<'_, str> {
+    escape(text, true)
+}
+
+/// [`text_safe`], with backslashes doubled only when `backslash` is set.
+fn escape(text: &str, backslash: bool) -> Cow<'_, str> {
+    let escaped = |c: char| {
+        (backslash && c == '\\') || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+    };
+    if !text.contains(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\\' if backslash => out.push_str("\\\\"),
+            c if escaped(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// The first lines of a Mermaid diagram: `sequenceDiagram` and every
@@ -414,4 +472,42 @@ pub fn mermaid_text(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_safe_escapes_what_breaks_a_line_and_nothing_else() {
+        for (raw, shown) in [
+            (
+                "plain bucket:a#0 <0.1.0> ;\"é名",
+                "plain bucket:a#0 <0.1.0> ;\"é名",
+            ),
+            ("a\nb", "a\\nb"),
+            ("\r\t", "\\r\\t"),
+            ("back\\slash", "back\\\\slash"),
+            ("\\n", "\\\\n"),
+            (
+                "nul\0 esc\u{1b} del\u{7f} nel\u{85}",
+                "nul\\u{0} esc\\u{1b} del\\u{7f} nel\\u{85}",
+            ),
+            ("ls\u{2028}ps\u{2029}", "ls\\u{2028}ps\\u{2029}"),
+        ] {
+            assert_eq!(text_safe(raw), shown, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn a_note_with_a_line_break_is_one_line() {
+        let trace = Trace {
+            entries: vec![TraceEntry::Note {
+                pid: "client0".into(),
+                text: "PUT a k line\nbreak".into(),
+            }],
+            ..Trace::default()
+        };
+        assert_eq!(trace.to_text(), "    client0: PUT a k line\\nbreak\n");
+    }
 }
