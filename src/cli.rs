@@ -438,7 +438,9 @@ fn script_error_message(error: &script::ScriptError) -> String {
 /// `kvsim run` without `--check`: the dialogue written as it is produced
 /// by one play, then the trace by a second play of the same (deterministic)
 /// run, so that neither is ever held whole. Returns the exit status of the
-/// run and the first write error, after which nothing more is written.
+/// run and the first write error, after which nothing more is written; the
+/// run stops there too, unless it was a closed pipe (then it plays on,
+/// unwritten, for its own status).
 fn run_streamed(
     args: &RunArgs,
     text: &script::ScriptText,
@@ -463,6 +465,14 @@ fn run_streamed(
         trace: rendering.map(|_| &mut learn as TraceSink<'_>),
         schedule: args.print_schedule,
     });
+    if first
+        .write_error
+        .as_ref()
+        .is_some_and(|e| e.kind() != std::io::ErrorKind::BrokenPipe)
+    {
+        // The play stopped at the failed write: nothing more to say.
+        return (Exit::Ok, first.write_error);
+    }
     if let Some(pct) = first.pct {
         // On stderr, so that stdout stays the dialogue alone.
         report(pct);

@@ -111,14 +111,15 @@ fn entries_streamed_render_as_the_whole_trace() {
     }
 }
 
-/// A writer that fails from its second write on.
-struct Breaks(usize);
+/// A writer that fails from its second write on, with an error of the
+/// kind given.
+struct Breaks(usize, std::io::ErrorKind);
 
 impl Write for Breaks {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0 += 1;
         if self.0 > 1 {
-            return Err(std::io::Error::other("full"));
+            return Err(std::io::Error::new(self.1, "broken"));
         }
         Ok(bytes.len())
     }
@@ -128,25 +129,58 @@ impl Write for Breaks {
     }
 }
 
+/// A failed write stops the run at once (the step that answered the
+/// command whose line failed is its last), but a closed pipe only stops
+/// the writing: the run goes on to its own end.
 #[test]
-fn a_write_error_stops_the_writing_not_the_run() {
+fn a_write_error_stops_the_run_and_a_closed_pipe_the_writing() {
     let text = puts(10);
     let kept = script::read_text(Path::new("p.kv"), text.as_bytes()).expect("reads");
     let config = config(Schedule::Fifo);
-    let mut breaks = Breaks(0);
-    let played = ScriptPlayer::new(&kept, &config).play(Sinks {
-        dialogue: Some(&mut breaks),
-        trace: None,
-        schedule: false,
-    });
-    assert_eq!(breaks.0, 2, "no write after the failed one");
-    assert_eq!(played.write_error.expect("an error").to_string(), "full");
     let whole = ScriptPlayer::new(&kept, &config).play(Sinks {
         dialogue: None,
         trace: None,
         schedule: false,
     });
-    assert_eq!(played.steps, whole.steps);
+    // The steps up to the answer of the second command, whose line is the
+    // second write.
+    let mut writes = Writes::default();
+    let mut two_answers = 0;
+    for steps in 1..=whole.steps {
+        let limited = RunConfig {
+            limits: Limits {
+                steps_max: steps,
+                ..config.limits
+            },
+            ..config.clone()
+        };
+        writes.0.clear();
+        ScriptPlayer::new(&kept, &limited).play(Sinks {
+            dialogue: Some(&mut writes),
+            trace: None,
+            schedule: false,
+        });
+        if writes.0.len() == 2 {
+            two_answers = steps;
+            break;
+        }
+    }
+    assert!(two_answers > 0 && two_answers < whole.steps);
+    for (kind, steps) in [
+        (std::io::ErrorKind::StorageFull, two_answers),
+        (std::io::ErrorKind::Other, two_answers),
+        (std::io::ErrorKind::BrokenPipe, whole.steps),
+    ] {
+        let mut breaks = Breaks(0, kind);
+        let played = ScriptPlayer::new(&kept, &config).play(Sinks {
+            dialogue: Some(&mut breaks),
+            trace: None,
+            schedule: false,
+        });
+        assert_eq!(breaks.0, 2, "{kind:?}: no write after the failed one");
+        assert_eq!(played.write_error.expect("an error").kind(), kind);
+        assert_eq!(played.steps, steps, "{kind:?}");
+    }
 }
 
 /// What `kvsim run` printed before streaming: the whole run's dialogue,

@@ -258,7 +258,11 @@ pub struct Played {
     pub pid_names: BTreeMap<u64, String>,
     pub pct: Option<PctRun>,
     /// The first error writing the dialogue or the trace, after which
-    /// nothing more was written (the run went on to its end).
+    /// nothing more was written. The run stopped there (`outcome` and
+    /// `steps` say where it stood), except after a closed pipe
+    /// ([`std::io::ErrorKind::BrokenPipe`]): the reader has all it wanted,
+    /// and the run went on, unwritten, to its end, so that its outcome is
+    /// the run's own.
     pub write_error: Option<std::io::Error>,
 }
 
@@ -348,7 +352,10 @@ impl<'s> ScriptPlayer<'s> {
                     write_error = Some(error);
                 }
             }
-            if !system.sim.step() {
+            let stopped = write_error
+                .as_ref()
+                .is_some_and(|e: &std::io::Error| e.kind() != std::io::ErrorKind::BrokenPipe);
+            if stopped || !system.sim.step() {
                 break;
             }
         }
