@@ -8,6 +8,7 @@
 mod common;
 
 use common::{TempDir, kvsim};
+use kvsim::check::generate::assemble;
 use kvsim::check::{Case, CaseClient, CaseFault, CaseMeta, Strategy as CaseStrategy};
 use kvsim::kv::{Command, KvFault, Target, script};
 use kvsim::sim::{DeathKind, EventKey, Root, Segment};
@@ -158,28 +159,8 @@ fn hostile_case() -> impl Strategy<Value = Case> {
             )
         })
         .prop_map(|(clients, faults, schedule, strategy)| Case {
-            clients: clients
-                .into_iter()
-                .enumerate()
-                .map(|(id, commands)| CaseClient {
-                    id: id as u32,
-                    commands: commands
-                        .into_iter()
-                        .enumerate()
-                        .map(|(n, command)| (n as u32, command))
-                        .collect(),
-                })
-                .collect(),
-            faults: faults
-                .into_iter()
-                .enumerate()
-                .map(|(id, fault)| CaseFault {
-                    id: id as u32,
-                    fault,
-                })
-                .collect(),
-            schedule,
             strategy,
+            ..assemble(clients, faults, schedule)
         })
 }
 
