@@ -26,8 +26,8 @@ pub use case::{
     PCT_DEPTH_MAX,
 };
 pub use checker::{
-    CaseRun, CheckConfig, Failure, LinearizabilityCheck, RegistryFactory, Undecided, Verdict,
-    choice_source, explicit, fifo_length, run_case, run_case_with,
+    CaseRun, CheckConfig, Failure, HistoryOp, LinearizabilityCheck, RegistryFactory, Undecided,
+    Verdict, choice_source, explicit, fifo_length, run_case, run_case_with,
 };
 pub use explore::{
     Coverage, Divergence, ExploreConfig, ExploreFailure, ExploreReport, ExploreResult, FailureText,

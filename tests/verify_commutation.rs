@@ -7,11 +7,24 @@
 //! equal dialogues and registry names, equal checker verdicts and equal
 //! enabled sets; and each event must stay enabled after the other.
 //!
+//! Two relations are held to it. The full one, property 4's history
+//! included, is the one a counterexample's causal past is taken under: its
+//! independent pairs commute in everything, property 4's verdict included.
+//! The one the search explores leaves property 4's history out (property 4
+//! is checked over every real-time order of each explored run instead):
+//! its independent pairs commute in everything but property 4, so they
+//! are compared with properties 1, 2, 3, 5 and 6 checked; and with property
+//! 4 checked too, some of them do not commute (the relation really leaves
+//! something out, and the check sees it).
+//!
 //! A relation that forgets one kind of access (liveness, here) fails the
 //! same check: the test can fail.
 
 use kvsim::check::verify::dpor::{Dependence, EventFootprint};
-use kvsim::check::{Case, RegistryFactory, run_case_with};
+use kvsim::check::{
+    Case, CheckConfig, P1_LOOKUP_IS_ALIVE, P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD,
+    P5_ONE_BUCKET_PER_NAME, P6_NO_CALL_TIMES_OUT, PropertySet, RegistryFactory, run_case_with,
+};
 use kvsim::kv::Stage;
 use kvsim::sim::choice::{HALT, RandomWalk};
 use kvsim::sim::footprint::{Footprints, Resource};
@@ -46,6 +59,29 @@ const STAGES: [Stage; 5] = [
     Stage::Naive,
     Stage::NoCatchAll,
 ];
+
+/// [`check`] without property 4.
+fn check_but_4() -> CheckConfig {
+    CheckConfig {
+        properties: PropertySet::only(&[
+            P1_LOOKUP_IS_ALIVE,
+            P2_NAMES_MATCH_BUCKETS,
+            P3_REGISTRY_DIES_ONLY_WHEN_TOLD,
+            P5_ONE_BUCKET_PER_NAME,
+            P6_NO_CALL_TIMES_OUT,
+        ]),
+        ..check()
+    }
+}
+
+/// Which relation, checked how.
+#[derive(Clone, Copy)]
+enum Relation {
+    /// [`Dependence::new`], all six properties checked.
+    Full,
+    /// [`Dependence::searched`], played with property 4 checked or not.
+    Searched { with_4: bool },
+}
 
 /// Plays `keys` (each must be enabled when its turn comes), records every
 /// footprint and the state after each event, and stops before the next
@@ -104,7 +140,12 @@ struct Played {
     missing: Option<EventKey>,
 }
 
-fn play(case: &Case, registry: &RegistryFactory<'_>, keys: &[EventKey]) -> Played {
+fn play(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    check: &CheckConfig,
+    keys: &[EventKey],
+) -> Played {
     let mut footprints = Footprints::default();
     footprints.snapshots = true;
     let log = Rc::new(RefCell::new(footprints));
@@ -116,7 +157,7 @@ fn play(case: &Case, registry: &RegistryFactory<'_>, keys: &[EventKey]) -> Playe
         missing: Rc::clone(&missing),
         enabled_at_end: Rc::clone(&enabled_at_end),
     };
-    let run = run_case_with(case, registry, &check(), Box::new(script));
+    let run = run_case_with(case, registry, check, Box::new(script));
     let log = log.borrow();
     let last = log.steps().last().cloned();
     let state = last
@@ -163,19 +204,27 @@ fn random_prefix(
 /// random states per scenario and stage.
 fn failures(
     states: u64,
+    which: Relation,
     independent: &dyn Fn(&Dependence, &EventFootprint, &EventFootprint) -> bool,
 ) -> (Vec<String>, u64) {
     let mut out = Vec::new();
     let mut pairs = 0;
+    let config = match which {
+        Relation::Searched { with_4: false } => check_but_4(),
+        _ => check(),
+    };
     for (name, case) in scenarios() {
-        let relation = Dependence::new(&case, &check());
+        let relation = match which {
+            Relation::Full => Dependence::new(&case, &check()),
+            Relation::Searched { .. } => Dependence::searched(&case, &check()),
+        };
         for stage in STAGES {
             let registry: &RegistryFactory<'_> = &move || stage.registry();
             let mut prng = Prng::new(0x5eed ^ stage as u64);
             for state in 0..states {
                 let len = prng.below(30);
                 let prefix = random_prefix(&case, registry, prng.next_u64(), len);
-                let here = play(&case, registry, &prefix);
+                let here = play(&case, registry, &config, &prefix);
                 let enabled = here.reached.enabled.clone();
                 // Each client's command in flight: the last it started.
                 let mut pending = BTreeMap::new();
@@ -187,7 +236,7 @@ fn failures(
                 let footprint = |key: &EventKey| {
                     let mut keys = prefix.clone();
                     keys.push(key.clone());
-                    let played = play(&case, registry, &keys);
+                    let played = play(&case, registry, &config, &keys);
                     assert!(played.missing.is_none(), "{key} was enabled");
                     let origin = match key.root {
                         Root::Client { client, cmd } => Some((client, cmd)),
@@ -207,7 +256,7 @@ fn failures(
                             let mut keys = prefix.clone();
                             keys.push(x.clone());
                             keys.push(y.clone());
-                            play(&case, registry, &keys)
+                            play(&case, registry, &config, &keys)
                         };
                         let (one, two) = (order(e1, e2), order(e2, e1));
                         let context = format!(
@@ -232,7 +281,7 @@ fn failures(
 
 #[test]
 fn events_the_relation_calls_independent_commute() {
-    let (failures, pairs) = failures(40, &|relation, a, b| {
+    let (failures, pairs) = failures(40, Relation::Full, &|relation, a, b| {
         let _ = relation;
         !a.dependent(b)
     });
@@ -256,9 +305,34 @@ fn a_relation_blind_to_liveness_fails_the_check() {
             .collect(),
         ..fp.clone()
     };
-    let (failures, _) = failures(12, &|_, a, b| !blind(a).dependent(&blind(b)));
+    let (failures, _) = failures(12, Relation::Full, &|_, a, b| {
+        !blind(a).dependent(&blind(b))
+    });
     assert!(
         !failures.is_empty(),
         "ignoring liveness should make some pair fail to commute"
+    );
+}
+
+#[test]
+fn events_the_searched_relation_calls_independent_commute_but_for_property_4() {
+    let searched = Relation::Searched { with_4: false };
+    let (failures, pairs) = failures(40, searched, &|_, a, b| !a.dependent(b));
+    assert!(
+        failures.is_empty(),
+        "{} of {pairs} independent pairs do not commute; first:\n{}",
+        failures.len(),
+        failures[0]
+    );
+    assert!(pairs > 200, "only {pairs} independent pairs met");
+}
+
+#[test]
+fn the_searched_relation_leaves_property_4_out() {
+    let searched = Relation::Searched { with_4: true };
+    let (failures, _) = failures(12, searched, &|_, a, b| !a.dependent(b));
+    assert!(
+        failures.iter().any(|f| f.contains("linearizable")),
+        "some pair independent but for property 4 should change its verdict"
     );
 }

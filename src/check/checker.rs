@@ -192,6 +192,31 @@ pub struct CaseRun {
     /// The events the schedule picked, as an override list that replays
     /// this run (empty when the whole run was the `fifo` order).
     pub schedule_taken: Vec<EventKey>,
+    /// Property 4's history as the run made it, when property 4 is checked
+    /// (otherwise empty): every operation with the events (1-based steps)
+    /// that invoked and answered it, for a search that checks property 4
+    /// over other orders of the same events
+    /// ([`crate::check::verify::dpor`]).
+    pub history: Vec<HistoryOp>,
+}
+
+/// One operation of property 4's history ([`CaseRun::history`]), in the
+/// order the checker met it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryOp {
+    pub op: KvOp,
+    /// The answer, when `known` or answered; [`KvResult::Indeterminate`]
+    /// for a call still in flight at the end.
+    pub result: KvResult,
+    /// The result is known at invocation: a `CREATE` cast (its interval
+    /// ends when the registry handles it) or a model event (a death,
+    /// invoked and answered at one step).
+    pub known: bool,
+    /// The step of the event that invoked it.
+    pub invoke: u64,
+    /// The step of the event that answered it: `None` for a call still in
+    /// flight at the end and a `CREATE` the registry never handled.
+    pub response: Option<u64>,
 }
 
 impl CaseRun {
@@ -391,6 +416,8 @@ pub fn run_case_with(
         next_key: 0,
         seen_exchanges: BTreeMap::new(),
         pending_creates: BTreeMap::new(),
+        logging: config.properties.contains(P4_LINEARIZABLE),
+        log: Vec::new(),
         registry_dead: false,
         registry_told: false,
         dead_buckets: BTreeMap::new(),
@@ -409,6 +436,7 @@ pub fn run_case_with(
     if checker.active() && system.sim.outcome() == Outcome::Quiescent {
         checker.at_quiescence(&system);
     }
+    checker.log_in_flight(&system);
     let final_names = system.registry_state().map(|registry| {
         let mut names: Vec<(String, String)> = registry
             .names()
@@ -454,6 +482,7 @@ pub fn run_case_with(
         unused_faults: system.sim.unused_faults(),
         schedule_taken: system.sim.schedule_taken(),
         trace: system.sim.take_trace(),
+        history: checker.log,
     }
 }
 
@@ -498,7 +527,11 @@ struct Checker<'a> {
     seen_exchanges: BTreeMap<Pid, usize>,
     /// Per client, its CREATEs not yet handled by the registry, oldest first
     /// (casts from one client arrive in order: S5): id and key.
-    pending_creates: BTreeMap<Pid, VecDeque<(usize, OpKey)>>,
+    pending_creates: BTreeMap<Pid, VecDeque<(usize, OpKey, usize)>>,
+    /// Whether `log` is kept (property 4 is checked).
+    logging: bool,
+    /// [`CaseRun::history`]; a pending `CREATE`'s third field is its index.
+    log: Vec<HistoryOp>,
     registry_dead: bool,
     /// A client asked for the registry's death (STOP, CRASH or KILL registry).
     registry_told: bool,
@@ -614,11 +647,14 @@ impl Checker<'_> {
                 Tapped::PidSent { .. } => {}
                 Tapped::Delivered { from, to, label } if to == self.registry => {
                     if label == CREATE_LABEL {
-                        if let Some((id, key)) = self
+                        if let Some((id, key, at)) = self
                             .pending_creates
                             .get_mut(&from)
                             .and_then(VecDeque::pop_front)
                         {
+                            if let Some(logged) = self.log.get_mut(at) {
+                                logged.response = Some(step);
+                            }
                             match &mut self.history {
                                 History::Batch(history) => history[id].response = step,
                                 History::Online { check, .. } => check.answer(key, None, step, id),
@@ -740,6 +776,15 @@ impl Checker<'_> {
     /// client and command it answers, which may be in flight already.
     fn push_operation(&mut self, operation: Operation, answers: Option<(Pid, u32)>) -> OpKey {
         self.operations += 1;
+        if self.logging {
+            self.log.push(HistoryOp {
+                op: operation.op.clone(),
+                result: operation.result.clone(),
+                known: answers.is_none(),
+                invoke: operation.invoke,
+                response: (operation.response != u64::MAX).then_some(operation.response),
+            });
+        }
         let key = self.next_key;
         self.next_key += 1;
         match &mut self.history {
@@ -764,6 +809,28 @@ impl Checker<'_> {
             History::Off => {}
         }
         key
+    }
+
+    /// Logs the calls still in flight at the end of the run.
+    fn log_in_flight(&mut self, system: &KvSystem) {
+        if !self.logging {
+            return;
+        }
+        for &pid in self.client_ids.keys() {
+            let Some((_, command, invoked)) = system.pending(pid) else {
+                continue;
+            };
+            let Some(op) = model_op(command) else {
+                continue;
+            };
+            self.log.push(HistoryOp {
+                op,
+                result: KvResult::Indeterminate,
+                known: false,
+                invoke: invoked,
+                response: None,
+            });
+        }
     }
 
     /// Turns the clients' newly answered commands into operations.
@@ -826,11 +893,16 @@ impl Checker<'_> {
                         op,
                         result: KvResult::None,
                     };
+                    let at = if self.logging {
+                        self.log.len()
+                    } else {
+                        usize::MAX
+                    };
                     let key = self.push_operation(operation, None);
                     self.pending_creates
                         .entry(pid)
                         .or_default()
-                        .push_back((id, key));
+                        .push_back((id, key, at));
                 } else {
                     let result = model_result(&exchange.command, &response);
                     let operation = Operation {

@@ -1,6 +1,7 @@
 //! A registry written with kvsim's public API only, as a user would write
-//! their own, with a switch for one "stale `DOWN`" flaw at a time (see
-//! tests/deep_races.rs). Shared by that test and `benches/deep_races.rs`.
+//! their own, with a switch for one flaw at a time: a "stale `DOWN`" (see
+//! tests/deep_races.rs), or names registered late (tests/verify_real_time.rs).
+//! Shared by those tests, tests/verify.rs and `benches/deep_races.rs`.
 
 use kvsim::kv::{KvMsg, Registry, spawn_bucket};
 use kvsim::otp::{CallResult, Envelope, Flow, From, GenServer, Info};
@@ -16,6 +17,11 @@ pub enum Flaw {
     CreateTrustsMap,
     LookupTrustsMap,
     DownByName,
+    /// A `CREATE` spawns the bucket but names it only when a message the
+    /// registry sends itself arrives: a lookup handled in between misses a
+    /// name whose `CREATE` was handled already (not linearizable, but only
+    /// when the lookup was called after that `CREATE` was handled).
+    NamesLater,
 }
 
 #[derive(Debug)]
@@ -23,6 +29,8 @@ pub struct UserRegistry {
     flaw: Flaw,
     names: BTreeMap<String, (Pid, Ref)>,
     refs: BTreeMap<Ref, String>,
+    /// With [`Flaw::NamesLater`]: buckets spawned, not yet named.
+    later: BTreeMap<String, (Pid, Ref)>,
 }
 
 impl UserRegistry {
@@ -32,6 +40,7 @@ impl UserRegistry {
                 flaw,
                 names: BTreeMap::new(),
                 refs: BTreeMap::new(),
+                later: BTreeMap::new(),
             })
         }
     }
@@ -82,7 +91,13 @@ impl GenServer<KvMsg> for UserRegistry {
             Ok(bucket) => {
                 if let Some(mref) = bucket.mref {
                     self.refs.insert(mref, name.clone());
-                    self.names.insert(name, (bucket.pid, mref));
+                    if self.flaw == Flaw::NamesLater {
+                        self.later.insert(name.clone(), (bucket.pid, mref));
+                        let me = ctx.me();
+                        ctx.send(me, Envelope::Info(KvMsg::Create(name)));
+                    } else {
+                        self.names.insert(name, (bucket.pid, mref));
+                    }
                 }
                 Flow::Continue
             }
@@ -91,6 +106,15 @@ impl GenServer<KvMsg> for UserRegistry {
     }
 
     fn handle_info(&mut self, _ctx: &mut Ctx<'_, Envelope<KvMsg>>, info: Info<KvMsg>) -> Flow {
+        if let Info::Msg {
+            msg: KvMsg::Create(name),
+            ..
+        } = &info
+            && let Some(bucket) = self.later.remove(name)
+        {
+            self.names.insert(name.clone(), bucket);
+            return Flow::Continue;
+        }
         if let Info::Down { mref, .. } = info
             && let Some(name) = self.refs.remove(&mref)
         {

@@ -924,6 +924,9 @@ fn never_answered(open: &Open) -> bool {
 /// The object-safe face of [`Online`], for a model chosen at run time
 /// ([`super::LinearizabilityModel::online`]); each method is [`Online`]'s.
 pub trait OnlineCheck: Send {
+    /// A copy that goes on independently (a search trying several
+    /// continuations of one history).
+    fn boxed_clone(&self) -> Box<dyn OnlineCheck>;
     fn invoke(&mut self, key: OpKey, operation: Operation, result_known: bool);
     fn answer(&mut self, key: OpKey, result: Option<KvResult>, response: u64, id: usize);
     fn record(&mut self, key: OpKey, operation: Operation);
@@ -935,6 +938,10 @@ pub trait OnlineCheck: Send {
 }
 
 impl<M: SequentialModel> OnlineCheck for Online<M> {
+    fn boxed_clone(&self) -> Box<dyn OnlineCheck> {
+        Box::new(self.clone())
+    }
+
     fn invoke(&mut self, key: OpKey, operation: Operation, result_known: bool) {
         Online::invoke(self, key, operation, result_known)
     }

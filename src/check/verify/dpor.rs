@@ -79,6 +79,8 @@
 //! branching above it: the union over all roots is a sound search of the
 //! whole case whatever thread or shard runs which root.
 
+mod real_time;
+
 use crate::check::case::Case;
 use crate::check::checker::{CaseRun, CheckConfig, RegistryFactory, model_op, run_case_with};
 use crate::check::oracle::{RunOutcome, Witness};
@@ -89,6 +91,7 @@ use crate::kv::{Command, KvFault, Target};
 use crate::sim::choice::HALT;
 use crate::sim::footprint::{Access, Footprint, Footprints, Mode, Resource};
 use crate::sim::{Choice, ChoiceSource, EventKey, KeyId, Outcome, Pid, Root as KeyRoot};
+use real_time::{Memo, RealTime};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -332,6 +335,19 @@ fn history_of(object: &str) -> Resource {
 }
 
 impl Dependence {
+    /// The relation the search explores: property 4's history left out
+    /// (it is checked over every real-time order of each explored run
+    /// instead, [`real_time`]), everything else as [`Dependence::new`].
+    pub fn searched(case: &Case, check: &CheckConfig) -> Dependence {
+        Dependence {
+            history_checked: false,
+            ..Dependence::new(case, check)
+        }
+    }
+
+    /// The full relation, property 4's history included when it is
+    /// checked: the one under which a counterexample's causal past is
+    /// taken, so that the past alone replays the violation.
     pub fn new(case: &Case, check: &CheckConfig) -> Dependence {
         let mut licensing = BTreeSet::new();
         let mut commands = BTreeMap::new();
@@ -1078,6 +1094,118 @@ fn run_once(
     run_case_with(case, registry, check, chooser)
 }
 
+/// Property 4 over every real-time order the run's happens-before allows
+/// ([`real_time`]): adds the outcomes of the orders that break it (or, when
+/// the run as it went broke it, of an order that holds) and the violation
+/// with the shortest breaking prefix found. Returns whether some order was
+/// undecided.
+///
+/// # Panics
+///
+/// If the run broke property 4 as it went but no order does, or the
+/// schedule built for a breaking order does not break it when replayed:
+/// the orders' check would then not be the run's.
+fn real_time_orders(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    check: &CheckConfig,
+    w: &Walk,
+    run: &CaseRun,
+    memo: &mut Memo,
+    result: &mut DporResult,
+) -> bool {
+    let steps = w.nodes.len();
+    let past: Vec<&Bits> = w.nodes.iter().map(|n| &n.past).collect();
+    let quiet_end = run.outcome == Outcome::Quiescent;
+    let model = &check.model;
+    let states_max = check.linearizability_states_max;
+    let orders = RealTime::check(&run.history, &past, quiet_end, model, states_max, memo);
+    let went_broken = !run.holds(P4_LINEARIZABLE);
+    let outcome = RunOutcome::of(run);
+    let mut add = |outcome: RunOutcome, schedule: &[EventKey]| {
+        result
+            .outcomes
+            .entry(outcome)
+            .and_modify(|witness| witness.runs += 1)
+            .or_insert_with(|| Witness {
+                runs: 1,
+                schedule: schedule.to_vec(),
+            });
+    };
+    match orders.broken() {
+        Some((order, object)) => {
+            let positions = real_time::schedule_with(steps, &past, &order, object);
+            let schedule: Vec<EventKey> = positions
+                .iter()
+                .map(|&p| run.schedule_taken[p].clone())
+                .collect();
+            let violation = full_past(case, registry, check, &schedule);
+            if !went_broken {
+                let mut broken = outcome.clone();
+                broken.broken.insert(P4_LINEARIZABLE);
+                broken.p4_undecided = false;
+                add(broken, &schedule);
+            }
+            if result
+                .shortest
+                .as_ref()
+                .is_none_or(|best| violation.better_than(best))
+            {
+                result.shortest = Some(violation);
+            }
+        }
+        None => assert!(
+            !went_broken,
+            "the run broke property 4 but none of its real-time orders does"
+        ),
+    }
+    if went_broken
+        && let Some(undecided) =
+            RealTime::some_order_holds(&run.history, &past, quiet_end, model, states_max, memo)
+    {
+        let mut holds = outcome.clone();
+        holds.broken.remove(&P4_LINEARIZABLE);
+        holds.p4_undecided = undecided;
+        add(holds, &run.schedule_taken);
+    }
+    orders.undecided()
+}
+
+/// Replays `schedule` (a whole run) and takes the causal past of its
+/// property-4 violation under the full relation ([`Dependence::new`]).
+fn full_past(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    check: &CheckConfig,
+    schedule: &[EventKey],
+) -> Violation {
+    let relation = Dependence::new(case, check);
+    let root = Root::plain(schedule.to_vec());
+    let walk = Rc::new(RefCell::new(Walk::new(relation, &root, 0, None)));
+    let run = run_once(case, registry, check, &walk);
+    let mut w = walk.borrow_mut();
+    w.after_run(run.steps as usize, false);
+    let failure = run
+        .failures
+        .iter()
+        .find(|f| f.property == P4_LINEARIZABLE)
+        .expect("a schedule of a breaking real-time order breaks property 4");
+    let at = (failure.step as usize).saturating_sub(1);
+    let past = w.causal_past(at);
+    let schedule: Vec<EventKey> = past
+        .iter()
+        .map(|&k| run.schedule_taken[k].clone())
+        .collect();
+    let mut tiebreak = schedule.clone();
+    tiebreak.sort();
+    Violation {
+        property: P4_LINEARIZABLE,
+        causal_past: past.len() as u64,
+        schedule,
+        tiebreak,
+    }
+}
+
 /// Splits the reduced search of `case` into subtrees: every schedule
 /// prefix of `depth` events (shorter where a run ends first) that sleep
 /// sets do not prune, in search order (enabled events in `fifo` order at
@@ -1097,7 +1225,7 @@ pub fn split(
         tracing: false,
         ..check.clone()
     };
-    let relation = Dependence::new(case, &check);
+    let relation = Dependence::searched(case, &check);
     let walk = Rc::new(RefCell::new(Walk::new(
         relation,
         &Root::whole(),
@@ -1144,7 +1272,9 @@ pub fn search(
         tracing: false,
         ..check.clone()
     };
-    let relation = Dependence::new(case, &check);
+    let relation = Dependence::searched(case, &check);
+    let over_hb = check.properties.contains(P4_LINEARIZABLE);
+    let mut memo = Memo::default();
     let walk = Rc::new(RefCell::new(Walk::new(relation, root, 0, None)));
     let mut result = DporResult::default();
     loop {
@@ -1154,6 +1284,10 @@ pub fn search(
         result.stats.events += run.steps;
         result.stats.max_depth = result.stats.max_depth.max(run.steps);
         for failure in &run.failures {
+            if over_hb && failure.property == P4_LINEARIZABLE {
+                // Its causal past is taken under the full relation below.
+                continue;
+            }
             let Some(at) = (failure.step as usize).checked_sub(1) else {
                 continue;
             };
@@ -1185,6 +1319,14 @@ pub fn search(
             result.stats.sleep_blocked += 1;
         } else {
             result.record(&run);
+            // A run some real-time order of which is undecided counts as
+            // undecided, as the schedule of that order would.
+            if over_hb
+                && real_time_orders(case, registry, &check, &w, &run, &mut memo, &mut result)
+                && run.undecided.is_none()
+            {
+                result.undecided += 1;
+            }
             if matches!(
                 run.outcome,
                 Outcome::Limit {
