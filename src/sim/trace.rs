@@ -300,11 +300,8 @@ fn text_line(entry: &TraceEntry, out: &mut String) {
             key,
             event,
         } => {
-            // A key's own form is printable ASCII, its names quoted with
-            // their backslashes: only what a key's form never holds is
-            // escaped, so that the key stays as `--print-schedule` gives it.
-            let key = escape(key, false);
-            writeln!(out, "#{step} t={time_ms} [{key}] {}", t(event))
+            // A key's own form is printable ASCII: it stays as it is.
+            writeln!(out, "#{step} t={time_ms} [{}] {}", t(key), t(event))
         }
         TraceEntry::Spawn {
             parent,
@@ -385,21 +382,16 @@ fn text_line(entry: &TraceEntry, out: &mut String) {
     };
 }
 
-/// `text` as the text trace prints it: a backslash doubled (`\\\\`), a line
-/// feed, carriage return or tab as `\\n`, `\\r`, `\\t`, and every other
-/// control character (C0, DEL, C1) and the Unicode line and paragraph
-/// separators (U+2028, U+2029) as `\\u{XX}`, its code point in hex, the
-/// way Rust writes a char; everything else as it is. So a trace line is
-/// one line for any reader, and reads back unambiguously.
+/// `text` as the text trace prints it: a line feed, carriage return or
+/// tab as `\\n`, `\\r`, `\\t`, and every other control character (C0,
+/// DEL, C1) and the Unicode line and paragraph separators (U+2028,
+/// U+2029) as `\\u{XX}`, its code point in hex, the way Rust's `{:?}`
+/// writes them inside the quoted strings of a message; everything else,
+/// a backslash included, as it is. So a trace line is one line for any
+/// reader; where a name's own backslash must be told from an escape, the
+/// JSON trace gives every string exactly.
 pub fn text_safe(text: &str) -> Cow<'_, str> {
-    escape(text, true)
-}
-
-/// [`text_safe`], with backslashes doubled only when `backslash` is set.
-fn escape(text: &str, backslash: bool) -> Cow<'_, str> {
-    let escaped = |c: char| {
-        (backslash && c == '\\') || c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
-    };
+    let escaped = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
     if !text.contains(escaped) {
         return Cow::Borrowed(text);
     }
@@ -409,7 +401,6 @@ fn escape(text: &str, backslash: bool) -> Cow<'_, str> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\\' if backslash => out.push_str("\\\\"),
             c if escaped(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
@@ -487,8 +478,7 @@ mod tests {
             ),
             ("a\nb", "a\\nb"),
             ("\r\t", "\\r\\t"),
-            ("back\\slash", "back\\\\slash"),
-            ("\\n", "\\\\n"),
+            ("back\\slash \\n", "back\\slash \\n"),
             (
                 "nul\0 esc\u{1b} del\u{7f} nel\u{85}",
                 "nul\\u{0} esc\\u{1b} del\\u{7f} nel\\u{85}",
