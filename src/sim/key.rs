@@ -647,6 +647,10 @@ struct Slot {
     refs: u32,
     /// `None` once freed.
     node: Option<Node>,
+    /// Its live `Send(n)` children, as (n, child): an event sends a few
+    /// signals, so finding one here is a short scan where a map over every
+    /// live key would be a search (the slot keeps the buffer when reused).
+    sends: Vec<(u32, KeyId)>,
 }
 
 /// Hash-consed event keys of one run: every key (of an event that ran, or of
@@ -668,9 +672,10 @@ pub struct KeyArena {
     /// The `client<k>.cmd<n>` roots, by plain integers (most roots).
     client_roots: BTreeMap<(u32, u32), KeyId>,
     children: BTreeMap<(KeyId, Segment), KeyId>,
-    /// The `Send(n)` children, by plain integers: most keys are these, and
-    /// comparing integers is cheaper than comparing segments.
-    sends: BTreeMap<(KeyId, u32), KeyId>,
+    /// The `Send(n)` children of a cause that is not alive (never in a
+    /// run: the scheduler holds the key of the event that sends); a live
+    /// cause lists its own in its slot.
+    orphan_sends: BTreeMap<(KeyId, u32), KeyId>,
     // Death signals handed out so far per (cause, kind, from, to), for
     // their ordinals. An event runs at most once per run, so this counts
     // within one event (setup, which may come in several phases, goes on
@@ -723,17 +728,33 @@ impl KeyArena {
 
     /// `Deliver{cause, n}`: the n-th signal sent during the event `cause`.
     pub fn child(&mut self, cause: KeyId, n: u32) -> KeyId {
-        if let Some(&id) = self.sends.get(&(cause, n)) {
-            return id;
-        }
+        let live = match self.slot_mut(cause) {
+            Some(slot) => {
+                if let Some(&(_, id)) = slot.sends.iter().find(|&&(m, _)| m == n) {
+                    return id;
+                }
+                true
+            }
+            None => {
+                if let Some(&id) = self.orphan_sends.get(&(cause, n)) {
+                    return id;
+                }
+                false
+            }
+        };
         let id = self.push(Node::Child {
             parent: cause,
             segment: Segment::Send(n),
         });
-        if let Some(slot) = self.slot_mut(cause) {
-            slot.refs += 1;
+        match self.slot_mut(cause) {
+            Some(slot) if live => {
+                slot.refs += 1;
+                slot.sends.push((n, id));
+            }
+            _ => {
+                self.orphan_sends.insert((cause, n), id);
+            }
         }
-        self.sends.insert((cause, n), id);
         id
     }
 
@@ -858,9 +879,20 @@ impl KeyArena {
                 }
                 Node::Child { parent, segment } => {
                     match segment {
-                        Segment::Send(n) => self.sends.remove(&(parent, n)),
-                        segment => self.children.remove(&(parent, segment)),
-                    };
+                        Segment::Send(n) => match self.slot_mut(parent) {
+                            Some(slot) => {
+                                if let Some(at) = slot.sends.iter().position(|&(m, _)| m == n) {
+                                    slot.sends.swap_remove(at);
+                                }
+                            }
+                            None => {
+                                self.orphan_sends.remove(&(parent, n));
+                            }
+                        },
+                        segment => {
+                            self.children.remove(&(parent, segment));
+                        }
+                    }
                     at = parent;
                 }
             }
@@ -899,6 +931,7 @@ impl KeyArena {
                 slot.id = KeyId(generation << 32 | u64::from(index));
                 slot.refs = 0;
                 slot.node = Some(node);
+                slot.sends.clear();
                 slot.id
             }
             None => {
@@ -909,6 +942,7 @@ impl KeyArena {
                     id,
                     refs: 0,
                     node: Some(node),
+                    sends: Vec::new(),
                 });
                 id
             }
