@@ -373,7 +373,7 @@ impl<M: Debug + 'static> Sim<M> {
             None => {
                 let key = self.timer_key(owner, n);
                 self.keys.retain(key);
-                if let Some(timer) = self.timers.values_mut().next() {
+                if let Some(timer) = self.timers.first_mut() {
                     timer.key = Some(key);
                 }
                 key

@@ -338,10 +338,10 @@ impl<K: Ord + Copy, V: Copy> RankMap<K, V> {
 
 /// An ordered map that ranks its entries (`nth`) only when asked to at
 /// construction: the `fifo` order needs the first entry alone, which a
-/// `BTreeMap` gives for less than a [`RankMap`] costs.
+/// [`SmallMap`] gives for less than a [`RankMap`] costs.
 #[derive(Clone, Debug)]
 pub(super) enum OrderedMap<K, V> {
-    Plain(std::collections::BTreeMap<K, V>),
+    Plain(SmallMap<K, V>),
     Ranked(RankMap<K, V>),
 }
 
@@ -350,7 +350,7 @@ impl<K: Ord + Copy, V: Copy> OrderedMap<K, V> {
         if ranked {
             OrderedMap::Ranked(RankMap::default())
         } else {
-            OrderedMap::Plain(std::collections::BTreeMap::new())
+            OrderedMap::Plain(SmallMap::default())
         }
     }
 
@@ -386,7 +386,7 @@ impl<K: Ord + Copy, V: Copy> OrderedMap<K, V> {
 
     pub(super) fn first(&self) -> Option<(K, V)> {
         match self {
-            OrderedMap::Plain(map) => map.first_key_value().map(|(&k, &v)| (k, v)),
+            OrderedMap::Plain(map) => map.first().map(|(&k, &v)| (k, v)),
             OrderedMap::Ranked(map) => map.first(),
         }
     }
@@ -619,5 +619,212 @@ mod tests {
             assert_eq!(a.nth_with(&b, true, in_both.len()), None);
             assert!(a.contains(id) == (state == 1));
         }
+    }
+}
+
+/// Entries a [`SmallMap`] keeps in a sorted vector before it becomes a
+/// B-tree.
+const SMALL_MAX: usize = 16;
+
+/// A map for tables that hold none to a few entries and change on nearly
+/// every step (a process's aliases, its monitors either way and its
+/// timers; the pending timers; the deliverable heads under `fifo`): a
+/// sorted vector while small, where finding, adding and removing an entry
+/// is a short scan and no node is searched, split or merged, and a B-tree
+/// once it outgrows [`SMALL_MAX`] (a registry watching every bucket, a
+/// thousand clients in flight), so that no operation costs more than
+/// O(log n) plus a bounded shift. It never goes back, so a table at the
+/// threshold does not convert to and fro. Iteration is in key order
+/// either way.
+#[derive(Clone, Debug)]
+pub(super) enum SmallMap<K, V> {
+    Small(Vec<(K, V)>),
+    Large(std::collections::BTreeMap<K, V>),
+}
+
+impl<K, V> Default for SmallMap<K, V> {
+    fn default() -> Self {
+        SmallMap::Small(Vec::new())
+    }
+}
+
+impl<K: Ord + Copy, V> SmallMap<K, V> {
+    pub(super) fn len(&self) -> usize {
+        match self {
+            SmallMap::Small(entries) => entries.len(),
+            SmallMap::Large(map) => map.len(),
+        }
+    }
+
+    pub(super) fn get(&self, key: &K) -> Option<&V> {
+        match self {
+            SmallMap::Small(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            SmallMap::Large(map) => map.get(key),
+        }
+    }
+
+    pub(super) fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Adds or replaces; the old value, if any.
+    pub(super) fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self {
+            SmallMap::Small(entries) => {
+                // Keys mostly arrive in increasing order (refs are handed
+                // out so): look from the end.
+                let at = entries
+                    .iter()
+                    .rposition(|(k, _)| *k <= key)
+                    .map_or(0, |i| i + 1);
+                if at > 0 && entries[at - 1].0 == key {
+                    return Some(std::mem::replace(&mut entries[at - 1].1, value));
+                }
+                if entries.len() < SMALL_MAX {
+                    entries.insert(at, (key, value));
+                    return None;
+                }
+                let mut map: std::collections::BTreeMap<K, V> = entries.drain(..).collect();
+                map.insert(key, value);
+                *self = SmallMap::Large(map);
+                None
+            }
+            SmallMap::Large(map) => map.insert(key, value),
+        }
+    }
+
+    pub(super) fn remove(&mut self, key: &K) -> Option<V> {
+        match self {
+            SmallMap::Small(entries) => {
+                let at = entries.iter().position(|(k, _)| k == key)?;
+                Some(entries.remove(at).1)
+            }
+            SmallMap::Large(map) => map.remove(key),
+        }
+    }
+
+    /// The entry with the least key.
+    pub(super) fn first(&self) -> Option<(&K, &V)> {
+        match self {
+            SmallMap::Small(entries) => entries.first().map(|(k, v)| (k, v)),
+            SmallMap::Large(map) => map.first_key_value(),
+        }
+    }
+
+    /// The value with the least key, to change in place.
+    pub(super) fn first_mut(&mut self) -> Option<&mut V> {
+        match self {
+            SmallMap::Small(entries) => entries.first_mut().map(|(_, v)| v),
+            SmallMap::Large(map) => map.values_mut().next(),
+        }
+    }
+
+    pub(super) fn pop_first(&mut self) -> Option<(K, V)> {
+        match self {
+            SmallMap::Small(entries) if entries.is_empty() => None,
+            SmallMap::Small(entries) => Some(entries.remove(0)),
+            SmallMap::Large(map) => map.pop_first(),
+        }
+    }
+
+    /// Every (key, value), in key order.
+    pub(super) fn iter(&self) -> SmallIter<'_, K, V> {
+        match self {
+            SmallMap::Small(entries) => SmallIter::Small(entries.iter()),
+            SmallMap::Large(map) => SmallIter::Large(map.iter()),
+        }
+    }
+
+    pub(super) fn keys(&self) -> impl Iterator<Item = &K> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    pub(super) fn values(&self) -> impl Iterator<Item = &V> + '_ {
+        self.iter().map(|(_, v)| v)
+    }
+}
+
+/// A [`SmallMap`]'s entries by reference, in key order.
+pub(super) enum SmallIter<'a, K, V> {
+    Small(std::slice::Iter<'a, (K, V)>),
+    Large(std::collections::btree_map::Iter<'a, K, V>),
+}
+
+impl<'a, K, V> Iterator for SmallIter<'a, K, V> {
+    type Item = (&'a K, &'a V);
+
+    fn next(&mut self) -> Option<(&'a K, &'a V)> {
+        match self {
+            SmallIter::Small(entries) => entries.next().map(|(k, v)| (k, v)),
+            SmallIter::Large(entries) => entries.next(),
+        }
+    }
+}
+
+/// A [`SmallMap`]'s entries by value, in key order.
+pub(super) enum SmallIntoIter<K, V> {
+    Small(std::vec::IntoIter<(K, V)>),
+    Large(std::collections::btree_map::IntoIter<K, V>),
+}
+
+impl<K, V> Iterator for SmallIntoIter<K, V> {
+    type Item = (K, V);
+
+    fn next(&mut self) -> Option<(K, V)> {
+        match self {
+            SmallIntoIter::Small(entries) => entries.next(),
+            SmallIntoIter::Large(entries) => entries.next(),
+        }
+    }
+}
+
+impl<K, V> IntoIterator for SmallMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = SmallIntoIter<K, V>;
+
+    fn into_iter(self) -> SmallIntoIter<K, V> {
+        match self {
+            SmallMap::Small(entries) => SmallIntoIter::Small(entries.into_iter()),
+            SmallMap::Large(map) => SmallIntoIter::Large(map.into_iter()),
+        }
+    }
+}
+
+/// A set kept like a [`SmallMap`] (see there).
+#[derive(Clone, Debug)]
+pub(super) struct SmallSet<T>(SmallMap<T, ()>);
+
+impl<T> Default for SmallSet<T> {
+    fn default() -> Self {
+        SmallSet(SmallMap::default())
+    }
+}
+
+impl<T: Ord + Copy> SmallSet<T> {
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(super) fn contains(&self, value: &T) -> bool {
+        self.0.contains_key(value)
+    }
+
+    /// Whether it was not already there.
+    pub(super) fn insert(&mut self, value: T) -> bool {
+        self.0.insert(value, ()).is_none()
+    }
+
+    /// Whether it was there.
+    pub(super) fn remove(&mut self, value: &T) -> bool {
+        self.0.remove(value).is_some()
+    }
+}
+
+impl<T> IntoIterator for SmallSet<T> {
+    type Item = T;
+    type IntoIter = std::iter::Map<SmallIntoIter<T, ()>, fn((T, ())) -> T>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().map(|(value, ())| value)
     }
 }

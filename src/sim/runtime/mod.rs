@@ -262,14 +262,14 @@ struct Entry<M> {
     behaviour: Option<Box<dyn Process<M>>>,
     links: BTreeSet<Pid>,
     /// Monitors others hold on this process: ref -> watcher.
-    watchers: BTreeMap<Ref, Pid>,
+    watchers: index::SmallMap<Ref, Pid>,
     /// Monitors this process holds, until their `DOWN` is delivered or
     /// flushed: ref -> target.
-    watching: BTreeMap<Ref, Pid>,
+    watching: index::SmallMap<Ref, Pid>,
     trap_exit: bool,
     children_spawned: u32,
     timers_started: u32,
-    timers: BTreeSet<TimerRef>,
+    timers: index::SmallSet<TimerRef>,
     /// Senders with a queue to this process (kept while both live, even
     /// when empty, so that a steady exchange does not rebuild it).
     senders: BTreeSet<Pid>,
@@ -277,7 +277,7 @@ struct Entry<M> {
     receivers: BTreeSet<Pid>,
     role: Option<String>,
     /// Active aliases (`alias/0`): refs under which messages are accepted.
-    aliases: BTreeSet<Ref>,
+    aliases: index::SmallSet<Ref>,
     /// The reason of a pending exit event: the process's handler ended in
     /// a death after sending, and until the exit event runs it is alive but
     /// handles nothing (see `links.rs`).
@@ -345,7 +345,7 @@ pub struct Sim<M> {
     role_generations: BTreeMap<String, u32>,
     faults: Vec<FaultSlot<M>>,
     /// Pending timers by (deadline, creation order).
-    timers: BTreeMap<(u64, u64), TimerEntry>,
+    timers: index::SmallMap<(u64, u64), TimerEntry>,
     timer_deadlines: index::SeqMap<u64>,
     now_ms: u64,
     steps: u64,
@@ -425,7 +425,7 @@ impl<M: Debug + 'static> Sim<M> {
             roles: BTreeMap::new(),
             role_generations: BTreeMap::new(),
             faults: Vec::new(),
-            timers: BTreeMap::new(),
+            timers: index::SmallMap::default(),
             timer_deadlines: index::SeqMap::default(),
             now_ms: 0,
             steps: 0,

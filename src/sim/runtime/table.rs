@@ -3,6 +3,7 @@
 //! (`registry`, `<role>#<g>`, `<parent>/<n>`, `client<k>`) and roles, the
 //! names by which faults and checkers find a process.
 
+use super::index::{SmallMap, SmallSet};
 use super::{Ctx, Entry, Naming, Sim, SpawnOpts, Spawned, Tapped};
 use crate::sim::footprint::{Resource, role_hash};
 use crate::sim::key::Root;
@@ -11,7 +12,7 @@ use crate::sim::pid::Pid;
 use crate::sim::process::Process;
 use crate::sim::reason::Reason;
 use crate::sim::trace::TraceEntry;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 impl<M: Debug + 'static> Sim<M> {
@@ -110,16 +111,16 @@ impl<M: Debug + 'static> Sim<M> {
                 name,
                 behaviour: None,
                 links: BTreeSet::new(),
-                watchers: BTreeMap::new(),
-                watching: BTreeMap::new(),
+                watchers: SmallMap::default(),
+                watching: SmallMap::default(),
                 trap_exit: false,
                 children_spawned: 0,
                 timers_started: 0,
-                timers: BTreeSet::new(),
+                timers: SmallSet::default(),
                 senders: BTreeSet::new(),
                 receivers: BTreeSet::new(),
                 role: opts.role.clone(),
-                aliases: BTreeSet::new(),
+                aliases: SmallSet::default(),
                 exiting: None,
                 client: None,
             }),
