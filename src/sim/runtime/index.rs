@@ -6,6 +6,7 @@
 //! the treap's balance comes from a fixed sequence, not from randomness.
 
 use crate::sim::pid::Pid;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Membership of ids `0..len` with prefix counts: add, remove, count and
 /// find the `n`-th member in O(log len).
@@ -828,3 +829,45 @@ impl<T> IntoIterator for SmallSet<T> {
         self.0.into_iter().map(|(value, ())| value)
     }
 }
+
+/// A fixed hasher for integer keys (pairs of pids): the multiply-rotate of
+/// the Fx hash, with no seed, so a table's layout is the same in every run.
+/// Nothing may depend on the order such a table iterates in; its one user
+/// ([`PairMap`]) is only looked up by key, or read into a list that is
+/// sorted before use.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct FixedHasher(u64);
+
+impl FixedHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for FixedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.add(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
+    }
+
+    fn finish(&self) -> u64 {
+        // The product's high bits mix every input bit; the table indexes
+        // by the low ones.
+        self.0.rotate_left(26)
+    }
+}
+
+/// A map by (sender, receiver): the signal queues, looked up on every send
+/// and delivery, where a hash lookup is a few instructions and a B-tree's
+/// is a search through every pair. The hasher is fixed (no random seed),
+/// and no caller depends on its iteration order (see [`FixedHasher`]).
+#[allow(clippy::disallowed_types)]
+pub(super) type PairMap<V> =
+    std::collections::HashMap<(Pid, Pid), V, BuildHasherDefault<FixedHasher>>;

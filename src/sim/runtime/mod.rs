@@ -325,7 +325,8 @@ enum Event {
 pub struct Sim<M> {
     /// Boxed: an entry is large, and the table moves its values.
     procs: index::PidMap<Box<Entry<M>>>,
-    queues: BTreeMap<(Pid, Pid), Queue<M>>,
+    /// Never iterated where the order could shape a run (a hash map).
+    queues: index::PairMap<Queue<M>>,
     /// Signals queued on all pairs.
     queued: usize,
     /// Exit signals, monitor requests and `DOWN`s queued on all pairs.
@@ -412,7 +413,7 @@ impl<M: Debug + 'static> Sim<M> {
         });
         Sim {
             procs: index::PidMap::default(),
-            queues: BTreeMap::new(),
+            queues: index::PairMap::default(),
             queued: 0,
             counted: queues::Counted3::default(),
             busy: 0,

@@ -197,8 +197,8 @@ impl<M: Debug + 'static> Sim<M> {
             f.access(Resource::Quiet, Mode::Update);
         });
         let queue = match self.queues.entry((from, to)) {
-            std::collections::btree_map::Entry::Occupied(queue) => queue.into_mut(),
-            std::collections::btree_map::Entry::Vacant(vacant) => {
+            std::collections::hash_map::Entry::Occupied(queue) => queue.into_mut(),
+            std::collections::hash_map::Entry::Vacant(vacant) => {
                 if let Some(entry) = self.procs.get_mut(&to) {
                     entry.senders.insert(from);
                 }
