@@ -14,7 +14,7 @@ use crate::check::property::{
 };
 use crate::check::schedule::Strategy;
 use crate::check::slice::{Slice, SliceRoot};
-use crate::kv::{Command, KvMsg, KvSystem, Msg, Registry, Target};
+use crate::kv::{Command, KvMsg, KvSystem, Msg, Registry, Target, dialogue_of};
 use crate::otp::Envelope;
 use crate::sim::choice::{Overrides, Pct, Pos, RandomWalk};
 use crate::sim::{Causality, ChoiceSource, EventKey, Limits, Outcome, Pid, Tapped, Taps, Trace};
@@ -451,12 +451,12 @@ pub fn run_case_with(
         .iter()
         .map(|client| format!("client{}", client.id))
         .collect();
-    let dialogue = system.dialogue(names.iter().map(String::as_str));
-    let transcripts = system
+    let transcripts: Vec<String> = system
         .clients()
         .iter()
         .map(|&pid| system.transcript(pid))
         .collect();
+    let dialogue = dialogue_of(names.iter().map(String::as_str), &transcripts);
     let causality = system.sim.take_causality();
     let slice = match (&causality, checker.failures.first(), checker.roots.first()) {
         (Some(causality), Some(failure), Some(roots)) => Some(Slice::new(

@@ -10,6 +10,27 @@ use crate::sim::{ChoiceSource, Fault, FaultAction, Limits, Naming, Pid, Reason, 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// The whole conversation from each client's transcript (in the order the
+/// clients were added) and their names, as [`KvSystem::dialogue`] gives it:
+/// for a caller that needs the transcripts too and should not write them
+/// twice.
+pub(crate) fn dialogue_of<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+    transcripts: &[String],
+) -> String {
+    if let [only] = transcripts {
+        return only.clone();
+    }
+    let mut out = String::new();
+    for (name, transcript) in names.into_iter().zip(transcripts) {
+        out.push_str("== ");
+        out.push_str(name);
+        out.push('\n');
+        out.push_str(transcript);
+    }
+    out
+}
+
 /// The message type of the KV system's simulation.
 pub type Msg = Envelope<KvMsg>;
 
@@ -195,17 +216,12 @@ impl KvSystem {
     /// its dialogue; with several, each under a `== <name>` header, `names`
     /// giving the clients' names in the order they were added.
     pub fn dialogue<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> String {
-        if let [only] = self.clients.as_slice() {
-            return self.transcript(*only);
-        }
-        let mut out = String::new();
-        for (name, &pid) in names.into_iter().zip(&self.clients) {
-            out.push_str("== ");
-            out.push_str(name);
-            out.push('\n');
-            out.push_str(&self.transcript(pid));
-        }
-        out
+        let transcripts: Vec<String> = self
+            .clients
+            .iter()
+            .map(|&pid| self.transcript(pid))
+            .collect();
+        dialogue_of(names, &transcripts)
     }
 
     /// The registry's state, while it is alive and not mid-handler.
