@@ -165,6 +165,9 @@ pub struct Footprints {
     steps: Vec<Footprint>,
     current: Footprint,
     open: bool,
+    /// Events before this index (0-based) keep an empty footprint: their
+    /// reader knows them already (a search replaying a prefix).
+    from: usize,
     /// Whether each footprint keeps the state after its event.
     pub snapshots: bool,
 }
@@ -192,9 +195,20 @@ impl Footprints {
         self.open = false;
     }
 
+    /// Records only from the event at index `from` (0-based) on; the
+    /// events before it get an empty footprint. For a reader that knows
+    /// their footprints from an earlier run of the same prefix: recording
+    /// costs an allocation or more per event. Kept across [`Footprints::clear`].
+    pub fn record_from(&mut self, from: usize) {
+        self.from = from;
+    }
+
     pub(crate) fn begin(&mut self) {
         self.current = Footprint::default();
-        self.open = true;
+        self.open = self.steps.len() >= self.from;
+        if !self.open {
+            self.steps.push(Footprint::default());
+        }
     }
 
     pub(crate) fn end(&mut self, quiet_after: bool, state_after: Option<String>) {

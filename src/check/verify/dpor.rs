@@ -121,7 +121,9 @@ use crate::sim::{Choice, ChoiceSource, EventKey, KeyId, Outcome, Pid, Root as Ke
 use real_time::{Memo, RealTime};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Property 3's licence for the registry's death, as a resource.
 pub const LICENCE: Resource = Resource::Checker(1);
@@ -279,13 +281,67 @@ impl Summary {
     }
 }
 
+/// FNV-1a over what a [`Resource`] hashes: a fixed function, so the
+/// interner's cache is the same in every run.
+#[derive(Clone, Copy, Debug)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
+
+/// Slots of the interner's cache.
+const CACHED: usize = 256;
+
 /// Dense ids for the resources of one search, in order of first use.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Interner {
     ids: BTreeMap<Resource, u32>,
+    /// Recent look-ups by hash: a hit saves the tree walk (a search meets
+    /// a few dozen resources, each thousands of times).
+    cache: Vec<Option<(Resource, u32)>>,
+}
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner {
+            ids: BTreeMap::new(),
+            cache: vec![None; CACHED],
+        }
+    }
 }
 
 impl Interner {
+    fn id(&mut self, resource: Resource) -> u32 {
+        let mut hasher = Fnv::default();
+        resource.hash(&mut hasher);
+        let slot = hasher.finish() as usize % CACHED;
+        match self.cache[slot] {
+            Some((cached, id)) if cached == resource => id,
+            _ => {
+                let next = self.ids.len() as u32;
+                let id = *self.ids.entry(resource).or_insert(next);
+                self.cache[slot] = Some((resource, id));
+                id
+            }
+        }
+    }
+
     fn summarise(&mut self, fp: &EventFootprint) -> Summary {
         let mut summary = Summary {
             global: fp.global,
@@ -293,8 +349,7 @@ impl Interner {
             ..Summary::default()
         };
         for access in &fp.accesses {
-            let next = self.ids.len() as u32;
-            let id = *self.ids.entry(access.resource).or_insert(next);
+            let id = self.id(access.resource);
             if id >= IDS {
                 summary.wide = true;
             } else {
@@ -554,7 +609,8 @@ impl Bits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Sleeper {
     key: KeyId,
-    fp: EventFootprint,
+    /// Shared with the node it was explored from.
+    fp: Arc<EventFootprint>,
     sum: Summary,
 }
 
@@ -568,7 +624,7 @@ struct Node {
     origin: Option<(u32, u32)>,
     /// The client command `taken` started, if it is a client's action.
     acted: Option<(u32, u32)>,
-    fp: EventFootprint,
+    fp: Arc<EventFootprint>,
     /// `fp` in the walk's resource ids.
     sum: Summary,
     /// Whether `fp` is the footprint of `taken` in this run.
@@ -732,7 +788,7 @@ impl Walk {
             .map(|s| Sleeper {
                 key: s.key,
                 sum: interner.summarise(&s.fp),
-                fp: s.fp.clone(),
+                fp: Arc::clone(&s.fp),
             })
             .collect();
         Walk {
@@ -765,13 +821,16 @@ impl Walk {
             return;
         };
         let mut pending = BTreeMap::new();
-        for node in &self.nodes[..depth] {
-            if let Some((client, cmd)) = node.acted {
-                pending.insert(client, cmd);
+        // Only property 4's history reads the commands in flight.
+        if self.relation.history_checked {
+            for node in &self.nodes[..depth] {
+                if let Some((client, cmd)) = node.acted {
+                    pending.insert(client, cmd);
+                }
             }
         }
         let node = &mut self.nodes[depth];
-        node.fp = self.relation.footprint(raw, node.origin, &pending);
+        node.fp = Arc::new(self.relation.footprint(raw, node.origin, &pending));
         node.sum = self.interner.summarise(&node.fp);
         node.acted = raw.acted;
         node.fp_known = true;
@@ -818,7 +877,8 @@ impl Walk {
             return index;
         }
         let enabled: Vec<KeyId> = choice.candidates.iter().map(|c| c.key).collect();
-        self.last_enabled = (depth, enabled.clone());
+        self.last_enabled.0 = depth;
+        self.last_enabled.1.clone_from(&enabled);
         if depth < self.root_len {
             let index = match &self.root_ids {
                 Some(ids) => position(ids[depth]),
@@ -841,7 +901,7 @@ impl Walk {
                 origin: None,
                 acted: None,
                 enabled,
-                fp: EventFootprint::default(),
+                fp: Arc::default(),
                 sum: Summary::default(),
                 fp_known: false,
                 past: Bits::default(),
@@ -870,7 +930,7 @@ impl Walk {
             origin: None,
             acted: None,
             enabled,
-            fp: EventFootprint::default(),
+            fp: Arc::default(),
             sum: Summary::default(),
             fp_known: false,
             past: Bits::default(),
@@ -940,28 +1000,25 @@ impl Walk {
     /// An event that a step disables never runs after it, so no race names
     /// it: it is tried before that step instead (the step and it conflict).
     fn disabled_from(&mut self, first_new: usize, steps: usize) {
-        let tail = match &self.last_enabled {
-            (depth, enabled) if *depth == steps => enabled.clone(),
-            _ => Vec::new(),
+        let tail: &[KeyId] = match &self.last_enabled {
+            (depth, enabled) if *depth == steps => enabled,
+            _ => &[],
         };
         for depth in first_new.max(self.root_len)..self.nodes.len() {
-            let after = match self.nodes.get(depth + 1) {
-                Some(next) => next.enabled.clone(),
-                None => tail.clone(),
-            };
-            let node = &mut self.nodes[depth];
-            let disabled: Vec<KeyId> = node
-                .enabled
-                .iter()
-                .copied()
-                .filter(|key| {
-                    *key != node.taken
-                        && !after.contains(key)
-                        && !node.backtrack.contains(key)
-                        && !node.sleep.iter().any(|s| s.key == *key)
-                })
-                .collect();
-            node.backtrack.extend(disabled);
+            let (upto, rest) = self.nodes.split_at_mut(depth + 1);
+            let after = rest.first().map_or(tail, |next| &next.enabled);
+            let node = &mut upto[depth];
+            // The enabled keys are distinct: adding one changes no other's test.
+            for i in 0..node.enabled.len() {
+                let key = node.enabled[i];
+                if key != node.taken
+                    && !after.contains(&key)
+                    && !node.backtrack.contains(&key)
+                    && !node.sleep.iter().any(|s| s.key == key)
+                {
+                    node.backtrack.push(key);
+                }
+            }
         }
     }
 
@@ -1049,7 +1106,7 @@ impl Walk {
                     let node = &mut self.nodes[depth];
                     let explored = Sleeper {
                         key: node.taken,
-                        fp: node.fp.clone(),
+                        fp: Arc::clone(&node.fp),
                         sum: node.sum,
                     };
                     node.done.push(explored);
@@ -1110,9 +1167,15 @@ fn run_once(
 ) -> CaseRun {
     {
         let mut w = walk.borrow_mut();
-        w.log.borrow_mut().clear();
+        // The nodes before the branch point keep their footprints.
+        let known = w.replay.saturating_sub(1);
+        let mut log = w.log.borrow_mut();
+        log.clear();
+        log.record_from(known);
+        drop(log);
         w.blocked = false;
-        w.last_enabled = (0, Vec::new());
+        w.last_enabled.0 = 0;
+        w.last_enabled.1.clear();
         w.halted_sleep = None;
     }
     let chooser = Box::new(Explorer {
