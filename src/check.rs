@@ -51,8 +51,8 @@ pub use runner::{
 };
 pub use schedule::{Strategy, StrategyKind, case_seed};
 pub use search::{
-    Counterexample, SearchConfig, SearchSummary, ShrinkTarget, case_tree, check_registry,
-    counterexample_at, find_failure, finish, nth_case,
+    CaseSource, Counterexample, SearchConfig, SearchSummary, ShrinkTarget, case_tree,
+    check_registry, counterexample_at, find_failure, finish, nth_case,
 };
 pub use shrink::{ShrinkConfig, shrink, shrink_case, shrink_case_with};
 pub use slice::{Slice, SliceRoot};

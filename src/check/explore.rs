@@ -27,7 +27,7 @@ use crate::check::replay::ReplayOptions;
 use crate::check::report::{FailureReport, save_case};
 use crate::check::schedule::StrategyKind;
 use crate::check::search::{
-    Counterexample, SearchSummary, ShrinkTarget, counterexample_at, nth_case,
+    CaseSource, Counterexample, SearchSummary, ShrinkTarget, counterexample_at,
 };
 use crate::check::shrink::ShrinkConfig;
 use crate::sim::Outcome;
@@ -991,6 +991,7 @@ pub fn explore_with(
         ..config.check.clone()
     };
     let worker = || {
+        let source = CaseSource::new(config);
         let mut tally = Tally::new(slots);
         loop {
             // Only a stop that leaves cases unrun is one: a request that
@@ -1007,7 +1008,7 @@ pub fn explore_with(
                 break;
             };
             let index = shard.case_index(position);
-            let Some(case) = nth_case(config, index as u32) else {
+            let Some(case) = source.case(index as u32) else {
                 dispenser.stop_at(position);
                 break;
             };

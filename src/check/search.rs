@@ -15,10 +15,10 @@
 use crate::check::case::Case;
 use crate::check::checker::{CheckConfig, Failure, RegistryFactory, Undecided, explicit, run_case};
 use crate::check::explore::{ExploreConfig, Shard, explore};
-use crate::check::generate::cases;
+use crate::check::generate::{GenConfig, cases};
 use crate::check::schedule::case_seed;
 use crate::check::shrink::shrink_case_with;
-use proptest::strategy::{Strategy, ValueTree};
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use std::fmt;
 
@@ -242,8 +242,9 @@ pub fn find_failure(
         tracing: false,
         ..config.check.clone()
     };
+    let source = CaseSource::new(config);
     for index in 1..=config.cases {
-        let case = case_tree(config, index - 1)?.current();
+        let case = source.case(index - 1)?;
         if let Some(failure) = run_case(&case, registry, &quiet).failure {
             return Some((case, failure, index));
         }
@@ -255,25 +256,73 @@ pub fn find_failure(
 /// [`case_seed`]`(config.seed, index)` with the portfolio's
 /// `index mod len`-th strategy kind.
 pub fn case_tree(config: &SearchConfig, index: u32) -> Option<Box<dyn ValueTree<Value = Case>>> {
-    let mut generator = config.generator.clone();
-    if !generator.strategies.is_empty() {
-        let kind = generator.strategies[index as usize % generator.strategies.len()];
-        generator.strategies = vec![kind];
-    }
-    let runner_config = Config {
-        rng_seed: RngSeed::Fixed(case_seed(config.seed, u64::from(index))),
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(runner_config);
-    cases(generator)
-        .new_tree(&mut runner)
-        .ok()
-        .map(|tree| Box::new(tree) as Box<dyn ValueTree<Value = Case>>)
+    CaseSource::new(config).tree(index)
 }
 
 /// Case `index` (from 0) of a search, as [`check_registry`] generates it.
 pub fn nth_case(config: &SearchConfig, index: u32) -> Option<Case> {
-    case_tree(config, index).map(|tree| tree.current())
+    CaseSource::new(config).case(index)
+}
+
+/// The cases of a search, by index, as [`case_tree`] and [`nth_case`] give
+/// them. The strategies (one per portfolio position) and the runner
+/// configuration are built once and reused, since case `index` depends only
+/// on `(config.seed, index)` (explore on examples/verify/chapter.kv spent
+/// about 4.4 k instructions a case rebuilding them).
+/// Not `Send` (proptest's boxed strategies are not): one per thread.
+pub struct CaseSource {
+    seed: u64,
+    /// Indexed by `index mod len`; a single entry when the generator names
+    /// no strategy kinds.
+    strategies: Vec<BoxedStrategy<Case>>,
+    runner_config: Config,
+}
+
+impl CaseSource {
+    /// The case source of `config`'s search.
+    pub fn new(config: &SearchConfig) -> CaseSource {
+        let kinds = &config.generator.strategies;
+        let strategies = if kinds.is_empty() {
+            vec![cases(config.generator.clone())]
+        } else {
+            kinds
+                .iter()
+                .map(|&kind| {
+                    cases(GenConfig {
+                        strategies: vec![kind],
+                        ..config.generator.clone()
+                    })
+                })
+                .collect()
+        };
+        CaseSource {
+            seed: config.seed,
+            strategies,
+            runner_config: Config::default(),
+        }
+    }
+
+    /// The value tree of case `index` (from 0), or `None` when the
+    /// generator cannot produce it.
+    pub fn tree(&self, index: u32) -> Option<Box<dyn ValueTree<Value = Case>>> {
+        let strategy = &self.strategies[index as usize % self.strategies.len()];
+        // A fresh runner per case: a reused one would carry reject counts
+        // (and its RNG) from one case into the next.
+        let runner_config = Config {
+            rng_seed: RngSeed::Fixed(case_seed(self.seed, u64::from(index))),
+            ..self.runner_config.clone()
+        };
+        let mut runner = TestRunner::new(runner_config);
+        strategy
+            .new_tree(&mut runner)
+            .ok()
+            .map(|tree| Box::new(tree) as Box<dyn ValueTree<Value = Case>>)
+    }
+
+    /// Case `index` (from 0), or `None` when the generator cannot produce it.
+    pub fn case(&self, index: u32) -> Option<Case> {
+        self.tree(index).map(|tree| tree.current())
+    }
 }
 
 /// Shrinks a failing case with [`shrink_case_with`] and traces the result. A
