@@ -241,6 +241,21 @@ fn a_step_bound_too_low_is_no_verdict_never_verified() {
     assert!(!report.to_string().contains("verified within"));
 }
 
+/// A queue's length limit cuts a schedule as `--max-steps` does: under
+/// either engine the verdict is "no verdict", never "verified".
+#[test]
+fn a_queue_limit_too_low_is_no_verdict_under_either_engine() {
+    let case = scenario("2x3k");
+    for reduction in [Reduction::None, Reduction::SourceDpor] {
+        let mut config = config("none", reduction, 1);
+        config.check.limits.queue_len_max = 1;
+        let report = verify(&case, &|| Stage::Fixed.registry(), &config);
+        assert_eq!(report.result.verdict, "no verdict", "{reduction:?}: {report}");
+        assert!(report.result.cut > 0, "{reduction:?}");
+        assert_eq!(report.exit_code(), 3);
+    }
+}
+
 #[test]
 fn a_spent_time_budget_is_stopped_never_verified() {
     let case = two_clients();

@@ -407,7 +407,7 @@ pub struct VerifyResult {
     pub outcomes: Vec<String>,
     /// Schedules whose property 4 verdict was undecided.
     pub undecided: u64,
-    /// Schedules cut by `--max-steps`.
+    /// Schedules cut by a limit (`--max-steps`, or a queue's length).
     pub cut: u64,
     pub counterexample: Option<VerifyFailure>,
 }
