@@ -27,9 +27,9 @@
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use kvsim::kv::{Command, KvSystem, Stage, Target};
+use kvsim::kv::{Command, KvSystem, Stage};
 use kvsim::sim::choice::{Fifo, RandomWalk};
-use kvsim::sim::{ChoiceSource, Limits, Outcome, Prng};
+use kvsim::sim::{ChoiceSource, Outcome, Prng};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -40,42 +40,9 @@ fn main() {
     print_floor_ratio();
 }
 
-const CLIENTS: u32 = 4;
-const COMMANDS_PER_CLIENT: u32 = 2_500;
-const BUCKET_NAMES: u64 = 100;
-const KEYS: u64 = 8;
-const SEED: u64 = 0x6b76_7369_6d00_0004; // "kvsim", 4 clients
-
-/// Far above what the workload takes, so a run always ends quiescent.
-const LIMITS: Limits = Limits {
-    steps_max: 10_000_000,
-    queue_len_max: 100_000,
-};
-
-/// One client's commands: (stable id, command), drawn from `prng`.
-fn client_commands(prng: &mut Prng) -> Vec<(u32, Command)> {
-    (0..COMMANDS_PER_CLIENT)
-        .map(|cmd_id| {
-            let bucket = format!("b{:02}", prng.below(BUCKET_NAMES));
-            let key = format!("k{}", prng.below(KEYS));
-            let command = match prng.below(10) {
-                0..=3 => Command::Put {
-                    bucket,
-                    key,
-                    value: format!("v{}", prng.below(1_000)),
-                },
-                4..=6 => Command::Get { bucket, key },
-                7 => Command::Create { bucket },
-                8 => Command::Delete { bucket, key },
-                _ => Command::Crash {
-                    target: Target::Bucket(bucket),
-                    reason: None,
-                },
-            };
-            (cmd_id, command)
-        })
-        .collect()
-}
+#[path = "support/w4x2500.rs"]
+mod w4x2500;
+use w4x2500::{CLIENTS, KEYS, LIMITS, SEED, client_commands};
 
 /// The command lists of `w4x2500`, one per client, the same on every call.
 fn workload() -> &'static [Vec<(u32, Command)>] {

@@ -14,9 +14,9 @@
 //! times it (not building the system or the command lists, nor dropping
 //! the system).
 
-use kvsim::kv::{Command, KvSystem, Stage, Target};
+use kvsim::kv::{KvSystem, Stage};
 use kvsim::sim::choice::{Fifo, RandomWalk};
-use kvsim::sim::{ChoiceSource, Limits, Outcome, Prng};
+use kvsim::sim::{ChoiceSource, Outcome, Prng};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,42 +50,10 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-// The bench's workload, constant for constant.
-const CLIENTS: u32 = 4;
-const COMMANDS_PER_CLIENT: u32 = 2_500;
-const BUCKET_NAMES: u64 = 100;
-const KEYS: u64 = 8;
-const SEED: u64 = 0x6b76_7369_6d00_0004;
-
-const LIMITS: Limits = Limits {
-    steps_max: 10_000_000,
-    queue_len_max: 100_000,
-};
-
-/// One client's commands, drawn as benches/core.rs draws them.
-fn client_commands(prng: &mut Prng) -> Vec<(u32, Command)> {
-    (0..COMMANDS_PER_CLIENT)
-        .map(|cmd_id| {
-            let bucket = format!("b{:02}", prng.below(BUCKET_NAMES));
-            let key = format!("k{}", prng.below(KEYS));
-            let command = match prng.below(10) {
-                0..=3 => Command::Put {
-                    bucket,
-                    key,
-                    value: format!("v{}", prng.below(1_000)),
-                },
-                4..=6 => Command::Get { bucket, key },
-                7 => Command::Create { bucket },
-                8 => Command::Delete { bucket, key },
-                _ => Command::Crash {
-                    target: Target::Bucket(bucket),
-                    reason: None,
-                },
-            };
-            (cmd_id, command)
-        })
-        .collect()
-}
+// The bench's workload, from the same file.
+#[path = "../benches/support/w4x2500.rs"]
+mod w4x2500;
+use w4x2500::{CLIENTS, LIMITS, SEED, client_commands};
 
 fn system(chooser: Box<dyn ChoiceSource>) -> KvSystem {
     let mut system = KvSystem::new(Stage::Fixed.registry(), chooser, LIMITS, false);

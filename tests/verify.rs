@@ -250,7 +250,10 @@ fn a_queue_limit_too_low_is_no_verdict_under_either_engine() {
         let mut config = config("none", reduction, 1);
         config.check.limits.queue_len_max = 1;
         let report = verify(&case, &|| Stage::Fixed.registry(), &config);
-        assert_eq!(report.result.verdict, "no verdict", "{reduction:?}: {report}");
+        assert_eq!(
+            report.result.verdict, "no verdict",
+            "{reduction:?}: {report}"
+        );
         assert!(report.result.cut > 0, "{reduction:?}");
         assert_eq!(report.exit_code(), 3);
     }

@@ -701,6 +701,21 @@ pub struct Violation {
 }
 
 impl Violation {
+    /// The violation of `property` whose causal past is `past` (positions
+    /// in the run, in the order they ran, the violating event last) in a
+    /// run that took `taken`.
+    fn of_past(property: Property, past: &[usize], taken: &[EventKey]) -> Violation {
+        let schedule: Vec<EventKey> = past.iter().map(|&k| taken[k].clone()).collect();
+        let mut tiebreak = schedule.clone();
+        tiebreak.sort();
+        Violation {
+            property,
+            causal_past: past.len() as u64,
+            schedule,
+            tiebreak,
+        }
+    }
+
     /// The order of "shorter": causal past, then the tiebreak.
     pub fn rank(&self) -> (u64, &[EventKey]) {
         (self.causal_past, &self.tiebreak)
@@ -746,6 +761,18 @@ impl DporResult {
                 runs: 1,
                 schedule: run.schedule_taken.clone(),
             });
+    }
+}
+
+/// Keeps `violation` in `shortest` if it is
+/// [better](Violation::better_than) than the one kept (a function of the
+/// field alone, so that it can run while the outcomes are borrowed).
+fn offer(shortest: &mut Option<Violation>, violation: Violation) {
+    if shortest
+        .as_ref()
+        .is_none_or(|best| violation.better_than(best))
+    {
+        *shortest = Some(violation);
     }
 }
 
@@ -1244,24 +1271,10 @@ fn real_time_orders(
                 broken.p4_undecided = false;
                 add(broken, &schedule);
             }
-            if result
-                .shortest
-                .as_ref()
-                .is_none_or(|best| violation.better_than(best))
-            {
-                result.shortest = Some(violation);
-            }
+            offer(&mut result.shortest, violation);
         }
         None if went_broken => match full_past(case, registry, check, &run.schedule_taken) {
-            Some(violation) => {
-                if result
-                    .shortest
-                    .as_ref()
-                    .is_none_or(|best| violation.better_than(best))
-                {
-                    result.shortest = Some(violation);
-                }
-            }
+            Some(violation) => offer(&mut result.shortest, violation),
             None => return true,
         },
         None => {}
@@ -1298,19 +1311,11 @@ fn full_past(
         .iter()
         .find(|f| f.property == P4_LINEARIZABLE)?;
     let at = (failure.step as usize).saturating_sub(1);
-    let past = w.causal_past(at);
-    let schedule: Vec<EventKey> = past
-        .iter()
-        .map(|&k| run.schedule_taken[k].clone())
-        .collect();
-    let mut tiebreak = schedule.clone();
-    tiebreak.sort();
-    Some(Violation {
-        property: P4_LINEARIZABLE,
-        causal_past: past.len() as u64,
-        schedule,
-        tiebreak,
-    })
+    Some(Violation::of_past(
+        P4_LINEARIZABLE,
+        &w.causal_past(at),
+        &run.schedule_taken,
+    ))
 }
 
 /// Splits the reduced search of `case` into subtrees: every schedule
@@ -1401,26 +1406,10 @@ pub fn search(
             if at >= w.nodes.len() {
                 continue;
             }
-            let past = w.causal_past(at);
-            let schedule: Vec<EventKey> = past
-                .iter()
-                .map(|&k| run.schedule_taken[k].clone())
-                .collect();
-            let mut tiebreak = schedule.clone();
-            tiebreak.sort();
-            let violation = Violation {
-                property: failure.property,
-                causal_past: past.len() as u64,
-                schedule,
-                tiebreak,
-            };
-            if result
-                .shortest
-                .as_ref()
-                .is_none_or(|best| violation.better_than(best))
-            {
-                result.shortest = Some(violation);
-            }
+            offer(
+                &mut result.shortest,
+                Violation::of_past(failure.property, &w.causal_past(at), &run.schedule_taken),
+            );
         }
         if w.blocked {
             result.stats.sleep_blocked += 1;
