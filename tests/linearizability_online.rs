@@ -25,7 +25,7 @@ use kvsim::check::{
 };
 use kvsim::kv::Stage;
 use proptest::prelude::*;
-use proptest::test_runner::FileFailurePersistence;
+use proptest::test_runner::{FileFailurePersistence, RngSeed};
 use std::collections::BTreeMap;
 
 const BOUND: usize = 100_000;
@@ -400,9 +400,14 @@ fn assert_same_from<M: SequentialModel>(
     Ok(())
 }
 
+// A fixed seed: with proptest's per-run random seed, one run in many drew a
+// history whose checking ran for many minutes (at 585 MB and growing),
+// which stalled the suite; the same 2,000 cases every run keep it bounded
+// and repeatable, and a failure found with this seed is still persisted.
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 2_000,
+        rng_seed: RngSeed::Fixed(0x6b76_7369_6d04),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/linearizability_online.txt"
         ))),
