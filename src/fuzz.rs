@@ -13,9 +13,10 @@
 //! a panic that does is a harness bug, and a crash too.
 
 use crate::check::bytes::{BytePicks, CaseInput};
+use crate::check::verify::merge as merge_verify;
 use crate::check::{
     Case, CaseMeta, CaseRun, CheckConfig, ExploreReport, P1_LOOKUP_IS_ALIVE, RunConfig, Schedule,
-    Verdict, merge, run_case_with, run_script,
+    Verdict, VerifyReport, merge, run_case_with, run_script,
 };
 use crate::kv::{Stage, script};
 use crate::sim::Limits;
@@ -244,14 +245,28 @@ pub fn case_text(bytes: &[u8]) -> Result<Outcome, Crash> {
     }
 }
 
-/// `report_text`: bytes → the JSON report reader of `kvsim merge`
-/// ([`ExploreReport::from_json`]); a report it reads is merged on its own
-/// and rendered both ways, as `kvsim merge` would. It may refuse the
-/// bytes, with a message, but never panics.
+/// `report_text`: bytes → the JSON report readers of `kvsim merge`
+/// ([`ExploreReport::from_json`] and [`VerifyReport::from_json`], chosen
+/// by the version key the text holds, as `kvsim merge` chooses); a report
+/// either reads is merged on its own and rendered both ways, as `kvsim
+/// merge` would. They may refuse the bytes, with a message, but never
+/// panic.
 pub fn report_text(bytes: &[u8]) -> Result<Outcome, Crash> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Ok(Outcome::Rejected);
     };
+    let is_verify = serde_json::from_str::<serde_json::Value>(text)
+        .is_ok_and(|value| value.get("kvsim_verify_report").is_some());
+    if is_verify {
+        let Ok(report) = VerifyReport::from_json(text) else {
+            return Ok(Outcome::Rejected);
+        };
+        if let Ok(merged) = merge_verify(std::slice::from_ref(&report)) {
+            let _ = merged.to_json();
+            let _ = merged.to_string();
+        }
+        return Ok(Outcome::Passed);
+    }
     let Ok(report) = ExploreReport::from_json(text) else {
         return Ok(Outcome::Rejected);
     };

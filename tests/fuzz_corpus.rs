@@ -11,14 +11,19 @@
 //! --test fuzz_corpus` writes them.
 
 use kvsim::check::bytes::encode_case;
+use kvsim::check::generate::FaultKind;
 use kvsim::check::{
-    CheckConfig, ExploreConfig, P1_LOOKUP_IS_ALIVE, Verdict, explore, read_case, run_case,
-    shrink_case,
+    CheckConfig, ExploreConfig, P1_LOOKUP_IS_ALIVE, Shard, Verdict, VerifyConfig, explore,
+    read_case, run_case, shrink_case, verify,
 };
 use kvsim::fuzz::{Outcome, TARGETS, target};
 use kvsim::kv::Stage;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+#[allow(dead_code)]
+#[path = "support/verify_cases.rs"]
+mod verify_cases;
 
 /// The files of `dir`, in name order (none when it does not exist).
 fn files(dir: impl AsRef<Path>) -> Vec<PathBuf> {
@@ -91,10 +96,37 @@ fn report_seeds() -> Vec<(PathBuf, Vec<u8>)> {
     seeds
 }
 
+/// Real reports of `kvsim verify --json` seed `report_text` too: the
+/// 2x3k scenario on `fixed` (verified) and `unlinked` (a counterexample),
+/// with one kill of its first bucket, searched whole and as shard 1/2.
+fn verify_report_seeds() -> Vec<(PathBuf, Vec<u8>)> {
+    let mut seeds = Vec::new();
+    let case = verify_cases::scenario("examples/verify/2x3k.kv", &[]);
+    for stage in [Stage::Fixed, Stage::Unlinked] {
+        for shard in [Shard::WHOLE, Shard::new(1, 2).expect("a shard")] {
+            let config = VerifyConfig {
+                check: verify_cases::check(),
+                faults: vec![(FaultKind::KillBucket, 1)],
+                threads: 1,
+                shard,
+                registry: stage.to_string(),
+                ..VerifyConfig::default()
+            };
+            let report = verify(&case, &|| stage.registry(), &config);
+            let name = format!(
+                "fuzz/seeds/report_text/verify-{stage}-shard-{}-of-{}.json",
+                shard.index, shard.count
+            );
+            seeds.push((PathBuf::from(name), report.to_json().into_bytes()));
+        }
+    }
+    seeds
+}
+
 #[test]
 fn the_report_seeds_are_committed() {
     if std::env::var_os("KVSIM_WRITE_SEEDS").is_some() {
-        for (path, bytes) in report_seeds() {
+        for (path, bytes) in report_seeds().into_iter().chain(verify_report_seeds()) {
             std::fs::create_dir_all(path.parent().expect("a dir")).expect("mkdir");
             std::fs::write(&path, &bytes).expect("write");
         }
@@ -106,6 +138,15 @@ fn the_report_seeds_are_committed() {
         "unlinked-keep-going",
     ] {
         let path = format!("fuzz/seeds/report_text/report-{name}.json");
+        assert!(Path::new(&path).is_file(), "{path} is missing");
+    }
+    for name in [
+        "fixed-shard-0-of-1",
+        "fixed-shard-1-of-2",
+        "unlinked-shard-0-of-1",
+        "unlinked-shard-1-of-2",
+    ] {
+        let path = format!("fuzz/seeds/report_text/verify-{name}.json");
         assert!(Path::new(&path).is_file(), "{path} is missing");
     }
 }

@@ -44,16 +44,48 @@ use std::time::{Duration, Instant};
 pub const REPORT_FORMAT_VERSION: u32 = 1;
 
 /// Which part of the case indices a process runs: indices `≡ index (mod
-/// count)`. `0/1` is the whole run.
+/// count)`. `0/1` is the whole run. Always `index < count`: a report file
+/// that says otherwise is refused as it is read, like `--shard`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "ShardFields")]
 pub struct Shard {
     pub index: u32,
     pub count: u32,
 }
 
+/// A shard as a report file spells it, before [`Shard::new`] checks it.
+#[derive(Deserialize)]
+struct ShardFields {
+    index: u32,
+    count: u32,
+}
+
+impl TryFrom<ShardFields> for Shard {
+    type Error = String;
+
+    fn try_from(fields: ShardFields) -> Result<Shard, String> {
+        Shard::new(fields.index, fields.count)
+    }
+}
+
 impl Shard {
     /// The whole run, unsplit.
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// Shard `index` of `count`. Errors unless `index < count` (so `count`
+    /// is at least 1).
+    pub fn new(index: u32, count: u32) -> Result<Shard, String> {
+        if count == 0 {
+            return Err("the shard count must be at least 1".to_string());
+        }
+        if index >= count {
+            return Err(format!(
+                "shard index {index} is out of range: shards of {count} are 0/{count} to {}/{count}",
+                count - 1
+            ));
+        }
+        Ok(Shard { index, count })
+    }
 
     /// How many of the indices `0..cases` are this shard's.
     pub fn positions(self, cases: u64) -> u64 {
@@ -102,16 +134,7 @@ impl FromStr for Shard {
         let count: u32 = count
             .parse()
             .map_err(|e| format!("{text:?}: shard count {count:?}: {e}"))?;
-        if count == 0 {
-            return Err(format!("{text:?}: the shard count must be at least 1"));
-        }
-        if index >= count {
-            return Err(format!(
-                "{text:?}: shard index {index} is out of range: shards of {count} are 0/{count} to {}/{count}",
-                count - 1
-            ));
-        }
-        Ok(Shard { index, count })
+        Shard::new(index, count).map_err(|e| format!("{text:?}: {e}"))
     }
 }
 
@@ -631,7 +654,68 @@ impl ExploreReport {
                 return Err("not a kvsim explore report (no \"kvsim_explore_report\" version; write one with kvsim explore --json)".to_string());
             }
         }
-        serde_json::from_value(value).map_err(|e| format!("not a valid explore report: {e}"))
+        let report: ExploreReport = serde_json::from_value(value)
+            .map_err(|e| format!("not a valid explore report: {e}"))?;
+        report.check_indices()?;
+        Ok(report)
+    }
+
+    /// Every case index the report names is one of the `cases` asked for:
+    /// `kvsim merge` counts and steps through indices, and an index no run
+    /// could have given (a hand-edited or damaged file) would make its
+    /// arithmetic meaningless.
+    fn check_indices(&self) -> Result<(), String> {
+        let cases = u64::from(self.cases);
+        let result = &self.result;
+        let mut named: Vec<(&str, u64)> = Vec::new();
+        named.extend(result.through.map(|i| ("result.through", i)));
+        named.extend(
+            result
+                .failures
+                .iter()
+                .map(|f| ("a failure's index", f.index)),
+        );
+        named.extend(
+            result
+                .nondeterministic
+                .as_ref()
+                .map(|d| ("result.nondeterministic.index", d.index)),
+        );
+        named.extend(
+            result
+                .undecided
+                .indices
+                .iter()
+                .map(|&i| ("result.undecided.indices", i)),
+        );
+        named.extend(
+            result
+                .cut
+                .indices
+                .iter()
+                .map(|&i| ("result.cut.indices", i)),
+        );
+        for coverage in &result.coverage {
+            named.extend(
+                coverage
+                    .outcomes
+                    .iter()
+                    .map(|(i, _)| ("a coverage outcome's index", *i)),
+            );
+        }
+        let mut runs = vec![&self.run];
+        while let Some(run) = runs.pop() {
+            named.extend(run.completed_through.map(|i| ("run.completed_through", i)));
+            named.extend(run.lowest_failing.map(|i| ("run.lowest_failing", i)));
+            runs.extend(&run.shards);
+        }
+        match named.into_iter().find(|&(_, index)| index >= cases) {
+            Some((field, index)) => Err(format!(
+                "not a valid explore report: {field} is case {index}, but the run asked for {cases} cases (0 to {})",
+                cases.saturating_sub(1)
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The report with its varying sections (`timing`, `run`) emptied: what
@@ -1472,6 +1556,12 @@ pub(crate) fn shards_of<R>(
     Ok(by_shard)
 }
 
+/// The sum of counts read from report files, which may hold any number:
+/// past `u64::MAX` it stays there rather than wrap or panic.
+pub(crate) fn saturating_sum(counts: impl Iterator<Item = u64>) -> u64 {
+    counts.fold(0, u64::saturating_add)
+}
+
 /// Merges the reports of every shard of one split (`--shard 0/n` to
 /// `n-1/n`, in any order) into the report the unsplit run gives (outside
 /// `timing` and `run`): the lowest failure of any shard, every count over
@@ -1601,7 +1691,7 @@ pub fn merge(reports: &[ExploreReport]) -> Result<ExploreReport, MergeError> {
         .map(|r| r.timing.wall_ms)
         .max()
         .unwrap_or(0);
-    let executed: u64 = by_shard.values().map(|r| r.run.cases_executed).sum();
+    let executed = saturating_sum(by_shard.values().map(|r| r.run.cases_executed));
     let run = RunInfo {
         threads: by_shard.values().map(|r| r.run.threads).max().unwrap_or(0),
         shard: Shard { index: 0, count },

@@ -41,7 +41,7 @@ pub use dpor::{DporResult, DporStats, Root, Violation};
 
 use crate::check::case::{Case, CaseFault, CaseMeta};
 use crate::check::checker::{CheckConfig, RegistryFactory, run_case};
-use crate::check::explore::{FaultBudget, Shard, fnv1a, shards_of};
+use crate::check::explore::{FaultBudget, Shard, fnv1a, saturating_sum, shards_of};
 use crate::check::generate::FaultKind;
 use crate::check::oracle::RunOutcome;
 use crate::check::report::{FailureReport, save_case};
@@ -1079,16 +1079,16 @@ pub fn merge(reports: &[VerifyReport]) -> Result<VerifyReport, MergeError> {
         verdict: String::new(),
         plans: first.result.plans,
         items: first.result.items,
-        items_searched: all().map(|r| r.items_searched).sum(),
+        items_searched: saturating_sum(all().map(|r| r.items_searched)),
         complete: all().all(|r| r.complete),
-        schedules: all().map(|r| r.schedules).sum(),
-        events: all().map(|r| r.events).sum(),
+        schedules: saturating_sum(all().map(|r| r.schedules)),
+        events: saturating_sum(all().map(|r| r.events)),
         max_depth: all().map(|r| r.max_depth).max().unwrap_or(0),
-        sleep_blocked: all().map(|r| r.sleep_blocked).sum(),
+        sleep_blocked: saturating_sum(all().map(|r| r.sleep_blocked)),
         distinct_outcomes: outcomes.len() as u64,
         outcomes: outcomes.into_iter().collect(),
-        undecided: all().map(|r| r.undecided).sum(),
-        cut: all().map(|r| r.cut).sum(),
+        undecided: saturating_sum(all().map(|r| r.undecided)),
+        cut: saturating_sum(all().map(|r| r.cut)),
         counterexample,
     };
     let result = VerifyResult {
