@@ -16,5 +16,5 @@ pub use client::{Client, Exchange};
 pub use command::{Command, Target};
 pub use protocol::{KvMsg, Registry, spawn_bucket, spawn_custom_bucket};
 pub use stage::Stage;
-pub(crate) use system::dialogue_of;
 pub use system::{KvFault, KvSystem, Msg};
+pub(crate) use system::{dialogue_of, push_dialogue_header};

@@ -224,17 +224,7 @@ impl CaseRun {
     /// order), as `kvsim run` prints a script's: one client's transcript
     /// alone, or each under a `== name` header.
     pub fn dialogue_named<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> String {
-        if let [only] = self.transcripts.as_slice() {
-            return only.clone();
-        }
-        let mut out = String::new();
-        for (name, transcript) in names.into_iter().zip(&self.transcripts) {
-            out.push_str("== ");
-            out.push_str(name);
-            out.push('\n');
-            out.push_str(transcript);
-        }
-        out
+        dialogue_of(names, &self.transcripts)
     }
 
     /// Whether `property` did not break (as far as the run went: unless

@@ -361,7 +361,9 @@ impl<'s> ScriptPlayer<'s> {
         }
         if let (true, Some(out)) = (transcripts.len() > 1, &mut sinks.dialogue) {
             for (name, transcript) in names.iter().zip(&transcripts) {
-                let text = format!("== {name}\n{}", transcript.borrow());
+                let mut text = String::new();
+                crate::kv::push_dialogue_header(&mut text, name);
+                text.push_str(&transcript.borrow());
                 if write_error.is_none()
                     && let Err(error) = out.write_all(text.as_bytes())
                 {

@@ -23,12 +23,18 @@ pub(crate) fn dialogue_of<'a>(
     }
     let mut out = String::new();
     for (name, transcript) in names.into_iter().zip(transcripts) {
-        out.push_str("== ");
-        out.push_str(name);
-        out.push('\n');
+        push_dialogue_header(&mut out, name);
         out.push_str(transcript);
     }
     out
+}
+
+/// The line that opens a client's part of a dialogue of several clients:
+/// `== <name>`.
+pub(crate) fn push_dialogue_header(out: &mut String, name: &str) {
+    out.push_str("== ");
+    out.push_str(name);
+    out.push('\n');
 }
 
 /// The message type of the KV system's simulation.
