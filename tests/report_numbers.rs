@@ -4,17 +4,23 @@
 //! the result goes through `kvsim merge`'s reader, merge and both
 //! renderings (`kvsim::fuzz::report_text`): each must be read or refused
 //! with a message, never panic (an overflow, a division by a zero shard
-//! count, an index past the cases asked for).
+//! count, an index past the cases asked for). The same edits are made again
+//! with the explore seeds asking for `u32::MAX` cases, so that an index can
+//! be in the billions and still valid: `kvsim merge` must not do work in
+//! proportion to a number it reads (libFuzzer's `-timeout` counts that as
+//! a crash, and a `report_text` run found one, kept in
+//! `fuzz/regressions/report_text/`).
 
-use kvsim::check::{ExploreReport, VerifyReport};
+use kvsim::check::{ExploreReport, VerifyReport, merge};
 use kvsim::fuzz::{Outcome, report_text};
 use serde_json::Value;
 use std::path::PathBuf;
 
-const EDGES: [u64; 7] = [
+const EDGES: [u64; 8] = [
     0,
     1,
     2,
+    u32::MAX as u64 - 1,
     u32::MAX as u64,
     u32::MAX as u64 + 1,
     u64::MAX - 1,
@@ -60,6 +66,15 @@ fn any_number_in_any_field_is_read_or_refused_never_a_panic() {
     let (mut read, mut refused) = (0, 0);
     let seeds = seeds();
     assert!(seeds.len() >= 8, "{} report seeds", seeds.len());
+    let seeds = seeds.into_iter().flat_map(|(path, seed)| {
+        let mut many = seed.clone();
+        let asks = many.get("cases").is_some();
+        if asks {
+            many["cases"] = Value::from(u32::MAX);
+        }
+        let many = asks.then_some((path.with_extension("json with cases = u32::MAX"), many));
+        std::iter::once((path, seed)).chain(many)
+    });
     for (path, seed) in seeds {
         let mut at = Vec::new();
         numbers(&seed, String::new(), &mut at);
@@ -124,4 +139,21 @@ fn impossible_shards_and_indices_are_refused_with_the_reason() {
         verify.contains("the shard count must be at least 1"),
         "{verify}"
     );
+}
+
+/// A report that covers `u32::MAX` cases merges with each strategy's share
+/// counted, not stepped through: the four strategies of the portfolio take
+/// the indices in turn, so the first three get one case more than the last.
+#[test]
+fn a_report_of_u32_max_cases_merges_with_every_strategy_counted() {
+    let text = std::fs::read_to_string("fuzz/seeds/report_text/report-fixed.json").expect("seed");
+    let mut value: Value = serde_json::from_str(&text).expect("JSON");
+    value["cases"] = Value::from(u32::MAX);
+    value["result"]["through"] = Value::from(u32::MAX - 1);
+    let report = ExploreReport::from_json(&value.to_string()).expect("a report");
+    let merged = merge(&[report]).expect("one whole report merges");
+    assert_eq!(merged.result.cases_run, u64::from(u32::MAX));
+    let cases: Vec<u64> = merged.result.coverage.iter().map(|c| c.cases).collect();
+    let quarter = u64::from(u32::MAX) / 4;
+    assert_eq!(cases, [quarter + 1, quarter + 1, quarter + 1, quarter]);
 }

@@ -107,11 +107,38 @@ impl Shard {
         through.map_or(0, |through| self.positions(through + 1))
     }
 
+    /// How many of this shard's first `positions` positions have a case
+    /// index `≡ slot (mod slots)`. Counted over one period of the indices
+    /// mod `slots` (at most `slots` positions), never position by position:
+    /// `kvsim merge` reads `positions` from a report file, where it may be
+    /// in the billions.
+    fn positions_in_slot(self, positions: u64, slot: usize, slots: usize) -> u64 {
+        let (slot, slots) = (slot as u64, slots as u64);
+        if slots == 0 {
+            return 0;
+        }
+        // Position p's index mod `slots` repeats every `period` positions.
+        let period = slots / gcd(u64::from(self.count) % slots, slots);
+        let (whole, rest) = (positions / period, positions % period);
+        (0..period.min(positions))
+            .filter(|&p| self.case_index(p) % slots == slot)
+            .map(|p| whole + u64::from(p < rest))
+            .sum()
+    }
+
     /// This shard's first index past `through` (its first index when
     /// `through` is `None`); `through` is one of its indices.
     fn next_after(self, through: Option<u64>) -> u64 {
         through.map_or(u64::from(self.index), |t| t + u64::from(self.count))
     }
+}
+
+/// The greatest common divisor (`gcd(0, n) = n`).
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 impl fmt::Display for Shard {
@@ -1318,11 +1345,7 @@ fn coverage_of(
         None => 0,
         Some(through) => shards
             .iter()
-            .map(|shard| {
-                (0..shard.covered(Some(through)))
-                    .filter(|&p| shard.case_index(p) as usize % slots == slot)
-                    .count() as u64
-            })
+            .map(|shard| shard.positions_in_slot(shard.covered(Some(through)), slot, slots))
             .sum(),
     };
     let kept = united.by_index.len();
@@ -1714,4 +1737,33 @@ pub fn merge(reports: &[ExploreReport]) -> Result<ExploreReport, MergeError> {
         run,
         summary: SearchSummary::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counting over one period gives what counting every position gives.
+    #[test]
+    fn positions_in_slot_counts_as_one_by_one_would() {
+        for count in 1..=7 {
+            for index in 0..count {
+                let shard = Shard::new(index, count).expect("a shard");
+                for slots in 1..=6 {
+                    for positions in 0..40 {
+                        for slot in 0..slots {
+                            let one_by_one = (0..positions)
+                                .filter(|&p| shard.case_index(p) % slots as u64 == slot as u64)
+                                .count() as u64;
+                            assert_eq!(
+                                shard.positions_in_slot(positions, slot, slots),
+                                one_by_one,
+                                "shard {shard}, {positions} positions, slot {slot} of {slots}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
