@@ -14,9 +14,9 @@ mod verify;
 
 pub use crate::check::ReplayError;
 use crate::check::{
-    Case, CaseMeta, CheckConfig, PctRun, ReplayOptions, RunConfig, Schedule, ScriptPlayer, Sinks,
-    Strategy, TraceSink, explicit, fifo_length, read_case, replay_case, replay_command, run_case,
-    run_case_with, save_case, verdict_lines,
+    Case, CaseMeta, CheckConfig, PctRun, PropertySet, ReplayOptions, RunConfig, Schedule,
+    ScriptPlayer, Sinks, Strategy, TraceSink, explicit, fifo_length, read_case, replay_case,
+    replay_command, run_case, run_case_with, save_case, verdict_lines,
 };
 use crate::kv::Stage;
 use crate::kv::script;
@@ -147,6 +147,10 @@ struct RunArgs {
     /// one answer, before it answers "undecided", exit 3 (at least 1). Only with --check.
     #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound, requires = "check")]
     linearizability_bound: usize,
+    /// Properties to check: all, or a comma list of numbers (1-6) or names
+    /// (lookup-is-alive, ...). Only with --check.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = explore::parse_properties, requires = "check")]
+    properties: explore::Properties,
     /// Where --check saves a failing case (created if needed). Only with
     /// --check.
     #[arg(
@@ -183,6 +187,11 @@ struct ReplayArgs {
     /// one answer, before it answers "undecided", exit 3 (at least 1).
     #[arg(long, value_name = "N", default_value_t = CheckConfig::LINEARIZABILITY_STATES_MAX, value_parser = parse_bound)]
     linearizability_bound: usize,
+    /// Properties to check: all, or a comma list of numbers (1-6) or names
+    /// (lookup-is-alive, ...). A report's replay line names the ones its
+    /// search checked.
+    #[arg(long, value_name = "LIST", default_value = "all", value_parser = explore::parse_properties)]
+    properties: explore::Properties,
     /// After the verdict, print `--- trace` and the trace.
     #[arg(long, value_enum, value_name = "FORMAT")]
     trace: Option<TraceFormat>,
@@ -560,6 +569,7 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + 
     };
     let stage = args.registry;
     let config = CheckConfig {
+        properties: PropertySet::only(&args.properties.0),
         limits: args.limits(),
         linearizability_states_max: args.linearizability_bound,
         tracing: args.trace.is_some(),
@@ -582,7 +592,7 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + 
         _ => run_case(&case, &registry, &config),
     };
     let mut text = run.dialogue_named(script.clients.iter().map(|c| c.name.as_str()));
-    text.push_str(&verdict_lines(&run, stage.name()));
+    text.push_str(&verdict_lines(&run, stage.name(), &config.properties));
     let verdict = run.verdict();
     let mut saved = None;
     if let crate::check::Verdict::Broken(failure) = &verdict {
@@ -607,11 +617,9 @@ fn run_checked(args: &RunArgs, script: &script::Script, out: &mut (impl Write + 
     }
     match saved {
         Some(Ok(path)) => {
-            text.push_str(&format!(
-                "case file: {}\n{}\n",
-                path.display(),
-                replay_command(&path, stage.name())
-            ));
+            let replay =
+                replay_command(&path, stage.name(), config.properties.cli_flag().as_deref());
+            text.push_str(&format!("case file: {}\n{replay}\n", path.display()));
         }
         Some(Err(error)) => {
             report(io_error_message(
@@ -644,6 +652,10 @@ fn found_by(args: &RunArgs) -> String {
         " --max-steps {} --max-queue {} --linearizability-bound {}",
         args.max_steps, args.max_queue, args.linearizability_bound
     ));
+    if let Some(flag) = PropertySet::only(&args.properties.0).cli_flag() {
+        line.push(' ');
+        line.push_str(&flag);
+    }
     line
 }
 
@@ -686,6 +698,7 @@ fn replay(args: &ReplayArgs, out: &mut (impl Write + ?Sized)) -> Exit {
                 steps_max: args.max_steps,
                 queue_len_max: args.max_queue,
             },
+            properties: PropertySet::only(&args.properties.0),
             linearizability_states_max: args.linearizability_bound,
             tracing: args.trace.is_some() || args.slice,
             ..CheckConfig::default()

@@ -1392,7 +1392,8 @@ fn shrunk(
     let (case_file, replay, report) = match saved {
         Some(Ok(path)) => {
             let report =
-                FailureReport::from_counterexample(&counterexample, &config.registry, path.clone());
+                FailureReport::from_counterexample(&counterexample, &config.registry, path.clone())
+                    .with_properties(&config.check.properties);
             (
                 Some(path.display().to_string()),
                 Some(report.replay_command()),

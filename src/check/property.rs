@@ -152,6 +152,29 @@ impl PropertySet {
         &self.builtin
     }
 
+    /// The built-in properties checked as the command line lists them
+    /// (`1,3`, in number order), or `None` for every built-in one (the
+    /// command line's default) or none of them (which `--properties`
+    /// cannot say). Properties of your own have no number.
+    pub fn subset_text(&self) -> Option<String> {
+        let mut numbers: Vec<u8> = self.builtin.iter().map(|p| p.number).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        if numbers.is_empty() || numbers.len() == BUILTIN_PROPERTIES.len() {
+            return None;
+        }
+        let list: Vec<String> = numbers.iter().map(u8::to_string).collect();
+        Some(list.join(","))
+    }
+
+    /// The `--properties` flag that selects this set on the command line
+    /// (`--properties 1,3`), or `None` when none is needed (see
+    /// [`PropertySet::subset_text`]).
+    pub fn cli_flag(&self) -> Option<String> {
+        self.subset_text()
+            .map(|list| format!("--properties {list}"))
+    }
+
     /// How many properties of your own are checked.
     pub fn custom_count(&self) -> usize {
         self.custom.len()

@@ -6,6 +6,7 @@
 
 use crate::check::case::{Case, CaseFileError, CaseMeta};
 use crate::check::checker::{CaseRun, CheckConfig, RegistryFactory, Verdict, run_case};
+use crate::check::property::PropertySet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -131,6 +132,8 @@ pub struct ReplayReport {
     pub meta: CaseMeta,
     /// The name the verdict gives the registry it was replayed on.
     pub registry_name: String,
+    /// The properties the replay checked.
+    pub properties: PropertySet,
     pub run: CaseRun,
 }
 
@@ -174,7 +177,11 @@ impl fmt::Display for ReplayReport {
     /// step where the run stopped).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.run.dialogue)?;
-        f.write_str(&verdict_lines(&self.run, &self.registry_name))?;
+        f.write_str(&verdict_lines(
+            &self.run,
+            &self.registry_name,
+            &self.properties,
+        ))?;
         for fault in &self.run.unused_faults {
             writeln!(f, "fault {fault} never fired")?;
         }
@@ -194,8 +201,9 @@ impl fmt::Display for ReplayReport {
 ///   if property 4 was undecided too)
 /// - `P4 linearizable undecided at event 7 on registry fixed: the search of
 ///   object "a" (40 operations) reached its bound of 10 configurations`
-/// - `all properties hold on registry fixed`
-pub fn verdict_lines(run: &CaseRun, name: &str) -> String {
+/// - `all properties hold on registry fixed`, or, when `properties` is
+///   not every built-in one, `properties 1,3 hold on registry fixed`
+pub fn verdict_lines(run: &CaseRun, name: &str, properties: &PropertySet) -> String {
     let undecided = |undecided: &crate::check::Undecided| {
         format!(
             "{} undecided at event {} on registry {name}: {}\n",
@@ -220,7 +228,10 @@ pub fn verdict_lines(run: &CaseRun, name: &str) -> String {
             text
         }
         Verdict::Undecided(found) => undecided(&found),
-        Verdict::Holds => format!("all properties hold on registry {name}\n"),
+        Verdict::Holds => match properties.subset_text() {
+            Some(list) => format!("properties {list} hold on registry {name}\n"),
+            None => format!("all properties hold on registry {name}\n"),
+        },
     }
 }
 
@@ -275,6 +286,7 @@ pub fn replay_case(
         case,
         meta,
         registry_name: options.registry_name.clone(),
+        properties: options.check.properties.clone(),
         run,
     }
 }
@@ -324,7 +336,8 @@ impl fmt::Display for Regressions {
                         Verdict::Cut { .. } => "CUT",
                         Verdict::Undecided(_) => "UNDECIDED",
                     };
-                    let line = verdict_lines(&report.run, &report.registry_name);
+                    let line =
+                        verdict_lines(&report.run, &report.registry_name, &report.properties);
                     let first = line.lines().next().unwrap_or("");
                     if report.holds() {
                         writeln!(f, "{word:<9} {}", path.display())?;

@@ -11,7 +11,7 @@
 
 use crate::check::case::{Case, CaseMeta};
 use crate::check::checker::Failure;
-use crate::check::property::Property;
+use crate::check::property::{Property, PropertySet};
 use crate::check::search::Counterexample;
 use crate::check::slice::Slice;
 use crate::kv::Stage;
@@ -55,6 +55,10 @@ pub struct FailureReport {
     /// The failure's causal slice as text (`--- slice (<summary>)` and the
     /// events that explain it; see [`Slice`]); empty when there is none.
     pub slice: String,
+    /// The properties the run checked as the replay line's `--properties`
+    /// flag, when not every built-in one (see
+    /// [`FailureReport::with_properties`]).
+    pub properties_flag: Option<String>,
 }
 
 impl FailureReport {
@@ -79,6 +83,7 @@ impl FailureReport {
             trace: counterexample.trace.clone(),
             mermaid: None,
             slice: counterexample.slice.clone(),
+            properties_flag: None,
         }
     }
 
@@ -103,6 +108,7 @@ impl FailureReport {
             trace: trace.map(Trace::to_text).unwrap_or_default(),
             mermaid: None,
             slice: String::new(),
+            properties_flag: None,
         }
     }
 
@@ -135,6 +141,15 @@ impl FailureReport {
         self
     }
 
+    /// Says which properties the run checked, so that the replay line
+    /// checks the same ones (`--properties 1,3` when not all six): a case
+    /// found checking some properties may break another one first when
+    /// replayed with all of them.
+    pub fn with_properties(mut self, properties: &PropertySet) -> FailureReport {
+        self.properties_flag = properties.cli_flag();
+        self
+    }
+
     /// Names the factory of your own registry in the replay line, as a
     /// Rust expression (`"&|| Box::new(MyRegistry::default())"` or a
     /// variable's name).
@@ -161,19 +176,33 @@ impl FailureReport {
             let factory = self.factory.trim_start_matches('&');
             return format!("kvsim::check::replay(&{factory}, {path:?})");
         }
-        replay_command(&self.case_path, &self.stage)
+        replay_command(
+            &self.case_path,
+            &self.stage,
+            self.properties_flag.as_deref(),
+        )
     }
 }
 
-/// `kvsim replay <path> --registry <stage>`, each word quoted for a POSIX
-/// shell when it needs it: the line that replays a case file saved on a
-/// built-in stage, as every failure report prints it.
-pub(crate) fn replay_command(case_path: &Path, stage: &str) -> String {
-    format!(
+/// `kvsim replay <path> --registry <stage>` and the `--properties` flag
+/// when one is given ([`PropertySet::cli_flag`]), each word quoted for a
+/// POSIX shell when it needs it: the line that replays a case file saved
+/// on a built-in stage, as every failure report prints it.
+pub(crate) fn replay_command(
+    case_path: &Path,
+    stage: &str,
+    properties_flag: Option<&str>,
+) -> String {
+    let mut line = format!(
         "kvsim replay {} --registry {}",
         shell_quote(&case_path.to_string_lossy()),
         shell_quote(stage)
-    )
+    );
+    if let Some(flag) = properties_flag {
+        line.push(' ');
+        line.push_str(flag);
+    }
+    line
 }
 
 /// The factory a user registry's replay line names unless told otherwise.

@@ -1002,6 +1002,7 @@ fn counterexample(
             if let (Some(slice), Some(trace)) = (&run.slice, &run.trace) {
                 report = report.with_slice(slice, trace);
             }
+            report = report.with_properties(&config.check.properties);
             (
                 Some(path.display().to_string()),
                 Some(report.replay_command()),
