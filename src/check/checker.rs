@@ -20,6 +20,7 @@ use crate::sim::choice::{Overrides, Pct, Pos, RandomWalk};
 use crate::sim::{Causality, ChoiceSource, EventKey, Limits, Outcome, Pid, Tapped, Taps, Trace};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
+use std::rc::Rc;
 
 /// What builds a fresh registry for each run: a built-in stage
 /// (`&|| Stage::Fixed.registry()`) or a user's own. `Send + Sync` so that
@@ -365,6 +366,65 @@ pub fn run_case_with(
     config: &CheckConfig,
     chooser: Box<dyn ChoiceSource>,
 ) -> CaseRun {
+    run_case_inner(case, registry, config, chooser, None)
+}
+
+/// Property 4's online state after each step of the last run, so that a
+/// run that takes the same first events resumes it there instead of
+/// checking those steps again: a stateless search replays most of every
+/// schedule it explores. The state after a step is a function of the
+/// events up to it (runs are deterministic), so resuming gives the run
+/// exactly the verdicts it would have reached. Used only with
+/// [`LinearizabilityCheck::Online`]; otherwise runs check every step.
+#[derive(Default)]
+pub(crate) struct OnlinePrefix {
+    /// The state after step `k + 1` of the last run, for its first steps.
+    after: Vec<Rc<OnlineState>>,
+    /// The next run takes the last run's first `resume` events.
+    resume: usize,
+}
+
+impl OnlinePrefix {
+    /// The next run takes the same first `steps` events as the last run
+    /// (0: nothing in common).
+    pub(crate) fn replays(&mut self, steps: usize) {
+        self.resume = steps;
+        self.after.truncate(steps);
+    }
+}
+
+/// What property 4's online check keeps between steps.
+struct OnlineState {
+    check: Box<dyn OnlineCheck>,
+    pending: BTreeMap<Pid, (u32, OpKey)>,
+    next_key: OpKey,
+    pending_creates: BTreeMap<Pid, VecDeque<(usize, OpKey, usize)>>,
+    undecided: Option<Undecided>,
+    /// Property 4 had failed: its failure is not kept here, so a run does
+    /// not resume from such a state.
+    broken: bool,
+}
+
+/// [`run_case_with`], resuming property 4's online state from `prefix`
+/// past the events the run shares with the last one, and keeping its
+/// state after the others for the next run.
+pub(crate) fn run_case_resuming(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    config: &CheckConfig,
+    chooser: Box<dyn ChoiceSource>,
+    prefix: &mut OnlinePrefix,
+) -> CaseRun {
+    run_case_inner(case, registry, config, chooser, Some(prefix))
+}
+
+fn run_case_inner(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    config: &CheckConfig,
+    chooser: Box<dyn ChoiceSource>,
+    mut prefix: Option<&mut OnlinePrefix>,
+) -> CaseRun {
     let mut system = KvSystem::new(registry(), chooser, config.limits, config.tracing);
     if config.tracing {
         // The slice explains a failure from the trace, so it is recorded
@@ -418,10 +478,40 @@ pub fn run_case_with(
         undecided: None,
         states_max: config.linearizability_states_max,
         names: BTreeMap::new(),
+        skip_online: false,
+        history_changed: false,
     };
+    if !matches!(checker.history, History::Online { .. }) {
+        prefix = None;
+    }
+    // Steps up to `resume` are the last run's: their checks are skipped
+    // and the state after them taken from it, unless property 4 had
+    // failed by then (its failure would have to be placed among the
+    // others').
+    let resume = prefix.as_deref().map_or(0, |prefix| prefix.resume);
+    checker.skip_online = resume > 0
+        && prefix
+            .as_deref()
+            .and_then(|prefix| prefix.after.get(resume - 1))
+            .is_some_and(|state| !state.broken);
     let _ = system.sim.drain_tapped().count();
     while checker.active() && system.sim.step() {
         checker.after_step(&mut system);
+        if let Some(prefix) = prefix.as_deref_mut() {
+            let step = system.sim.steps() as usize;
+            if checker.skip_online {
+                if step == resume {
+                    checker.resume_online(&prefix.after[step - 1]);
+                    checker.skip_online = false;
+                }
+            } else if prefix.after.len() + 1 == step {
+                let state = match prefix.after.last() {
+                    Some(last) if !checker.history_changed => Rc::clone(last),
+                    _ => Rc::new(checker.online_state()),
+                };
+                prefix.after.push(state);
+            }
+        }
     }
     if checker.active() && system.sim.outcome() == Outcome::Quiescent {
         checker.at_quiescence(&system);
@@ -538,9 +628,42 @@ struct Checker<'a> {
     /// Logical names of every process spawned, dead or alive, so that
     /// reports name processes the same way with tracing on or off.
     names: BTreeMap<Pid, String>,
+    /// Property 4's online checks are skipped: the run replays steps whose
+    /// state after them an [`OnlinePrefix`] holds.
+    skip_online: bool,
+    /// Whether the last step changed what property 4 keeps.
+    history_changed: bool,
 }
 
 impl Checker<'_> {
+    /// Property 4's online state, to resume from ([`OnlinePrefix`]).
+    fn online_state(&self) -> OnlineState {
+        let History::Online { check, pending } = &self.history else {
+            unreachable!("an online prefix is kept only for the online check")
+        };
+        OnlineState {
+            check: check.boxed_clone(),
+            pending: pending.clone(),
+            next_key: self.next_key,
+            pending_creates: self.pending_creates.clone(),
+            undecided: self.undecided.clone(),
+            broken: self.broken(P4_LINEARIZABLE),
+        }
+    }
+
+    /// Takes property 4's online state from `state`: what checking every
+    /// step up to here would have left (the other fields the skipped
+    /// checks touch are in it).
+    fn resume_online(&mut self, state: &OnlineState) {
+        self.history = History::Online {
+            check: state.check.boxed_clone(),
+            pending: state.pending.clone(),
+        };
+        self.next_key = state.next_key;
+        self.pending_creates.clone_from(&state.pending_creates);
+        self.undecided.clone_from(&state.undecided);
+    }
+
     /// Records a failure, with the events its slice starts from (empty
     /// when the run records no causality).
     fn fail(&mut self, property: Property, step: u64, detail: String, roots: Vec<SliceRoot>) {
@@ -647,6 +770,7 @@ impl Checker<'_> {
                             }
                             match &mut self.history {
                                 History::Batch(history) => history[id].response = step,
+                                History::Online { .. } if self.skip_online => {}
                                 History::Online { check, .. } => check.answer(key, None, step, id),
                                 History::Off => {}
                             }
@@ -722,7 +846,8 @@ impl Checker<'_> {
             }
         }
         history_changed |= self.take_exchanges(system, step);
-        if history_changed && self.wants(P4_LINEARIZABLE) {
+        self.history_changed = history_changed;
+        if history_changed && !self.skip_online && self.wants(P4_LINEARIZABLE) {
             self.check_linearizable(system, step, false);
         }
         if self.active() && system.sim.is_quiet() {
@@ -777,6 +902,10 @@ impl Checker<'_> {
         }
         let key = self.next_key;
         self.next_key += 1;
+        if self.skip_online {
+            // The state resumed at the end of the skipped steps has it.
+            return key;
+        }
         match &mut self.history {
             History::Batch(history) => history.push(operation),
             History::Online { check, pending } => {
@@ -1158,5 +1287,88 @@ fn model_result(command: &Command, response: &[&str]) -> KvResult {
         ["OK"] if matches!(command, Command::Get { .. }) => KvResult::Value(None),
         ["OK"] => KvResult::Ok,
         _ => KvResult::Indeterminate,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::case::CaseFault;
+    use crate::kv::{KvFault, Stage, script};
+    use std::path::Path;
+
+    /// What a run's verdicts and property 4's history come to.
+    fn ending(run: &CaseRun) -> String {
+        format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{}\n{:?}",
+            run.failures,
+            run.undecided,
+            run.outcome,
+            run.history,
+            run.schedule_taken,
+            run.dialogue,
+            run.final_names,
+        )
+    }
+
+    /// A run that resumes property 4's online state after the events it
+    /// shares with the last run ends exactly as a run checked throughout,
+    /// on registries where property 4 holds and where it breaks (before
+    /// and after the shared events).
+    #[test]
+    fn resuming_property_4_after_a_shared_prefix_changes_no_run() {
+        let text = include_str!("../../examples/verify/2x3k.kv");
+        let parsed = script::parse(Path::new("2x3k.kv"), text.as_bytes()).unwrap();
+        let mut case = Case::from_script(&parsed);
+        case.faults.push(CaseFault {
+            id: 0,
+            fault: KvFault::KillBucket("s".to_string()),
+        });
+        let config = CheckConfig {
+            run_to_end: true,
+            ..CheckConfig::default()
+        };
+        let mut resumed_broken = 0;
+        let mut resumed = 0;
+        for stage in [Stage::Fixed, Stage::Unlinked, Stage::Naive] {
+            let registry: &RegistryFactory<'_> = &move || stage.registry();
+            // In schedule order, as a depth-first search meets them: each
+            // shares a prefix with the one before.
+            let mut plain: Vec<(Vec<EventKey>, String)> = (0..300)
+                .map(|seed| {
+                    let run =
+                        run_case_with(&case, registry, &config, Box::new(RandomWalk::new(seed)));
+                    (run.schedule_taken.clone(), ending(&run))
+                })
+                .collect();
+            plain.sort();
+            let mut prefix = OnlinePrefix::default();
+            let mut last: &[EventKey] = &[];
+            for (schedule, expected) in &plain {
+                let shared = schedule
+                    .iter()
+                    .zip(last)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                prefix.replays(shared);
+                let overrides = Box::new(Overrides::new(schedule.clone()));
+                let again = run_case_resuming(&case, registry, &config, overrides, &mut prefix);
+                if shared > 0 {
+                    resumed += 1;
+                    resumed_broken += usize::from(
+                        again
+                            .failures
+                            .iter()
+                            .any(|f| f.property == P4_LINEARIZABLE && f.step as usize > shared),
+                    );
+                }
+                assert_eq!(&ending(&again), expected, "{stage:?}: {shared} shared");
+                last = schedule;
+            }
+        }
+        assert!(
+            resumed > 100 && resumed_broken > 0,
+            "{resumed} {resumed_broken}"
+        );
     }
 }

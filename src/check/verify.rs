@@ -102,10 +102,11 @@ impl Reduction {
         registry: &RegistryFactory<'_>,
         check: &CheckConfig,
         root: &Root,
+        memo: &mut dpor::OrdersMemo,
     ) -> DporResult {
         match self.effective() {
             Reduction::None => plain::search(case, registry, check, root),
-            Reduction::SourceDpor => dpor::search(case, registry, check, root),
+            Reduction::SourceDpor => dpor::search_with(case, registry, check, root, memo),
         }
     }
 }
@@ -740,6 +741,8 @@ pub fn verify_with(
     let stopped: Sink<Option<&'static str>> = Sink::new(None);
     let worker = || {
         let mut mine = BTreeMap::new();
+        // One check configuration throughout: a thread's items share it.
+        let mut memo = dpor::OrdersMemo::default();
         loop {
             // Only a stop that leaves items unsearched is one.
             let early = || dispenser.taken() < positions;
@@ -755,7 +758,7 @@ pub fn verify_with(
             };
             let item = shard.case_index(position);
             let (plan, root) = &items[item as usize];
-            let result = reduction.search(&plans[*plan], registry, &check, root);
+            let result = reduction.search(&plans[*plan], registry, &check, root, &mut memo);
             let violated = result.shortest.is_some();
             progress.item_done(result.stats.schedules, violated);
             if violated && config.stop_at_first {

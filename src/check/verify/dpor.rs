@@ -109,7 +109,9 @@
 mod real_time;
 
 use crate::check::case::Case;
-use crate::check::checker::{CaseRun, CheckConfig, RegistryFactory, model_op, run_case_with};
+use crate::check::checker::{
+    CaseRun, CheckConfig, OnlinePrefix, RegistryFactory, model_op, run_case_resuming, run_case_with,
+};
 use crate::check::oracle::{RunOutcome, Witness};
 use crate::check::property::{
     P2_NAMES_MATCH_BUCKETS, P3_REGISTRY_DIES_ONLY_WHEN_TOLD, P4_LINEARIZABLE, Property,
@@ -1191,8 +1193,9 @@ fn run_once(
     registry: &RegistryFactory<'_>,
     check: &CheckConfig,
     walk: &Rc<RefCell<Walk>>,
+    online: Option<&mut OnlinePrefix>,
 ) -> CaseRun {
-    {
+    let known = {
         let mut w = walk.borrow_mut();
         // The nodes before the branch point keep their footprints.
         let known = w.replay.saturating_sub(1);
@@ -1204,11 +1207,19 @@ fn run_once(
         w.last_enabled.0 = 0;
         w.last_enabled.1.clear();
         w.halted_sleep = None;
-    }
+        known
+    };
     let chooser = Box::new(Explorer {
         walk: Rc::clone(walk),
     });
-    run_case_with(case, registry, check, chooser)
+    match online {
+        Some(online) => {
+            // The run takes the last one's first `known` events.
+            online.replays(known);
+            run_case_resuming(case, registry, check, chooser, online)
+        }
+        None => run_case_with(case, registry, check, chooser),
+    }
 }
 
 /// Property 4 over every real-time order the run's happens-before allows
@@ -1303,7 +1314,7 @@ fn full_past(
     let relation = Dependence::new(case, check);
     let root = Root::plain(schedule.to_vec());
     let walk = Rc::new(RefCell::new(Walk::new(relation, &root, 0, None)));
-    let run = run_once(case, registry, check, &walk);
+    let run = run_once(case, registry, check, &walk, None);
     let mut w = walk.borrow_mut();
     w.after_run(run.steps as usize, false);
     let failure = run
@@ -1346,7 +1357,7 @@ pub fn split(
     )));
     let mut roots = Vec::new();
     loop {
-        let run = run_once(case, registry, &check, &walk);
+        let run = run_once(case, registry, &check, &walk, None);
         let mut w = walk.borrow_mut();
         w.after_run(run.steps as usize, false);
         if !w.blocked {
@@ -1380,17 +1391,44 @@ pub fn search(
     check: &CheckConfig,
     root: &Root,
 ) -> DporResult {
+    search_with(case, registry, check, root, &mut OrdersMemo::default())
+}
+
+/// Property 4's verdicts over real-time orders, by the shape of an
+/// object's events (its operations, their results and their
+/// happens-before): a pure function of the shape, the model and the
+/// linearizability bound, so one memo serves every search that a thread
+/// runs with one [`CheckConfig`], whatever the case or root. Grows with
+/// the distinct shapes met.
+#[derive(Default)]
+pub struct OrdersMemo(Memo);
+
+/// [`search`], with property 4's verdicts over real-time orders looked up
+/// in and added to `memo` (which must only have served searches with the
+/// same model and `linearizability_states_max`).
+///
+/// # Panics
+///
+/// As [`search`].
+pub fn search_with(
+    case: &Case,
+    registry: &RegistryFactory<'_>,
+    check: &CheckConfig,
+    root: &Root,
+    memo: &mut OrdersMemo,
+) -> DporResult {
+    let memo = &mut memo.0;
     let check = CheckConfig {
         tracing: false,
         ..check.clone()
     };
     let relation = Dependence::searched(case, &check);
     let over_hb = check.properties.contains(P4_LINEARIZABLE);
-    let mut memo = Memo::default();
     let walk = Rc::new(RefCell::new(Walk::new(relation, root, 0, None)));
     let mut result = DporResult::default();
+    let mut online = OnlinePrefix::default();
     loop {
-        let run = run_once(case, registry, &check, &walk);
+        let run = run_once(case, registry, &check, &walk, Some(&mut online));
         let mut w = walk.borrow_mut();
         w.after_run(run.steps as usize, true);
         result.stats.events += run.steps;
@@ -1418,7 +1456,7 @@ pub fn search(
             // A run some real-time order of which is undecided counts as
             // undecided, as the schedule of that order would.
             if over_hb
-                && real_time_orders(case, registry, &check, &w, &run, &mut memo, &mut result)
+                && real_time_orders(case, registry, &check, &w, &run, memo, &mut result)
                 && run.undecided.is_none()
             {
                 result.undecided += 1;
