@@ -76,6 +76,12 @@
 //! name the same event in every run, so a key plays the part of the
 //! paper's "next event of a process".
 //!
+//! The simulator's state cannot be copied, but the checker's property-4
+//! online state can: each run keeps it after each of its steps
+//! (the checker's `OnlinePrefix`), and the next run, which replays the first events
+//! of the last, skips their property-4 checks and resumes the state after
+//! the last replayed one (never one after property 4 failed).
+//!
 //! # Property 4 over real-time orders
 //!
 //! Property 4 is the one property whose verdict reads the order of events
