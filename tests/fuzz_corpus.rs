@@ -132,21 +132,16 @@ fn the_report_seeds_are_committed() {
         }
     }
     for name in [
-        "fixed",
-        "fixed-keep-going",
-        "unlinked",
-        "unlinked-keep-going",
+        "report-fixed",
+        "report-fixed-keep-going",
+        "report-unlinked",
+        "report-unlinked-keep-going",
+        "verify-fixed-shard-0-of-1",
+        "verify-fixed-shard-1-of-2",
+        "verify-unlinked-shard-0-of-1",
+        "verify-unlinked-shard-1-of-2",
     ] {
-        let path = format!("fuzz/seeds/report_text/report-{name}.json");
-        assert!(Path::new(&path).is_file(), "{path} is missing");
-    }
-    for name in [
-        "fixed-shard-0-of-1",
-        "fixed-shard-1-of-2",
-        "unlinked-shard-0-of-1",
-        "unlinked-shard-1-of-2",
-    ] {
-        let path = format!("fuzz/seeds/report_text/verify-{name}.json");
+        let path = format!("fuzz/seeds/report_text/{name}.json");
         assert!(Path::new(&path).is_file(), "{path} is missing");
     }
 }
