@@ -480,6 +480,7 @@ fn run_case_inner(
         names: BTreeMap::new(),
         skip_online: false,
         history_changed: false,
+        tapped: Vec::new(),
     };
     if !matches!(checker.history, History::Online { .. }) {
         prefix = None;
@@ -633,6 +634,9 @@ struct Checker<'a> {
     skip_online: bool,
     /// Whether the last step changed what property 4 keeps.
     history_changed: bool,
+    /// The facts of the last step, read from the simulator (kept between
+    /// steps for its buffer).
+    tapped: Vec<Tapped>,
 }
 
 impl Checker<'_> {
@@ -729,10 +733,13 @@ impl Checker<'_> {
 
     fn after_step(&mut self, system: &mut KvSystem) {
         let step = system.sim.steps();
-        let tapped: Vec<Tapped> = system.sim.drain_tapped().collect();
+        // One buffer for the whole run, handed back and forth with the
+        // simulator's: a step's facts cost no allocation of their own.
+        let mut tapped = std::mem::take(&mut self.tapped);
+        system.sim.swap_tapped(&mut tapped);
         let mut history_changed = false;
         let mut registry_fault_fired = false;
-        for fact in tapped {
+        for fact in tapped.drain(..) {
             match fact {
                 Tapped::PidSent {
                     from,
@@ -845,6 +852,7 @@ impl Checker<'_> {
                 }
             }
         }
+        self.tapped = tapped;
         history_changed |= self.take_exchanges(system, step);
         self.history_changed = history_changed;
         if history_changed && !self.skip_online && self.wants(P4_LINEARIZABLE) {
@@ -955,8 +963,10 @@ impl Checker<'_> {
     /// Turns the clients' newly answered commands into operations.
     fn take_exchanges(&mut self, system: &KvSystem, step: u64) -> bool {
         let mut changed = false;
-        let clients: Vec<(Pid, u32)> = self.client_ids.iter().map(|(&p, &i)| (p, i)).collect();
-        for (pid, client_id) in clients {
+        // Out of `self` while its methods run (none reads it), so that
+        // a step lists no clients of its own.
+        let client_ids = std::mem::take(&mut self.client_ids);
+        for (&pid, &client_id) in &client_ids {
             if let Some((
                 _,
                 Command::Stop {
@@ -969,8 +979,7 @@ impl Checker<'_> {
             }
             let exchanges = system.exchanges(pid);
             let seen = self.seen_exchanges.entry(pid).or_insert(0);
-            let new = exchanges[*seen..].to_vec();
-            *seen = exchanges.len();
+            let new = &exchanges[std::mem::replace(seen, exchanges.len())..];
             for exchange in new {
                 let response: Vec<&str> = exchange.response.iter().map(String::as_str).collect();
                 if response == ["ERROR timeout"] && self.wants(P6_NO_CALL_TIMES_OUT) {
@@ -1037,6 +1046,7 @@ impl Checker<'_> {
                 changed = true;
             }
         }
+        self.client_ids = client_ids;
         changed
     }
 
@@ -1253,26 +1263,41 @@ fn linearizability_roots(step: u64, violation: &PartitionViolation) -> Vec<Slice
 
 /// The model operation a command is, if it is one.
 pub(crate) fn model_op(command: &Command) -> Option<KvOp> {
-    Some(match command.clone() {
-        Command::Create { bucket } => KvOp::Create { name: bucket },
-        Command::Lookup { bucket } => KvOp::Lookup { name: bucket },
-        Command::Put { bucket, key, value } => KvOp::Put {
-            name: bucket,
-            key,
-            value,
+    // Clones only the names the operation keeps, not the whole command.
+    Some(match command {
+        Command::Create { bucket } => KvOp::Create {
+            name: bucket.clone(),
         },
-        Command::Get { bucket, key } => KvOp::Get { name: bucket, key },
-        Command::Delete { bucket, key } => KvOp::Delete { name: bucket, key },
+        Command::Lookup { bucket } => KvOp::Lookup {
+            name: bucket.clone(),
+        },
+        Command::Put { bucket, key, value } => KvOp::Put {
+            name: bucket.clone(),
+            key: key.clone(),
+            value: value.clone(),
+        },
+        Command::Get { bucket, key } => KvOp::Get {
+            name: bucket.clone(),
+            key: key.clone(),
+        },
+        Command::Delete { bucket, key } => KvOp::Delete {
+            name: bucket.clone(),
+            key: key.clone(),
+        },
         Command::Stop {
             target: Target::Bucket(bucket),
-        } => KvOp::Stop { name: bucket },
+        } => KvOp::Stop {
+            name: bucket.clone(),
+        },
         Command::Crash {
             target: Target::Bucket(bucket),
             ..
         }
         | Command::Kill {
             target: Target::Bucket(bucket),
-        } => KvOp::Crash { name: bucket },
+        } => KvOp::Crash {
+            name: bucket.clone(),
+        },
         _ => return None,
     })
 }

@@ -105,8 +105,7 @@ impl Client {
     pub fn transcript(&self) -> String {
         let mut out = String::new();
         for exchange in self.exchanges() {
-            out.push_str(&exchange.command.to_string());
-            out.push('\n');
+            let _ = writeln!(out, "{}", exchange.command);
             for line in &exchange.response {
                 out.push_str(line);
                 out.push('\n');

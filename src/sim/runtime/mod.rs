@@ -469,6 +469,14 @@ impl<M: Debug + 'static> Sim<M> {
         self.tapped.drain(..)
     }
 
+    /// Moves the facts recorded since the last call into `into` (which
+    /// must be empty) and keeps `into`'s buffer for the next ones: a
+    /// caller that reads them after every step allocates no list per step.
+    pub fn swap_tapped(&mut self, into: &mut Vec<Tapped>) {
+        debug_assert!(into.is_empty(), "facts left in the buffer");
+        std::mem::swap(&mut self.tapped, into);
+    }
+
     /// Records into the footprint of the event in progress, when footprints
     /// are recorded (one untaken branch otherwise).
     #[inline]
