@@ -46,7 +46,10 @@ impl Fenwick {
 
     /// Adds or removes `id`; returns whether membership changed.
     pub(super) fn set(&mut self, id: usize, member: bool) -> bool {
-        self.grow(id + 1);
+        // The call only when it has work: a step sets several ids.
+        if id >= self.members.len() {
+            self.grow(id + 1);
+        }
         if self.members[id] == member {
             return false;
         }
