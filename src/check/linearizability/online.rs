@@ -54,6 +54,14 @@
 //! object's check for good: the verdict is *undecided* from then on, never
 //! a pass.
 //!
+//! The search makes the same model state again and again (from different
+//! orders of the same operations), and thousands of configurations may
+//! hold a few states. Each object keeps its states in a pool, each once,
+//! and configurations share them: copying a configuration copies no state,
+//! and comparing two compares no state twice over. The pool is swept of
+//! states nothing holds whenever it has doubled, so it stays within twice
+//! what the configurations hold.
+//!
 //! What an object has answered is kept for failure reports until it has
 //! [`LOG_KEPT`] operations and its configurations have come down to one
 //! with nothing open linearized (every linearization of what came before
@@ -65,6 +73,7 @@ use super::{
     UndecidedPartition, Violation, check_bounded_from,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Who an operation is, for [`Online`]: any number unique among the
 /// operations fed to one checker.
@@ -108,7 +117,112 @@ type ClassKey = (KvOp, bool, KvResult, bool);
 /// two places that differ only there are one). Its record is, for a
 /// result unknown then, the state before and the state chosen, to check
 /// against the answer of whichever operation turns out to hold the place.
-type Slot<M> = (u64, Option<(M, M)>);
+type Slot<M> = (u64, Option<(Shared<M>, Shared<M>)>);
+
+/// A model state held by configurations and their records: many hold
+/// the same state, so it is shared, and cloning a configuration copies no
+/// state. Two holders of one allocation compare equal without looking
+/// inside (the same answer a look inside gives).
+#[derive(Debug)]
+struct Shared<M>(Arc<M>);
+
+impl<M> Shared<M> {
+    fn new(state: M) -> Shared<M> {
+        Shared(Arc::new(state))
+    }
+}
+
+impl<M> Clone for Shared<M> {
+    fn clone(&self) -> Shared<M> {
+        Shared(Arc::clone(&self.0))
+    }
+}
+
+impl<M> std::ops::Deref for Shared<M> {
+    type Target = M;
+    fn deref(&self) -> &M {
+        &self.0
+    }
+}
+
+impl<M: Ord> Ord for Shared<M> {
+    fn cmp(&self, other: &Shared<M>) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            std::cmp::Ordering::Equal
+        } else {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+impl<M: PartialOrd> PartialOrd for Shared<M> {
+    fn partial_cmp(&self, other: &Shared<M>) -> Option<std::cmp::Ordering> {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            Some(std::cmp::Ordering::Equal)
+        } else {
+            self.0.partial_cmp(&other.0)
+        }
+    }
+}
+
+impl<M: PartialEq> PartialEq for Shared<M> {
+    fn eq(&self, other: &Shared<M>) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl<M: Eq> Eq for Shared<M> {}
+
+/// Every state an object's configurations hold, each once: the search
+/// makes the same state over and over (from different orders of the
+/// same operations), and configurations holding one allocation compare
+/// equal without looking inside it. Only the allocations change, never
+/// an answer, so the pool's contents do not shape a verdict.
+#[derive(Clone, Debug)]
+struct Pool<M> {
+    states: BTreeSet<Shared<M>>,
+    /// Its size after the last sweep.
+    swept: usize,
+}
+
+impl<M> Default for Pool<M> {
+    fn default() -> Pool<M> {
+        Pool {
+            states: BTreeSet::new(),
+            swept: 0,
+        }
+    }
+}
+
+impl<M: Ord> Pool<M> {
+    /// `state`, shared with every holder of an equal one.
+    fn share(&mut self, state: M) -> Shared<M> {
+        if let Some(shared) = self.states.get(&state) {
+            return shared.clone();
+        }
+        let shared = Shared::new(state);
+        self.states.insert(shared.clone());
+        shared
+    }
+
+    /// Drops the states no configuration holds any more, once the pool
+    /// has doubled since the last sweep: memory stays within twice what
+    /// the configurations hold (plus a constant), at amortised O(1) per
+    /// state made.
+    fn sweep(&mut self) {
+        if self.states.len() > 2 * self.swept + 1024 {
+            self.states
+                .retain(|shared| Arc::strong_count(&shared.0) > 1);
+            self.swept = self.states.len();
+        }
+    }
+}
+
+impl<M> std::borrow::Borrow<M> for Shared<M> {
+    fn borrow(&self) -> &M {
+        &self.0
+    }
+}
 
 /// One way the history so far can have happened.
 ///
@@ -120,7 +234,7 @@ type Slot<M> = (u64, Option<(M, M)>);
 /// operations were linearized are thereby one.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Config<M> {
-    state: M,
+    state: Shared<M>,
     /// Places taken, by class, each list sorted; no empty list.
     early: Early<M>,
 }
@@ -188,6 +302,8 @@ struct Partition<M> {
     classes: BTreeMap<ClassKey, ClassId>,
     members: BTreeMap<ClassId, usize>,
     next_class: ClassId,
+    /// The states its configurations hold, each once.
+    pool: Pool<M>,
 }
 
 impl<M: SequentialModel> Partition<M> {
@@ -196,7 +312,7 @@ impl<M: SequentialModel> Partition<M> {
             open: BTreeMap::new(),
             answered: Vec::new(),
             configs: BTreeSet::from([Config {
-                state: initial.clone(),
+                state: Shared::new(initial.clone()),
                 early: BTreeMap::new(),
             }]),
             status: Status::Open,
@@ -208,6 +324,7 @@ impl<M: SequentialModel> Partition<M> {
             classes: BTreeMap::new(),
             members: BTreeMap::new(),
             next_class: 0,
+            pool: Pool::default(),
         }
     }
 
@@ -268,6 +385,7 @@ impl<M: SequentialModel> Partition<M> {
             self.log.push((open.operation, open.everywhere));
         }
         self.fold();
+        self.pool.sweep();
     }
 
     /// Every configuration linearizes `answered` (just answered, already
@@ -289,7 +407,7 @@ impl<M: SequentialModel> Partition<M> {
             // matchable (a later place admits more, so leaving it is
             // never worse).
             let mut held = false;
-            let mut records_done: Vec<&Option<(M, M)>> = Vec::new();
+            let mut records_done: Vec<&Option<(Shared<M>, Shared<M>)>> = Vec::new();
             for (index, (time, record)) in slots.iter().enumerate() {
                 if *time < op.invoke || records_done.contains(&record) {
                     continue;
@@ -331,11 +449,12 @@ impl<M: SequentialModel> Partition<M> {
         while let Some(config) = stack.pop() {
             for state in config.state.successors(&op.op, &op.result) {
                 next.insert(Config {
-                    state,
+                    state: self.pool.share(state),
                     early: config.early.clone(),
                 });
             }
-            for (reached_state, early) in Partition::steps(&config, op.response, &classes) {
+            let share = &mut |state| self.pool.share(state);
+            for (reached_state, early) in Partition::steps(&config, op.response, &classes, share) {
                 let reached = Config {
                     state: reached_state,
                     early,
@@ -372,7 +491,12 @@ impl<M: SequentialModel> Partition<M> {
     /// The configurations `config` leads to by linearizing one more open
     /// operation of `classes` invoked no later than `time`, one class at a
     /// time: which operation of a class goes is left open.
-    fn steps(config: &Config<M>, time: u64, classes: &Classes<'_>) -> Vec<(M, Early<M>)> {
+    fn steps(
+        config: &Config<M>,
+        time: u64,
+        classes: &Classes<'_>,
+        share: &mut dyn FnMut(M) -> Shared<M>,
+    ) -> Vec<(Shared<M>, Early<M>)> {
         let mut reached = Vec::new();
         for (class, (open, invokes)) in classes {
             let taken = config.early.get(class).map_or(0, Vec::len);
@@ -381,7 +505,7 @@ impl<M: SequentialModel> Partition<M> {
             // when the class has one more operation it admits.
             let admitted = invokes.partition_point(|&invoke| invoke <= time);
             if admitted > taken {
-                reached.extend(config.step(open, canonical_time(time, invokes)));
+                reached.extend(config.step(open, canonical_time(time, invokes), share));
             }
         }
         reached
@@ -397,7 +521,7 @@ impl<M: SequentialModel> Partition<M> {
             && config.early.is_empty()
             && self.status == Status::Open
         {
-            self.base = config.state.clone();
+            self.base = M::clone(&config.state);
             self.folded += self.log.len();
             self.log.clear();
         } else if self.log.len() > LOG_MAX {
@@ -432,7 +556,7 @@ impl<M: SequentialModel> Partition<M> {
             if all {
                 return Ok(true);
             }
-            for (state, early) in Partition::steps(&config, u64::MAX, &classes) {
+            for (state, early) in Partition::steps(&config, u64::MAX, &classes, &mut Shared::new) {
                 let reached = Config { state, early };
                 if seen.insert(reached.clone()) {
                     stack.push(reached);
@@ -536,7 +660,12 @@ fn canonical<M: Ord>(mut slots: Vec<Slot<M>>, invokes: &[u64]) -> Vec<Slot<M>> {
 impl<M: SequentialModel> Config<M> {
     /// The configurations linearizing an operation of `open`'s class next,
     /// at a place of time `time`, leads to.
-    fn step(&self, open: &Open, time: u64) -> Vec<(M, Early<M>)> {
+    fn step(
+        &self,
+        open: &Open,
+        time: u64,
+        share: &mut dyn FnMut(M) -> Shared<M>,
+    ) -> Vec<(Shared<M>, Early<M>)> {
         let result = if open.result_known {
             &open.operation.result
         } else {
@@ -546,6 +675,7 @@ impl<M: SequentialModel> Config<M> {
             .successors(&open.operation.op, result)
             .into_iter()
             .map(|state| {
+                let state = share(state);
                 let mut early = self.early.clone();
                 let record = (!open.result_known).then(|| (self.state.clone(), state.clone()));
                 let slots = early.entry(open.class).or_default();
@@ -960,5 +1090,51 @@ impl<M: SequentialModel> OnlineCheck for Online<M> {
         pending_id: &dyn Fn(OpKey) -> usize,
     ) -> Result<Option<UndecidedPartition>, PartitionViolation> {
         Online::verdict(self, at_end, pending_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::linearizability::KvModel;
+
+    fn operation(id: usize, step: u64, op: KvOp, result: KvResult) -> Operation {
+        Operation {
+            id,
+            client: Some(0),
+            invoke: step,
+            response: step,
+            op,
+            result,
+        }
+    }
+
+    /// Every `PUT` of a long history makes a state no configuration holds
+    /// two answers later; the pool must not keep them all.
+    #[test]
+    fn the_state_pool_stays_bounded_over_a_long_history() {
+        let mut online = Online::new(KvModel::new(), 1_000);
+        let create = KvOp::Create {
+            name: "a".to_string(),
+        };
+        online.record(0, operation(0, 0, create, KvResult::None));
+        let puts = 20_000;
+        let mut largest = 0;
+        for i in 1..=puts {
+            let step = 2 * i as u64;
+            let put = KvOp::Put {
+                name: "a".to_string(),
+                key: format!("k{i}"),
+                value: "v".to_string(),
+            };
+            online.invoke(i as u64, operation(i, step, put, KvResult::Ok), false);
+            online.answer(i as u64, Some(KvResult::Ok), step + 1, i);
+            assert_eq!(online.verdict(false, &|_| 0), Ok(None));
+            largest = largest.max(online.objects["a"].pool.states.len());
+        }
+        assert!(
+            largest <= 2 * 1024 + 2,
+            "the pool held {largest} states over {puts} answers"
+        );
     }
 }
