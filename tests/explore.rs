@@ -260,6 +260,45 @@ fn merge_refuses_a_missing_or_duplicate_shard_and_a_mismatch() {
     assert_eq!(merge(&[]).unwrap_err(), MergeError::Empty);
 }
 
+/// A shard report names only its own shard's cases: the merge steps from
+/// one of its indices to the next, so an index of another shard (a
+/// damaged or hand-edited file) would shift every count after it. The
+/// reader refuses it, naming the field, wherever it is.
+#[test]
+fn a_shard_report_naming_another_shards_case_is_refused() {
+    let config = ExploreConfig {
+        shard: Shard { index: 1, count: 3 },
+        ..config(Stage::Unlinked, 300, 1)
+    };
+    let report = on(Stage::Unlinked, &config);
+    let through = report.result.through.expect("the shard ran cases");
+    assert_eq!(through % 3, 1);
+    let text = report.to_json();
+    assert!(ExploreReport::from_json(&text).is_ok());
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (pointer, field) in [
+        ("/result/through", "result.through"),
+        ("/run/completed_through", "run.completed_through"),
+    ] {
+        let mut edited = value.clone();
+        let index = edited.pointer(pointer).and_then(serde_json::Value::as_u64);
+        let index = index.unwrap_or_else(|| panic!("{pointer} holds an index"));
+        *edited.pointer_mut(pointer).unwrap() = (index - 1).into();
+        let error = ExploreReport::from_json(&edited.to_string()).unwrap_err();
+        assert!(
+            error.contains(field) && error.contains("which shard 1/3 does not run"),
+            "{error}"
+        );
+    }
+    let mut edited = value.clone();
+    let failure = edited
+        .pointer_mut("/result/failures/0/index")
+        .expect("the unlinked registry fails within 300 cases");
+    *failure = (failure.as_u64().unwrap() + 1).into();
+    let error = ExploreReport::from_json(&edited.to_string()).unwrap_err();
+    assert!(error.contains("a failure's index"), "{error}");
+}
+
 #[test]
 fn shards_split_the_indices_by_residue() {
     let shard: Shard = "1/3".parse().unwrap();

@@ -730,19 +730,41 @@ impl ExploreReport {
                     .map(|(i, _)| ("a coverage outcome's index", *i)),
             );
         }
+        // Each index belongs to the shard that ran it: the result's to the
+        // report's own shard, each run section's to its own. The merge
+        // steps from one index of a shard to the next, so an index of
+        // another shard would shift every count after it.
+        let mut owned: Vec<(&str, u64, Shard)> = named
+            .into_iter()
+            .map(|(field, index)| (field, index, self.run.shard))
+            .collect();
         let mut runs = vec![&self.run];
         while let Some(run) = runs.pop() {
-            named.extend(run.completed_through.map(|i| ("run.completed_through", i)));
-            named.extend(run.lowest_failing.map(|i| ("run.lowest_failing", i)));
+            owned.extend(
+                run.completed_through
+                    .map(|i| ("run.completed_through", i, run.shard)),
+            );
+            owned.extend(
+                run.lowest_failing
+                    .map(|i| ("run.lowest_failing", i, run.shard)),
+            );
             runs.extend(&run.shards);
         }
-        match named.into_iter().find(|&(_, index)| index >= cases) {
-            Some((field, index)) => Err(format!(
-                "not a valid explore report: {field} is case {index}, but the run asked for {cases} cases (0 to {})",
-                cases.saturating_sub(1)
-            )),
-            None => Ok(()),
+        for (field, index, shard) in owned {
+            if index >= cases {
+                return Err(format!(
+                    "not a valid explore report: {field} is case {index}, but the run asked for {cases} cases (0 to {})",
+                    cases.saturating_sub(1)
+                ));
+            }
+            if index % u64::from(shard.count) != u64::from(shard.index) {
+                return Err(format!(
+                    "not a valid explore report: {field} is case {index}, which shard {shard} does not run (its cases are those equal to {} mod {})",
+                    shard.index, shard.count
+                ));
+            }
         }
+        Ok(())
     }
 
     /// The report with its varying sections (`timing`, `run`) emptied: what
