@@ -309,6 +309,24 @@ fn a_report_for_your_own_registry_ends_with_the_rust_line_that_replays_it() {
     // The line does what it says.
     let replayed = replay(&my_registry, &report.case_path).expect("replays");
     assert_eq!(replayed.run.failure, Some(counterexample.failure.clone()));
+    // Found checking a subset, the line checks the same subset, and
+    // still does what it says.
+    let list = counterexample.failure.property.number.to_string();
+    let subset = report
+        .clone()
+        .with_properties(&list.parse::<PropertySet>().expect("a list"));
+    let expected = format!(
+        "kvsim::check::replay_with(&my_registry, {:?}, &kvsim::check::ReplayOptions::checking({list:?}.parse().unwrap()))",
+        report.case_path.to_string_lossy()
+    );
+    assert_eq!(subset.replay_command(), expected);
+    let replayed = kvsim::check::replay_with(
+        &my_registry,
+        &report.case_path,
+        &kvsim::check::ReplayOptions::checking(list.parse().unwrap()),
+    )
+    .expect("replays");
+    assert_eq!(replayed.run.failure, Some(counterexample.failure.clone()));
     // A built-in stage still gets the command.
     let report = FailureReport::save(&counterexample, "unlinked", &dir.path).expect("saves");
     assert!(report.replay_command().starts_with("kvsim replay "));

@@ -108,6 +108,39 @@ impl fmt::Debug for PropertySet {
     }
 }
 
+impl std::str::FromStr for PropertySet {
+    type Err = String;
+
+    /// What `--properties` takes: `all`, or a comma-separated list of
+    /// numbers (`1,4`), `P`-numbers (`P1`) or names (`lookup-is-alive`).
+    /// Errors name the word not understood and list the properties.
+    fn from_str(text: &str) -> Result<PropertySet, String> {
+        if text == "all" {
+            return Ok(PropertySet::only(&BUILTIN_PROPERTIES));
+        }
+        let mut chosen = PropertySet::none();
+        for word in text.split(',') {
+            let word = word.trim();
+            let number = word.strip_prefix('P').unwrap_or(word);
+            let property = BUILTIN_PROPERTIES
+                .into_iter()
+                .find(|p| p.name == word || p.number.to_string() == number)
+                .ok_or_else(|| {
+                    let names: Vec<String> = BUILTIN_PROPERTIES
+                        .iter()
+                        .map(|p| format!("{} {}", p.number, p.name))
+                        .collect();
+                    format!(
+                        "unknown property {word:?} (expected all, or numbers or names of: {})",
+                        names.join(", ")
+                    )
+                })?;
+            chosen = chosen.with(property);
+        }
+        Ok(chosen)
+    }
+}
+
 impl PropertySet {
     /// No property at all (add some with [`PropertySet::with`]).
     pub fn none() -> PropertySet {

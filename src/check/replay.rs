@@ -110,6 +110,16 @@ pub struct ReplayOptions {
 impl ReplayOptions {
     /// The name [`replay`] gives a registry it knows nothing of.
     pub const REGISTRY_NAME_DEFAULT: &'static str = "under test";
+
+    /// The default options checking only `properties` (for a case found
+    /// checking a subset, which may break another property first when
+    /// replayed with all six): `ReplayOptions::checking("1,4".parse()?)`,
+    /// the line a failure report on your own registry prints then.
+    pub fn checking(properties: PropertySet) -> ReplayOptions {
+        let mut options = ReplayOptions::default();
+        options.check.properties = properties;
+        options
+    }
 }
 
 impl Default for ReplayOptions {

@@ -174,7 +174,15 @@ impl FailureReport {
         if !self.is_builtin_stage() {
             let path = self.case_path.to_string_lossy();
             let factory = self.factory.trim_start_matches('&');
-            return format!("kvsim::check::replay(&{factory}, {path:?})");
+            return match self.properties_flag.as_deref() {
+                None => format!("kvsim::check::replay(&{factory}, {path:?})"),
+                Some(flag) => {
+                    let list = flag.trim_start_matches("--properties ");
+                    format!(
+                        "kvsim::check::replay_with(&{factory}, {path:?}, &kvsim::check::ReplayOptions::checking({list:?}.parse().unwrap()))"
+                    )
+                }
+            };
         }
         replay_command(
             &self.case_path,

@@ -5,8 +5,8 @@
 //! engine the library's `check_registry` runs on one thread.
 
 use crate::check::{
-    BUILTIN_PROPERTIES, ExploreConfig, ExploreReport, FaultBudget, MergeError, Progress,
-    PropertySet, Shard, StrategyKind, VerifyReport, explore_with, merge,
+    ExploreConfig, ExploreReport, FaultBudget, MergeError, Progress, PropertySet, Shard,
+    StrategyKind, VerifyReport, explore_with, merge,
 };
 use crate::cli::exit::{Exit, io_error_message, output_status, report};
 use crate::cli::interrupt;
@@ -155,31 +155,8 @@ fn parse_bounds(text: &str) -> Result<RangeInclusive<usize>, String> {
 }
 
 pub(super) fn parse_properties(text: &str) -> Result<Properties, String> {
-    if text == "all" {
-        return Ok(Properties(BUILTIN_PROPERTIES.to_vec()));
-    }
-    let mut chosen = Vec::new();
-    for word in text.split(',') {
-        let word = word.trim();
-        let number = word.strip_prefix('P').unwrap_or(word);
-        let property = BUILTIN_PROPERTIES
-            .into_iter()
-            .find(|p| p.name == word || p.number.to_string() == number)
-            .ok_or_else(|| {
-                let names: Vec<String> = BUILTIN_PROPERTIES
-                    .iter()
-                    .map(|p| format!("{} {}", p.number, p.name))
-                    .collect();
-                format!(
-                    "unknown property {word:?} (expected all, or numbers or names of: {})",
-                    names.join(", ")
-                )
-            })?;
-        if !chosen.contains(&property) {
-            chosen.push(property);
-        }
-    }
-    Ok(Properties(chosen))
+    let set: PropertySet = text.parse()?;
+    Ok(Properties(set.builtin().to_vec()))
 }
 
 /// `90s`, `10m`, `2h`, `500ms`, or a bare number of seconds.
