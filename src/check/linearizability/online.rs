@@ -38,6 +38,16 @@
 //! one that is no earlier at every place beats the others, which are
 //! dropped.
 //!
+//! Operations go early only when an answer needs them (Lowe's
+//! just-in-time rule). When the operation answered can go first and
+//! change nothing (a `CREATE` of a name that is there, a read), the
+//! configurations in which it goes after others linearized early, and
+//! still changes nothing, are not kept: the configuration in which it
+//! went first reaches each of them at the next answer, with the same
+//! states and records and later places. Without this, every such answer
+//! multiplied the configurations by the orders of the operations in
+//! flight.
+//!
 //! An open operation's answer is not known when a configuration linearizes
 //! it early (a `GET` may already have seen a `PUT` still in flight): it is
 //! linearized as [`KvResult::Indeterminate`], and the configuration
@@ -237,6 +247,19 @@ struct Config<M> {
     state: Shared<M>,
     /// Places taken, by class, each list sorted; no empty list.
     early: Early<M>,
+}
+
+/// Where a configuration of [`Partition::linearize`]'s search stands with
+/// respect to the configuration it was reached from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Root {
+    /// It is one the search started from.
+    Is,
+    /// Reached (by linearizing others early) from one where the answered
+    /// operation can go and change nothing.
+    NoOp,
+    /// Reached from one where it cannot.
+    Other,
 }
 
 /// A configuration's places taken (see [`Config`]).
@@ -443,16 +466,35 @@ impl<M: SequentialModel> Partition<M> {
             }
             let config = config.with_slots(class, rest);
             if seen.insert(config.clone()) {
-                stack.push(config);
+                stack.push((config, Root::Is));
             }
         }
-        while let Some(config) = stack.pop() {
-            for state in config.state.successors(&op.op, &op.result) {
-                next.insert(Config {
-                    state: self.pool.share(state),
-                    early: config.early.clone(),
-                });
+        while let Some((config, root)) = stack.pop() {
+            let successors = config.state.successors(&op.op, &op.result);
+            let no_op = matches!(&successors[..], [only] if *only == *config.state);
+            // The answered operation going now, after others linearized
+            // early, changes nothing it would not change going first:
+            // from a configuration it could go first and change nothing
+            // (kept, as the root), the same others linearize at the next
+            // answer to the same state with the same records, at later
+            // places (which admit more). So that configuration adds
+            // nothing; without this, every answer of a `CREATE` of a live
+            // name or a read multiplies the configurations by every order
+            // of the operations in flight (Lowe's just-in-time rule:
+            // linearize early only what the answer needs).
+            if !(no_op && root == Root::NoOp) {
+                for state in successors {
+                    next.insert(Config {
+                        state: self.pool.share(state),
+                        early: config.early.clone(),
+                    });
+                }
             }
+            let below = match root {
+                Root::Is if no_op => Root::NoOp,
+                Root::Is => Root::Other,
+                inherited => inherited,
+            };
             let share = &mut |state| self.pool.share(state);
             for (reached_state, early) in Partition::steps(&config, op.response, &classes, share) {
                 let reached = Config {
@@ -461,7 +503,7 @@ impl<M: SequentialModel> Partition<M> {
                 };
                 if !seen.contains(&reached) {
                     seen.insert(reached.clone());
-                    stack.push(reached);
+                    stack.push((reached, below));
                 }
             }
             if seen.len() + next.len() > states_max {
