@@ -262,8 +262,64 @@ enum Root {
     Other,
 }
 
-/// A configuration's places taken (see [`Config`]).
-type Early<M> = BTreeMap<ClassId, Vec<Slot<M>>>;
+/// A configuration's places taken (see [`Config`]), by class: a list
+/// sorted by class, which orders configurations exactly as a map by class
+/// would (both compare their entries in class order) but compares and
+/// copies as one slice (there are a handful of classes, and the search
+/// compares configurations far more often than it looks one up).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Early<M>(Vec<(ClassId, Vec<Slot<M>>)>);
+
+impl<M> Early<M> {
+    fn new() -> Early<M> {
+        Early(Vec::new())
+    }
+
+    fn find(&self, class: ClassId) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&class, |(c, _)| *c)
+    }
+
+    fn get(&self, class: &ClassId) -> Option<&Vec<Slot<M>>> {
+        self.find(*class).ok().map(|at| &self.0[at].1)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&ClassId, &Vec<Slot<M>>)> {
+        self.0.iter().map(|(class, slots)| (class, slots))
+    }
+
+    fn iter_mut(&mut self) -> impl Iterator<Item = (&ClassId, &mut Vec<Slot<M>>)> {
+        self.0.iter_mut().map(|(class, slots)| (&*class, slots))
+    }
+
+    /// `class`'s places, an empty list made when it has none.
+    fn slots_mut(&mut self, class: ClassId) -> &mut Vec<Slot<M>> {
+        let at = match self.find(class) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (class, Vec::new()));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    fn remove(&mut self, class: &ClassId) {
+        if let Ok(at) = self.find(*class) {
+            self.0.remove(at);
+        }
+    }
+
+    fn insert(&mut self, class: ClassId, slots: Vec<Slot<M>>) {
+        match self.find(class) {
+            Ok(at) => self.0[at].1 = slots,
+            Err(at) => self.0.insert(at, (class, slots)),
+        }
+    }
+}
 
 /// [`class_table`].
 type Classes<'a> = BTreeMap<ClassId, (&'a Open, Vec<u64>)>;
@@ -336,7 +392,7 @@ impl<M: SequentialModel> Partition<M> {
             answered: Vec::new(),
             configs: BTreeSet::from([Config {
                 state: Shared::new(initial.clone()),
-                early: BTreeMap::new(),
+                early: Early::new(),
             }]),
             status: Status::Open,
             log: Vec::new(),
@@ -648,7 +704,7 @@ fn prune<M: SequentialModel>(
     let mut groups: BTreeMap<Config<M>, Vec<Config<M>>> = BTreeMap::new();
     for config in configs {
         let mut shape = config.clone();
-        for (class, slots) in &mut shape.early {
+        for (class, slots) in shape.early.iter_mut() {
             if known.contains(class) {
                 for slot in slots {
                     slot.0 = 0;
@@ -720,7 +776,7 @@ impl<M: SequentialModel> Config<M> {
                 let state = share(state);
                 let mut early = self.early.clone();
                 let record = (!open.result_known).then(|| (self.state.clone(), state.clone()));
-                let slots = early.entry(open.class).or_default();
+                let slots = early.slots_mut(open.class);
                 let slot = (time, record);
                 let at = slots.partition_point(|other| *other <= slot);
                 slots.insert(at, slot);
