@@ -20,7 +20,9 @@
 //! vary.
 
 use crate::check::case::{Case, CaseMeta};
-use crate::check::checker::{CaseRun, CheckConfig, Failure, RegistryFactory, Undecided, run_case};
+use crate::check::checker::{
+    CaseRun, CheckConfig, Failure, RegistryFactory, Undecided, run_case, run_case_searching,
+};
 use crate::check::generate::{FaultKind, GenConfig};
 use crate::check::property::Property;
 use crate::check::replay::ReplayOptions;
@@ -1148,7 +1150,7 @@ pub fn explore_with(
             let (run, divergence) = if config.check_determinism {
                 check_determinism(&case, index, registry, &quiet)
             } else {
-                (run_case(&case, registry, &quiet), None)
+                (run_case_searching(&case, registry, &quiet), None)
             };
             tally.coverage[index as usize % slots].see(outcome_hash(&run), index);
             let broken = run.failure.is_some() || divergence.is_some();

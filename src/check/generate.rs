@@ -203,6 +203,9 @@ fn script_cases(script: Vec<Vec<Command>>, config: GenConfig) -> BoxedStrategy<C
     } else {
         Just(config.fault_kinds.clone()).boxed()
     };
+    // Shared, not copied, into each case's strategy: the script is cloned
+    // once per case, when the case is built.
+    let script = std::sync::Arc::new(script);
     fault_kinds
         .prop_flat_map(move |fault_kinds| {
             let faults = if fault_kinds.is_empty() {
@@ -212,9 +215,10 @@ fn script_cases(script: Vec<Vec<Command>>, config: GenConfig) -> BoxedStrategy<C
                     .boxed()
             };
             let caps = config.fault_caps.clone();
-            let script = script.clone();
+            let script = std::sync::Arc::clone(&script);
             (faults, strategy(&config)).prop_map(move |(faults, strategy)| {
-                let mut case = assemble(script.clone(), cap_faults(faults, &caps), Vec::new());
+                let clients = script.as_ref().clone();
+                let mut case = assemble(clients, cap_faults(faults, &caps), Vec::new());
                 case.strategy = Some(strategy);
                 case
             })

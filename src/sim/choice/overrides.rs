@@ -183,6 +183,12 @@ impl Incremental for Overrides {
             quiet_only,
             enabled,
         } = *change;
+        // With nothing to replay no event stands for a position, so there
+        // is nothing to follow (a search's strategy runs take this path at
+        // every step).
+        if self.list.is_empty() {
+            return;
+        }
         if enabled {
             let position = self
                 .pending
