@@ -147,46 +147,16 @@ fn mixes_of_identical_operations_stay_decided() {
 /// old one was undecided.
 #[test]
 fn creates_that_change_nothing_do_not_multiply_the_configurations() {
-    let lines: [&[&str]; 4] = [
-        &[
-            "CREATE b",
-            "CREATE a",
-            "PUT a a 1",
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-        ],
-        &[
-            "CREATE a",
-            "CREATE a",
-            "PUT a a 3",
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-        ],
-        &[
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-            "PUT a j 2",
-        ],
-        &[
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-            "CREATE a",
-            "PUT a b 1",
-            "PUT b b 1",
-        ],
+    // One line per client, its commands separated by "; ".
+    let lines = [
+        "CREATE b; CREATE a; PUT a a 1; CREATE a; CREATE a; CREATE a",
+        "CREATE a; CREATE a; PUT a a 3; CREATE a; CREATE a; CREATE a; CREATE a",
+        "CREATE a; CREATE a; CREATE a; CREATE a; CREATE a; PUT a j 2",
+        "CREATE a; CREATE a; CREATE a; CREATE a; CREATE a; CREATE a; PUT a b 1; PUT b b 1",
     ];
     let case = case(
         4,
-        &|client| lines[client].iter().map(|line| line.to_string()).collect(),
+        &|client| lines[client].split("; ").map(str::to_string).collect(),
         &["kill bucket:a"],
     );
     let config = CheckConfig {
